@@ -1,0 +1,43 @@
+"""txpredict: predict psychotherapy response, and which treatment suits whom.
+
+From pre-treatment brain scans and demographics, with cross-validation a methods
+reviewer would accept. See the README for a tour.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from txpredict._images import Grid
+from txpredict.cohort import Cohort, SymptomReduction, load_cohort
+from txpredict.datasets import make_synthetic_cohort
+from txpredict.features import (
+    AtlasRegion,
+    DemographicFeatures,
+    ImageFeatures,
+    RoiFeatures,
+    Sphere,
+    WholeBrainFeatures,
+    default_rois,
+    rois_from_atlas,
+)
+
+try:
+    __version__ = version("txpredict")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AtlasRegion",
+    "Cohort",
+    "DemographicFeatures",
+    "Grid",
+    "ImageFeatures",
+    "RoiFeatures",
+    "Sphere",
+    "SymptomReduction",
+    "WholeBrainFeatures",
+    "__version__",
+    "default_rois",
+    "load_cohort",
+    "make_synthetic_cohort",
+    "rois_from_atlas",
+]

@@ -1,0 +1,431 @@
+"""Cohorts: a participants table, one image per subject and the outcome.
+
+On disk a cohort is a BIDS-like folder::
+
+    participants.tsv        participant_id, age, sex, ..., treatment, responder
+    participants.json       (optional) column descriptions; "Levels" of treatment
+    sub-01/func/sub-01_task-faces_stat-effect_statmap.nii.gz
+    ...
+
+:func:`load_cohort` reads it, checks everything a later step would trip over
+(with errors that name the subject, file or column), and returns a
+:class:`Cohort` whose ``X`` never contains the outcome or post-treatment scores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from txpredict._images import Grid, read_header
+from txpredict.errors import CohortError, DimensionError, GridMismatchError
+
+#: Where :func:`load_cohort` looks for each subject's image by default.
+DEFAULT_IMAGE_PATTERN = (
+    "sub-{subject}/func/sub-{subject}_task-faces_stat-effect_statmap.nii.gz"
+)
+_DEFAULT_TREATMENT = "treatment"
+
+
+@dataclass(frozen=True)
+class SymptomReduction:
+    """Responders from pre/post symptom scores: relative reduction >= threshold.
+
+    A patient responds when ``(pre - post) / pre >= min_reduction``; the usual
+    definition is a reduction of at least 50% (e.g. LSAS, HRSD, PDSS).
+
+    Parameters
+    ----------
+    pre, post : str
+        Columns of pre- and post-treatment scores (higher = more severe).
+    min_reduction : float, default=0.5
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import txpredict as tp
+    >>> scores = pd.DataFrame({"pre": [60, 50, 40], "post": [20, 40, 20]})
+    >>> tp.SymptomReduction("pre", "post")(scores).tolist()
+    [1, 0, 1]
+    """
+
+    pre: str
+    post: str
+    min_reduction: float = 0.5
+
+    def __call__(self, table: pd.DataFrame) -> pd.Series:
+        """Responder flags (1/0; NaN where a score is missing)."""
+        for column in (self.pre, self.post):
+            if column not in table.columns:
+                raise CohortError(
+                    f"The outcome rule needs the column {column!r}, which "
+                    f"participants.tsv lacks; its columns are {list(table.columns)}."
+                )
+        pre = pd.to_numeric(table[self.pre], errors="coerce")
+        post = pd.to_numeric(table[self.post], errors="coerce")
+        bad = table.index[pre.notna() & (pre <= 0)]
+        if len(bad):
+            raise CohortError(
+                f"Pre-treatment scores in {self.pre!r} must be positive to compute a "
+                f"relative reduction; subject(s) {list(bad)[:5]} have <= 0."
+            )
+        reduction = (pre - post) / pre
+        responder = (reduction >= self.min_reduction).astype("Int64")
+        return responder.where(reduction.notna(), pd.NA)
+
+    def describe(self) -> str:
+        """The rule in words, for reports."""
+        return (
+            f"responder = ({self.pre} - {self.post}) / {self.pre} >= "
+            f"{self.min_reduction:g} ({self.min_reduction:.0%} symptom reduction)"
+        )
+
+
+@dataclass(eq=False)
+class Cohort:
+    """Participants, their images and their outcome.
+
+    Parameters
+    ----------
+    participants : DataFrame
+        One row per participant, indexed by ``participant_id``, with image
+        column(s) (paths or nibabel images), demographic/clinical columns, the
+        treatment arm and the outcome.
+    outcome : str, default="responder"
+        Column of the 0/1 responder flag (1 = responder).
+    treatment_column : str or None, default="treatment"
+        Column of the treatment arm, or None for a single-arm study.
+    arms : tuple of str or None, default=None
+        Declared treatment arms; None takes the values present.
+    excluded_columns : tuple of str, default=()
+        Columns kept out of ``X`` besides the outcome (e.g. post-treatment
+        scores, which would leak the outcome).
+    outcome_rule : str, default=""
+        How the outcome was defined, in words.
+    ground_truth : DataFrame or None, default=None
+        Synthetic cohorts only: the true response probability under each arm,
+        the better arm and the latent brain signals.
+    info : dict
+        Generator parameters and other metadata.
+    root : pathlib.Path or None
+        Dataset folder, when read from disk.
+    min_per_class : int, default=2
+        Fewest subjects allowed in each outcome class.
+
+    Attributes
+    ----------
+    X : DataFrame
+        Predictors: every column but the outcome and excluded columns.
+    y : Series of int
+        Responder flag.
+    treatment : Series or None
+        Treatment arm of each participant.
+    """
+
+    participants: pd.DataFrame
+    outcome: str = "responder"
+    treatment_column: str | None = _DEFAULT_TREATMENT
+    arms: tuple[str, ...] | None = None
+    excluded_columns: tuple[str, ...] = ()
+    outcome_rule: str = ""
+    ground_truth: pd.DataFrame | None = None
+    info: dict = field(default_factory=dict)
+    root: Path | None = None
+    min_per_class: int = 2
+
+    def __post_init__(self):
+        self.participants = _validate_table(
+            self.participants, self.outcome, self.treatment_column, self.arms,
+            self.min_per_class,
+        )
+        if self.treatment_column is not None and self.arms is None:
+            self.arms = tuple(sorted(self.participants[self.treatment_column].unique()))
+        elif self.arms is not None:
+            self.arms = tuple(self.arms)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        """Predictors (no outcome, no post-treatment columns)."""
+        drop = [self.outcome, *self.excluded_columns]
+        return self.participants.drop(columns=[c for c in drop if c in self.participants])
+
+    @property
+    def y(self) -> pd.Series:
+        """Responder flag (1 = responder)."""
+        return self.participants[self.outcome].astype(int)
+
+    @property
+    def treatment(self) -> pd.Series | None:
+        """Treatment arm per participant (None for single-arm cohorts)."""
+        if self.treatment_column is None:
+            return None
+        return self.participants[self.treatment_column]
+
+    @property
+    def n_subjects(self) -> int:
+        """Number of participants."""
+        return len(self.participants)
+
+    def __len__(self) -> int:
+        return self.n_subjects
+
+    def __repr__(self) -> str:
+        y = self.y
+        text = (
+            f"Cohort({self.n_subjects} participants, {int(y.sum())} responders "
+            f"({y.mean():.0%})"
+        )
+        if self.treatment is not None:
+            counts = self.treatment.value_counts().reindex(self.arms, fill_value=0)
+            text += ", arms " + ", ".join(f"{a}: {n}" for a, n in counts.items())
+        return text + (f", root={str(self.root)!r})" if self.root else ")")
+
+    def subset(self, participant_ids: Sequence) -> Cohort:
+        """The cohort restricted to some participants (ground truth included)."""
+        ids = list(participant_ids)
+        gt = None if self.ground_truth is None else self.ground_truth.loc[ids]
+        return Cohort(
+            self.participants.loc[ids], self.outcome, self.treatment_column,
+            self.arms, self.excluded_columns, self.outcome_rule, gt,
+            dict(self.info), self.root, self.min_per_class,
+        )
+
+
+def _validate_table(table, outcome, treatment_column, arms, min_per_class):
+    table = table.copy()
+    if table.index.name != "participant_id":
+        if "participant_id" not in table.columns:
+            raise CohortError(
+                "The participants table needs a 'participant_id' column (or index)."
+            )
+        table = table.set_index("participant_id")
+    table.index = table.index.astype(str)
+    duplicated = table.index[table.index.duplicated()].unique().tolist()
+    if duplicated:
+        raise CohortError(
+            f"participant_id must be unique; repeated: {duplicated[:10]}. Remove or "
+            "rename the duplicate rows of participants.tsv."
+        )
+    if outcome not in table.columns:
+        raise CohortError(
+            f"The outcome column {outcome!r} is not in the participants table; its "
+            f"columns are {list(table.columns)}. Pass outcome='<column>' or "
+            "outcome=txpredict.SymptomReduction(pre=..., post=...)."
+        )
+    values = table[outcome]
+    missing = table.index[values.isna()].tolist()
+    if missing:
+        raise CohortError(
+            f"The outcome {outcome!r} is missing for {len(missing)} participant(s): "
+            f"{missing[:10]}. Fill it in or remove them from participants.tsv."
+        )
+    numeric = pd.to_numeric(values.astype(object).replace({True: 1, False: 0}),
+                            errors="coerce")
+    not_binary = table.index[~numeric.isin([0, 1])].tolist()
+    if not_binary:
+        shown = {pid: values[pid] for pid in not_binary[:5]}
+        raise CohortError(
+            f"The outcome {outcome!r} must be binary (1 = responder, 0 = "
+            f"non-responder); participant(s) have other values: {shown}. For symptom "
+            "scores use outcome=txpredict.SymptomReduction(pre=..., post=...)."
+        )
+    table[outcome] = numeric.astype(int)
+    counts = table[outcome].value_counts().reindex([0, 1], fill_value=0)
+    for label, n in counts.items():
+        if n < min_per_class:
+            name = "responders" if label == 1 else "non-responders"
+            raise CohortError(
+                f"The cohort has {n} {name} (outcome {outcome!r} = {label}); at "
+                f"least {min_per_class} of each class are needed to learn and "
+                "evaluate a classifier. Check the outcome column or rule."
+            )
+    if treatment_column is not None:
+        if treatment_column not in table.columns:
+            raise CohortError(
+                f"The treatment column {treatment_column!r} is not in the "
+                f"participants table; its columns are {list(table.columns)}. Pass "
+                "treatment=None for a single-arm study."
+            )
+        arm = table[treatment_column]
+        no_arm = table.index[arm.isna()].tolist()
+        if no_arm:
+            raise CohortError(
+                f"Treatment arm {treatment_column!r} is missing for participant(s) "
+                f"{no_arm[:10]}; fill it in or remove them."
+            )
+        table[treatment_column] = arm.astype(str)
+        if arms is not None:
+            declared = [str(a) for a in arms]
+            unknown = table.index[~table[treatment_column].isin(declared)].tolist()
+            if unknown:
+                shown = {pid: table.at[pid, treatment_column] for pid in unknown[:5]}
+                raise CohortError(
+                    f"Treatment arm values not among the declared arms {declared}: "
+                    f"{shown}. Fix the values in participants.tsv or declare the "
+                    "arms (arms=... or 'Levels' in participants.json)."
+                )
+    return table
+
+
+def _format_pattern(pattern: str, participant_id: str) -> str:
+    subject = participant_id.removeprefix("sub-")
+    try:
+        return pattern.format(participant_id=participant_id, subject=subject)
+    except (KeyError, IndexError) as exc:
+        raise CohortError(
+            f"image_pattern {pattern!r} has an unknown placeholder {exc}; use "
+            "{participant_id} (as in participants.tsv) or {subject} (without 'sub-')."
+        ) from None
+
+
+def check_cohort_images(table: pd.DataFrame, columns: Sequence[str]) -> dict[str, Grid]:
+    """Check every image's header: readable, 3D/4D, one grid per image column.
+
+    Reads headers only (cheap, even for .nii.gz). A truncated file whose header
+    is intact is caught later, when its voxels are read.
+    """
+    grids = {}
+    for column in columns:
+        reference = None
+        for pid, image in table[column].items():
+            img = read_header(image, pid)
+            shape = img.shape[:3] if img.ndim == 4 and img.shape[3] == 1 else img.shape
+            if len(shape) not in (3, 4):
+                raise DimensionError(
+                    f"The {column!r} image of participant {pid!r} ({image}) is "
+                    f"{len(shape)}D with shape {img.shape}; expected 3D or 4D."
+                )
+            grid = Grid.of(img)
+            if reference is None:
+                reference = (pid, grid)
+            elif grid != reference[1]:
+                raise GridMismatchError(
+                    f"The {column!r} image of participant {pid!r} ({image}) is on "
+                    f"{grid}, unlike participant {reference[0]!r}'s on "
+                    f"{reference[1]}. All images of a cohort must share one grid "
+                    "(txpredict never resamples subjects silently): resample them "
+                    "to one reference (nilearn.image.resample_to_img) first."
+                )
+        grids[column] = reference[1]
+    return grids
+
+
+def load_cohort(
+    root,
+    image_pattern: str | Mapping[str, str] = DEFAULT_IMAGE_PATTERN,
+    *,
+    outcome: str | SymptomReduction = "responder",
+    treatment: str | None = _DEFAULT_TREATMENT,
+    arms: Sequence[str] | None = None,
+    check_images: bool = True,
+    min_per_class: int = 2,
+) -> Cohort:
+    """Read a BIDS-like dataset folder into a :class:`Cohort`.
+
+    Parameters
+    ----------
+    root : str or pathlib.Path
+        Folder holding ``participants.tsv`` (tab-separated, ``n/a`` for missing
+        values) and the images.
+    image_pattern : str or dict of str to str
+        Path of each subject's image relative to ``root``, with the placeholders
+        ``{participant_id}`` (as in participants.tsv) and ``{subject}`` (without
+        the ``sub-`` prefix). A dict maps image columns of ``X`` to patterns,
+        e.g. ``{"image": ..., "rest": ...bold.nii.gz}``.
+    outcome : str or SymptomReduction, default="responder"
+        A 0/1 responder column, or a rule deriving responders from pre/post
+        scores (the post column is then kept out of ``X``).
+    treatment : str or None, default="treatment"
+        Column of the treatment arm. When left at its default and absent, the
+        cohort is single-arm.
+    arms : sequence of str or None, default=None
+        Declared arms; values outside them are an error. None takes the
+        ``Levels`` of the treatment column in participants.json, if any, else
+        the values present.
+    check_images : bool, default=True
+        Check that every image exists, is readable, 3D/4D, and that all images
+        of a column share one grid (headers only).
+    min_per_class : int, default=2
+
+    Returns
+    -------
+    Cohort
+
+    Examples
+    --------
+    >>> import tempfile, txpredict as tp
+    >>> folder = tempfile.mkdtemp() + "/study"
+    >>> _ = tp.make_synthetic_cohort(12, grid="fsl6", random_state=0, out_dir=folder)
+    >>> tp.load_cohort(folder).X.columns.tolist()[:3]
+    ['age', 'sex', 'baseline_severity']
+    """
+    root = Path(root)
+    tsv = root / "participants.tsv"
+    if not tsv.is_file():
+        raise CohortError(
+            f"No participants.tsv in {str(root)!r}. A cohort folder needs a "
+            "tab-separated participants.tsv with a participant_id column."
+        )
+    table = pd.read_csv(tsv, sep="\t", dtype={"participant_id": str},
+                        na_values=["n/a"], keep_default_na=True)
+    if "participant_id" not in table.columns:
+        raise CohortError(f"{tsv} has no 'participant_id' column.")
+    sidecar = {}
+    if (root / "participants.json").is_file():
+        sidecar = json.loads((root / "participants.json").read_text(encoding="utf-8"))
+    if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
+        treatment = None
+    if arms is None and treatment is not None:
+        levels = sidecar.get(treatment, {}).get("Levels")
+        arms = tuple(levels) if levels else None
+
+    excluded: tuple[str, ...] = ()
+    if isinstance(outcome, SymptomReduction):
+        table = table.set_index("participant_id", drop=False)
+        table["responder"] = outcome(table)
+        table = table.reset_index(drop=True)
+        outcome_column, rule, excluded = "responder", outcome.describe(), (outcome.post,)
+    else:
+        outcome_column, rule = outcome, f"responder flag from column {outcome!r}"
+
+    patterns = {"image": image_pattern} if isinstance(image_pattern, str) else dict(
+        image_pattern
+    )
+    for column, pattern in patterns.items():
+        table[column] = [
+            str(root / _format_pattern(pattern, str(pid))) for pid in table["participant_id"]
+        ]
+    table = table.set_index("participant_id")
+    cohort = Cohort(
+        table, outcome_column, treatment, arms, excluded, rule,
+        root=root, min_per_class=min_per_class,
+        info={"columns": sidecar} if sidecar else {},
+    )
+    if check_images:
+        for column in patterns:
+            missing = [
+                (pid, path) for pid, path in cohort.participants[column].items()
+                if not Path(path).is_file()
+            ]
+            if missing:
+                shown = "; ".join(f"{pid}: {path}" for pid, path in missing[:5])
+                raise CohortError(
+                    f"{len(missing)} participant(s) have no {column!r} image at the "
+                    f"expected path ({shown}). Check image_pattern={patterns[column]!r}"
+                    " or remove those participants from participants.tsv."
+                )
+        cohort.info["grids"] = check_cohort_images(cohort.participants, list(patterns))
+    truth = root / "ground_truth.tsv"
+    if truth.is_file():
+        gt = pd.read_csv(truth, sep="\t", dtype={"participant_id": str})
+        cohort.ground_truth = gt.set_index("participant_id").loc[cohort.participants.index]
+    description = root / "dataset_description.json"
+    if description.is_file():
+        meta = json.loads(description.read_text(encoding="utf-8"))
+        cohort.info.update(meta.get("GeneratedBy", [{}])[0].get("Parameters", {}))
+    return cohort
+

@@ -1,0 +1,363 @@
+"""Synthetic cohorts: realistic pre-treatment maps and responses from a known model.
+
+The generative model (all coefficients are on the logit scale; arm code
+a = +1 for the second arm, SSRI+CBT, and -1 for the first, CBT)::
+
+    logit P(response | arm) = b0 + b_arm * a
+                              + b_cuneus * cuneus            (prognostic, Marwood 2018)
+                              + b_interaction * dACC * a     (moderator, Frick 2018)
+                              + b_coupling * coupling        (Månsson 2015)
+                              + b_severity * severity_z + b_age * age_z
+
+Each subject has latent regional activations (dACC, pgACC, sgACC, cuneus,
+amygdala ~ N(0, 1)) which enter the image as smooth blobs centred on the default
+ROIs, plus spatially smooth noise inside nilearn's MNI brain mask. The ROI means a
+feature extractor measures are therefore noisy readings of the latents, as in
+real data. The ground truth kept on the cohort (true response probability under
+each arm, better arm, Bayes-optimal balanced accuracy) lets tests and users see
+how close an analysis gets to the limit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import nibabel as nib
+import numpy as np
+import pandas as pd
+from isal import igzip
+from scipy.ndimage import gaussian_filter
+from scipy.special import expit
+
+from txpredict._images import Grid, mni_brain_mask
+from txpredict._io import atomic_directory
+from txpredict.cohort import Cohort, load_cohort
+from txpredict.datasets._grids import get_grid
+from txpredict.features._rois import default_rois
+
+REGIONS = ("dACC", "pgACC", "sgACC", "cuneus", "amygdala")
+DEFAULT_ARMS = ("CBT", "SSRI+CBT")
+_BASE = {"b0": 0.0, "b_arm": 0.0, "b_cuneus": 0.0, "b_interaction": 0.0,
+         "b_coupling": 0.0, "b_severity": 0.0, "b_age": 0.0}
+_DEMOGRAPHIC = {"b_severity": -0.4, "b_age": -0.15}
+_PROGNOSTIC = {**_DEMOGRAPHIC, "b_cuneus": 1.0, "b_coupling": -0.3}
+#: Logit coefficients of each ``effect`` setting.
+EFFECTS: dict[str, dict[str, float]] = {
+    "none": dict(_BASE),
+    "demographics": {**_BASE, **_DEMOGRAPHIC},
+    "prognostic": {**_BASE, **_PROGNOSTIC},
+    "interaction": {**_BASE, **_PROGNOSTIC, "b_arm": 0.2, "b_interaction": 1.5},
+}
+_SEVERITY_MEAN, _SEVERITY_SD = 70.0, 15.0  # LSAS-like scale
+_AGE_LOW, _AGE_HIGH = 18, 65
+_BLOB_SIGMA_MM = 6.0
+_SUBJECT_NOISE_FWHM_MM = 8.0
+RESPONSE_RULE = "synthetic: Bernoulli draw from the true response probability"
+
+
+def _latent_population(rng, n):
+    latents = pd.DataFrame(rng.standard_normal((n, len(REGIONS))), columns=REGIONS)
+    latents["coupling"] = rng.standard_normal(n)
+    age = rng.integers(_AGE_LOW, _AGE_HIGH + 1, n)
+    sex = np.where(rng.random(n) < 0.6, "F", "M")
+    severity = np.clip(np.round(rng.normal(_SEVERITY_MEAN, _SEVERITY_SD, n)), 30, 144)
+    return latents, age, sex, severity
+
+
+def _response_logits(coef, latents, age, severity, arm_code):
+    age_z = (age - (_AGE_LOW + _AGE_HIGH) / 2) / ((_AGE_HIGH - _AGE_LOW) / np.sqrt(12))
+    severity_z = (severity - _SEVERITY_MEAN) / _SEVERITY_SD
+    return (
+        coef["b0"] + coef["b_arm"] * arm_code
+        + coef["b_cuneus"] * latents["cuneus"].to_numpy()
+        + coef["b_interaction"] * latents["dACC"].to_numpy() * arm_code
+        + coef["b_coupling"] * latents["coupling"].to_numpy()
+        + coef["b_severity"] * severity_z + coef["b_age"] * age_z
+    )
+
+
+def bayes_balanced_accuracy(coef, rng, n=200_000) -> float:
+    """Balanced accuracy of the best classifier of the observed response.
+
+    The Bayes classifier knows each subject's true response probability p under
+    the arm received; for balanced accuracy it predicts "responder" when p
+    exceeds the responder prevalence. Estimated on ``n`` simulated patients
+    (latents only, no images), randomised 1:1.
+    """
+    latents, age, sex, severity = _latent_population(rng, n)
+    arm_code = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    p = expit(_response_logits(coef, latents, age, severity, arm_code))
+    prevalence = p.mean()
+    if np.ptp(p) < 1e-12:
+        return 0.5
+    predicted = p > prevalence
+    sensitivity = (p * predicted).sum() / p.sum()
+    specificity = ((1 - p) * ~predicted).sum() / (1 - p).sum()
+    return float((sensitivity + specificity) / 2)
+
+
+def _blob_weights(grid: Grid, mask_flat: np.ndarray):
+    """Sparse (indices, weights) of each region's Gaussian blob(s) on the grid."""
+    coords = grid.world_coordinates()
+    blobs = {}
+    for region in REGIONS:
+        centres = [r.center for r in default_rois() if r.name.split("_")[0] == region]
+        weight = np.zeros(len(coords), dtype=np.float32)
+        for centre in centres:
+            d2 = ((coords - np.asarray(centre)) ** 2).sum(axis=1)
+            weight = np.maximum(weight, np.exp(-d2 / (2 * _BLOB_SIGMA_MM**2)))
+        keep = np.flatnonzero((weight > 0.01) & mask_flat)
+        blobs[region] = (keep, weight[keep])
+    return blobs
+
+
+def _smooth_noise(rng, grid: Grid, fwhm_mm: float) -> np.ndarray:
+    noise = rng.standard_normal(grid.shape, dtype=np.float32)
+    sigma = fwhm_mm / (np.sqrt(8 * np.log(2)) * grid.voxel_size)
+    smooth = gaussian_filter(noise, sigma, truncate=3.0)
+    # Unit variance whatever the kernel: the theoretical std of filtered white noise
+    # is sqrt(sum of squared kernel weights), estimated here from the field itself.
+    return smooth / smooth.std()
+
+
+def _contrast_map(seed, grid, mask_flat, blobs, latent_row, group_map):
+    rng = np.random.default_rng(seed)
+    volume = _smooth_noise(rng, grid, _SUBJECT_NOISE_FWHM_MM).ravel(order="F")
+    volume += group_map
+    for region, (idx, weight) in blobs.items():
+        volume[idx] += latent_row[region] * weight
+    volume[~mask_flat] = 0.0
+    return volume.reshape(grid.shape, order="F")
+
+
+def _band_limited(rng, n_timepoints, t_r, band=(0.01, 0.08)):
+    spectrum = np.fft.rfft(rng.standard_normal(n_timepoints))
+    freqs = np.fft.rfftfreq(n_timepoints, d=t_r)
+    spectrum[(freqs < band[0]) | (freqs > band[1])] = 0
+    signal = np.fft.irfft(spectrum, n=n_timepoints)
+    return signal / (signal.std() or 1.0)
+
+
+def _rest_run(seed, grid, mask_flat, blobs, latent_row, n_timepoints, t_r):
+    """4D BOLD: regional low-frequency signals (amplitude from the region's latent)
+    and dACC-amygdala coupling from the subject's latent coupling."""
+    rng = np.random.default_rng(seed)
+    signals = {r: _band_limited(rng, n_timepoints, t_r) for r in REGIONS}
+    r_coupling = np.tanh(0.5 + 0.4 * latent_row["coupling"])
+    signals["amygdala"] = r_coupling * signals["dACC"] + np.sqrt(
+        1 - r_coupling**2
+    ) * signals["amygdala"]
+    inside = np.flatnonzero(mask_flat)
+    data = np.zeros((grid.n_voxels, n_timepoints), dtype=np.float32)
+    data[inside] = 100.0 + rng.standard_normal((len(inside), n_timepoints),
+                                               dtype=np.float32)
+    for region, (idx, weight) in blobs.items():
+        amplitude = 2.0 * np.exp(0.3 * latent_row[region])
+        data[idx] += (amplitude * weight)[:, None] * signals[region][None, :]
+    return data.reshape(*grid.shape, n_timepoints, order="F")
+
+
+def _nifti_gz_bytes(data, affine, t_r=None) -> bytes:
+    img = nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine)
+    img.header.set_xyzt_units("mm", "sec")
+    if t_r is not None:
+        zooms = img.header.get_zooms()
+        img.header.set_zooms((*zooms[:3], t_r))
+    # Level 1: these files are regenerated at will; speed matters more than size.
+    return igzip.compress(img.to_bytes(), compresslevel=1)
+
+
+def make_synthetic_cohort(
+    n_subjects: int = 100,
+    *,
+    effect: str = "interaction",
+    random_state=None,
+    out_dir=None,
+    grid="fsl2",
+    rest: bool = False,
+    rest_grid="fsl4",
+    n_timepoints: int = 100,
+    t_r: float = 2.0,
+    arms: tuple[str, str] = DEFAULT_ARMS,
+    n_jobs=None,
+    overwrite: bool = False,
+) -> Cohort:
+    """A synthetic CBT / SSRI + CBT study with known ground truth.
+
+    Pre-treatment contrast maps (faces > shapes, say) on an MNI grid, with
+    spatially smooth noise inside nilearn's MNI152 brain mask and regional
+    signals at the default ROIs; demographics (age, sex, baseline severity,
+    site); a randomised arm (permuted blocks of 4); and a response drawn from the
+    model in the module docstring.
+
+    Parameters
+    ----------
+    n_subjects : int, default=100
+    effect : {"interaction", "prognostic", "demographics", "none"}, default="interaction"
+        What drives response (coefficients in :data:`EFFECTS`): "interaction"
+        adds a dACC x arm moderator (Frick et al. 2018) to the prognostic cuneus
+        effect and weak demographic effects; "prognostic" has no moderator;
+        "demographics" no brain effect; "none" is null data.
+    random_state : int, numpy.random.Generator or None, default=None
+    out_dir : str, pathlib.Path or None, default=None
+        Write a BIDS-like dataset there (atomically: all of it or nothing) and
+        return it as read back by :func:`load_cohort`. None keeps the images in
+        memory.
+    grid : str, Grid or (shape, affine), default="fsl2"
+        Grid of the contrast maps: a name of :data:`txpredict.datasets.GRIDS`
+        (``"fsl2"``: FSL MNI152 2 mm, 91 x 109 x 91; ``"fsl6"`` is small for
+        tests), a Grid, or a (shape, affine) pair.
+    rest : bool, default=False
+        Also make a 4D resting-state run per subject (column ``rest``) with
+        regional low-frequency signals and dACC-amygdala coupling.
+    rest_grid : str, Grid or (shape, affine), default="fsl4"
+    n_timepoints : int, default=100
+    t_r : float, default=2.0
+    arms : tuple of two str, default=("CBT", "SSRI+CBT")
+    n_jobs : int or None, default=None
+        Processes generating images; the result does not depend on it.
+    overwrite : bool, default=False
+        Allow replacing a non-empty ``out_dir``.
+
+    Returns
+    -------
+    Cohort
+        With ``ground_truth`` (``p_response_<arm>`` per arm, ``better_arm``, the
+        latents) and ``info["bayes_balanced_accuracy"]``.
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> cohort = tp.make_synthetic_cohort(20, grid="fsl6", random_state=0)
+    >>> cohort.X.columns.tolist()
+    ['age', 'sex', 'baseline_severity', 'site', 'treatment', 'image']
+    >>> sorted(cohort.ground_truth.columns)[:2]
+    ['amygdala', 'better_arm']
+    """
+    if effect not in EFFECTS:
+        raise ValueError(
+            f"The 'effect' parameter must be one of {sorted(EFFECTS)}. "
+            f"Got {effect!r} instead."
+        )
+    if int(n_subjects) < 4:
+        raise ValueError(f"n_subjects must be at least 4; got {n_subjects!r}.")
+    if len(arms) != 2 or len(set(arms)) != 2:
+        raise ValueError(f"arms must be two distinct names; got {arms!r}.")
+    n = int(n_subjects)
+    rng = np.random.default_rng(random_state)
+    seeds = np.random.SeedSequence(rng.integers(2**63))
+    population_seed, subject_seed, rest_seed = seeds.spawn(3)
+    coef = EFFECTS[effect]
+
+    latents, age, sex, severity = _latent_population(rng, n)
+    site = rng.choice(["site1", "site2", "site3"], size=n)
+    blocks = np.concatenate([rng.permutation([0, 0, 1, 1]) for _ in range(n // 4 + 1)])
+    arm_index = blocks[:n]
+    arm_code = np.where(arm_index == 1, 1.0, -1.0)
+    p_arm = {
+        arm: expit(_response_logits(coef, latents, age, severity, code))
+        for arm, code in zip(arms, (-1.0, 1.0), strict=True)
+    }
+    p_received = np.where(arm_index == 1, p_arm[arms[1]], p_arm[arms[0]])
+    responder = (rng.random(n) < p_received).astype(int)
+
+    width = max(2, len(str(n)))
+    ids = [f"sub-{i + 1:0{width}d}" for i in range(n)]
+    participants = pd.DataFrame(
+        {"participant_id": ids, "age": age, "sex": sex,
+         "baseline_severity": severity.astype(int), "site": site,
+         "treatment": np.asarray(arms)[arm_index], "responder": responder}
+    )
+    truth = latents.copy()
+    for arm in arms:
+        truth[f"p_response_{arm}"] = p_arm[arm]
+    truth["better_arm"] = np.where(p_arm[arms[1]] > p_arm[arms[0]], arms[1], arms[0])
+    truth.insert(0, "participant_id", ids)
+    info = {
+        "generator": "txpredict.make_synthetic_cohort",
+        "effect": effect, "n_subjects": n, "coefficients": coef,
+        "bayes_balanced_accuracy": bayes_balanced_accuracy(
+            coef, np.random.default_rng(population_seed)
+        ),
+        "random_state": random_state if isinstance(random_state, int) else None,
+    }
+
+    grid = get_grid(grid)
+    mask_flat = mni_brain_mask(grid).ravel(order="F")
+    blobs = _blob_weights(grid, mask_flat)
+    group_map = np.zeros(grid.n_voxels, dtype=np.float32)  # the task's mean activation
+    for region, gain in (("amygdala", 0.5), ("dACC", 0.3)):
+        idx, weight = blobs[region]
+        group_map[idx] += gain * weight
+    latent_rows = latents.to_dict("records")
+    child_seeds = subject_seed.spawn(n)
+    volumes = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(_contrast_map)(s, grid, mask_flat, blobs, row, group_map)
+        for s, row in zip(child_seeds, latent_rows, strict=True)
+    )
+    rest_volumes = None
+    if rest:
+        rgrid = get_grid(rest_grid)
+        rmask = mni_brain_mask(rgrid).ravel(order="F")
+        rblobs = _blob_weights(rgrid, rmask)
+        rest_volumes = joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(_rest_run)(s, rgrid, rmask, rblobs, row, n_timepoints, t_r)
+            for s, row in zip(rest_seed.spawn(n), latent_rows, strict=True)
+        )
+        info.update(rest_grid=repr(rgrid), n_timepoints=n_timepoints, t_r=t_r)
+
+    if out_dir is None:
+        table = participants.set_index("participant_id")
+        table.insert(len(table.columns) - 1, "image",
+                     [nib.Nifti1Image(v, grid.affine) for v in volumes])
+        if rest:
+            rest_imgs = []
+            for v in rest_volumes:
+                img = nib.Nifti1Image(v, rgrid.affine)
+                img.header.set_zooms((*img.header.get_zooms()[:3], t_r))
+                rest_imgs.append(img)
+            table.insert(len(table.columns) - 1, "rest", rest_imgs)
+        return Cohort(
+            table, "responder", "treatment", arms, (), RESPONSE_RULE,
+            truth.set_index("participant_id"), info,
+        )
+
+    patterns = {"image": "{participant_id}/func/{participant_id}_task-faces_"
+                         "stat-effect_statmap.nii.gz"}
+    if rest:
+        patterns["rest"] = "{participant_id}/func/{participant_id}_task-rest_bold.nii.gz"
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        participants.to_csv(tmp / "participants.tsv", sep="\t", index=False)
+        truth.to_csv(tmp / "ground_truth.tsv", sep="\t", index=False)
+        (tmp / "participants.json").write_text(json.dumps(_participants_sidecar(arms), indent=2))
+        (tmp / "dataset_description.json").write_text(json.dumps({
+            "Name": f"txpredict synthetic cohort ({effect})",
+            "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+            "GeneratedBy": [{"Name": "txpredict", "Parameters": info}],
+            "ImagePatterns": patterns,
+        }, indent=2))
+        for pid, volume, k in zip(ids, volumes, range(n), strict=True):
+            path = tmp / patterns["image"].format(participant_id=pid)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_nifti_gz_bytes(volume, grid.affine))
+            if rest:
+                (tmp / patterns["rest"].format(participant_id=pid)).write_bytes(
+                    _nifti_gz_bytes(rest_volumes[k], rgrid.affine, t_r)
+                )
+    return load_cohort(Path(out_dir), patterns, arms=arms)
+
+
+def _participants_sidecar(arms):
+    return {
+        "age": {"Description": "age at baseline", "Units": "years"},
+        "sex": {"Description": "sex", "Levels": {"F": "female", "M": "male"}},
+        "baseline_severity": {"Description": "pre-treatment symptom severity "
+                              "(LSAS-like scale, higher = more severe)"},
+        "site": {"Description": "recruiting site"},
+        "treatment": {"Description": "randomised treatment arm",
+                      "Levels": {arm: arm for arm in arms}},
+        "responder": {"Description": "treatment response (1 = responder)",
+                      "Levels": {"0": "non-responder", "1": "responder"}},
+    }

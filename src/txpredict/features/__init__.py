@@ -1,0 +1,29 @@
+"""Feature extraction: ROI summaries, whole-brain patterns, demographics."""
+
+from txpredict.features._demographics import DemographicFeatures
+from txpredict.features._extract import images_from_input
+from txpredict.features._image_features import (
+    ImageFeatures,
+    RoiFeatures,
+    WholeBrainFeatures,
+)
+from txpredict.features._rois import (
+    AtlasRegion,
+    Sphere,
+    default_rois,
+    rois_from_atlas,
+)
+from txpredict.features._timeseries import falff
+
+__all__ = [
+    "AtlasRegion",
+    "DemographicFeatures",
+    "ImageFeatures",
+    "RoiFeatures",
+    "Sphere",
+    "WholeBrainFeatures",
+    "default_rois",
+    "falff",
+    "images_from_input",
+    "rois_from_atlas",
+]

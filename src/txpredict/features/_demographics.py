@@ -1,0 +1,168 @@
+"""Demographic and clinical columns as model features, fitted inside each fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from txpredict.errors import TxpredictError
+
+#: Columns never used as predictors by default: images, and arm/outcome bookkeeping.
+NON_PREDICTOR_COLUMNS = ("image", "rest")
+
+
+class DemographicFeatures(TransformerMixin, BaseEstimator):
+    """Scaled numeric and one-hot categorical columns of the participants table.
+
+    Numeric columns are imputed with their median and standardised; categorical
+    columns (text, category, boolean) are imputed with their most frequent value
+    and one-hot encoded (categories unseen in ``fit`` encode as all zeros). Every
+    statistic comes from the data given to ``fit``: inside cross-validation that
+    is the training part of the fold, never the whole cohort.
+
+    Parameters
+    ----------
+    columns : list of str or None, default=None
+        Columns to use. None uses every column except image columns
+        (``"image"``, ``"rest"``).
+    categorical : list of str or None, default=None
+        Columns to one-hot encode. None treats text, category and boolean
+        columns as categorical and the others as numeric; give it for codes
+        stored as numbers (e.g. site 1, 2, 3).
+
+    Attributes
+    ----------
+    columns_ : list of str
+        Columns used.
+    categorical_ : list of str
+        Columns one-hot encoded.
+    transformer_ : sklearn.compose.ColumnTransformer
+        The fitted imputation, scaling and encoding.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import txpredict as tp
+    >>> X = pd.DataFrame({"age": [30, 40, None], "sex": ["F", "M", "F"]})
+    >>> tp.DemographicFeatures().fit_transform(X).shape
+    (3, 3)
+    """
+
+    def __init__(self, columns=None, *, categorical=None):
+        self.columns = columns
+        self.categorical = categorical
+
+    def _as_frame(self, X):
+        if isinstance(X, pd.DataFrame):
+            return X
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise TxpredictError(
+                "DemographicFeatures expects a 2D table (a DataFrame of participants); "
+                f"got an array of shape {X.shape}."
+            )
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
+    def fit(self, X, y=None):
+        """Learn imputation values, scaling and categories from ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_subjects, n_columns)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        frame = self._as_frame(X)
+        if self.columns is None:
+            columns = [c for c in frame.columns if c not in NON_PREDICTOR_COLUMNS]
+        else:
+            columns = list(self.columns)
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise TxpredictError(
+                    f"DemographicFeatures: column(s) {missing} not found in X; its "
+                    f"columns are {list(map(str, frame.columns))}. Fix 'columns'."
+                )
+        if not columns:
+            raise TxpredictError("DemographicFeatures has no column to use.")
+        if self.categorical is None:
+            categorical = [
+                c for c in columns
+                if not pd.api.types.is_numeric_dtype(frame[c])
+                or pd.api.types.is_bool_dtype(frame[c])
+            ]
+        else:
+            categorical = list(self.categorical)
+            unknown = [c for c in categorical if c not in columns]
+            if unknown:
+                raise TxpredictError(
+                    f"DemographicFeatures: categorical column(s) {unknown} are not "
+                    f"among the columns used {columns}."
+                )
+        numeric = [c for c in columns if c not in categorical]
+        for c in numeric:
+            if frame[c].isna().all():
+                raise TxpredictError(
+                    f"DemographicFeatures: column {c!r} has no value in the training "
+                    "data; drop it from 'columns'."
+                )
+        self.columns_ = columns
+        self.categorical_ = categorical
+        # Categories as text so that mixed codes (1, "1") cannot split a category.
+        cat_frame = frame[columns].copy()
+        for c in categorical:
+            cat_frame[c] = self._as_text(cat_frame[c])
+        self.transformer_ = ColumnTransformer(
+            [
+                ("numeric", make_pipeline(SimpleImputer(strategy="median"),
+                                          StandardScaler()), numeric),
+                ("categorical", make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ), categorical),
+            ],
+            verbose_feature_names_out=False,
+        ).fit(cat_frame)
+        self.n_features_in_ = frame.shape[1]
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        return self
+
+    @staticmethod
+    def _as_text(series):
+        return series.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
+
+    def transform(self, X):
+        """Encode ``X`` with what ``fit`` learnt.
+
+        Returns
+        -------
+        ndarray of shape (n_subjects, n_features)
+        """
+        check_is_fitted(self, "transformer_")
+        frame = self._as_frame(X)
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        if missing:
+            raise TxpredictError(
+                f"DemographicFeatures: column(s) {missing} seen in fit are missing "
+                "from X."
+            )
+        data = frame[self.columns_].copy()
+        for c in self.categorical_:
+            data[c] = self._as_text(data[c])
+        return np.asarray(self.transformer_.transform(data), dtype=np.float64)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns (one-hot columns as ``column_value``)."""
+        check_is_fitted(self, "transformer_")
+        return self.transformer_.get_feature_names_out()
