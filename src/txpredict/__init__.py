@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from txpredict._images import Grid
 from txpredict.cohort import Cohort, SymptomReduction, load_cohort
 from txpredict.datasets import make_synthetic_cohort
+from txpredict.evaluation import sensitivity_score, specificity_score
 from txpredict.features import (
     AtlasRegion,
     DemographicFeatures,
@@ -40,4 +41,6 @@ __all__ = [
     "load_cohort",
     "make_synthetic_cohort",
     "rois_from_atlas",
+    "sensitivity_score",
+    "specificity_score",
 ]

@@ -167,7 +167,7 @@ def load_image(
 
 
 def check_grid(img, expected: Grid, subject, image) -> None:
-    """Refuse an image whose grid differs from the cohort's (never resample silently)."""
+    """Refuse an image whose grid differs from the cohort's (never resample)."""
     grid = Grid.of(img)
     if grid != expected:
         raise GridMismatchError(
@@ -180,7 +180,7 @@ def check_grid(img, expected: Grid, subject, image) -> None:
 
 @functools.lru_cache(maxsize=8)
 def mni_brain_mask(grid: Grid) -> np.ndarray:
-    """nilearn's MNI152 brain mask (ships with nilearn: no download) on ``grid``.
+    """Nilearn's MNI152 brain mask (ships with nilearn: no download) on ``grid``.
 
     The mask is resampled to the data grid once (nearest neighbour); the data
     are never resampled to the mask.

@@ -42,7 +42,9 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(
+    path: str | os.PathLike, *, overwrite: bool = False
+) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``path`` only if the block succeeds.
 
     An existing non-empty ``path`` is an error unless ``overwrite=True``: results
@@ -56,7 +58,9 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False) -> Ite
                 "Choose a new folder, delete it, or pass overwrite=True."
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    )
     try:
         yield tmp
         if path.exists():

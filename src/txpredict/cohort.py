@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from txpredict._images import Grid, read_header
@@ -139,7 +140,10 @@ class Cohort:
 
     def __post_init__(self):
         self.participants = _validate_table(
-            self.participants, self.outcome, self.treatment_column, self.arms,
+            self.participants,
+            self.outcome,
+            self.treatment_column,
+            self.arms,
             self.min_per_class,
         )
         if self.treatment_column is not None and self.arms is None:
@@ -151,7 +155,9 @@ class Cohort:
     def X(self) -> pd.DataFrame:
         """Predictors (no outcome, no post-treatment columns)."""
         drop = [self.outcome, *self.excluded_columns]
-        return self.participants.drop(columns=[c for c in drop if c in self.participants])
+        return self.participants.drop(
+            columns=[c for c in drop if c in self.participants]
+        )
 
     @property
     def y(self) -> pd.Series:
@@ -189,10 +195,22 @@ class Cohort:
         ids = list(participant_ids)
         gt = None if self.ground_truth is None else self.ground_truth.loc[ids]
         return Cohort(
-            self.participants.loc[ids], self.outcome, self.treatment_column,
-            self.arms, self.excluded_columns, self.outcome_rule, gt,
-            dict(self.info), self.root, self.min_per_class,
+            self.participants.loc[ids],
+            self.outcome,
+            self.treatment_column,
+            self.arms,
+            self.excluded_columns,
+            self.outcome_rule,
+            gt,
+            dict(self.info),
+            self.root,
+            self.min_per_class,
         )
+
+
+def _plain(value):
+    """Numpy scalars as Python values, for readable error messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _validate_table(table, outcome, treatment_column, arms, min_per_class):
@@ -223,11 +241,12 @@ def _validate_table(table, outcome, treatment_column, arms, min_per_class):
             f"The outcome {outcome!r} is missing for {len(missing)} participant(s): "
             f"{missing[:10]}. Fill it in or remove them from participants.tsv."
         )
-    numeric = pd.to_numeric(values.astype(object).replace({True: 1, False: 0}),
-                            errors="coerce")
+    numeric = pd.to_numeric(
+        values.astype(object).replace({True: 1, False: 0}), errors="coerce"
+    )
     not_binary = table.index[~numeric.isin([0, 1])].tolist()
     if not_binary:
-        shown = {pid: values[pid] for pid in not_binary[:5]}
+        shown = {pid: _plain(values[pid]) for pid in not_binary[:5]}
         raise CohortError(
             f"The outcome {outcome!r} must be binary (1 = responder, 0 = "
             f"non-responder); participant(s) have other values: {shown}. For symptom "
@@ -370,8 +389,13 @@ def load_cohort(
             f"No participants.tsv in {str(root)!r}. A cohort folder needs a "
             "tab-separated participants.tsv with a participant_id column."
         )
-    table = pd.read_csv(tsv, sep="\t", dtype={"participant_id": str},
-                        na_values=["n/a"], keep_default_na=True)
+    table = pd.read_csv(
+        tsv,
+        sep="\t",
+        dtype={"participant_id": str},
+        na_values=["n/a"],
+        keep_default_na=True,
+    )
     if "participant_id" not in table.columns:
         raise CohortError(f"{tsv} has no 'participant_id' column.")
     sidecar = {}
@@ -388,27 +412,41 @@ def load_cohort(
         table = table.set_index("participant_id", drop=False)
         table["responder"] = outcome(table)
         table = table.reset_index(drop=True)
-        outcome_column, rule, excluded = "responder", outcome.describe(), (outcome.post,)
+        outcome_column, rule, excluded = (
+            "responder",
+            outcome.describe(),
+            (outcome.post,),
+        )
     else:
         outcome_column, rule = outcome, f"responder flag from column {outcome!r}"
 
-    patterns = {"image": image_pattern} if isinstance(image_pattern, str) else dict(
-        image_pattern
+    patterns = (
+        {"image": image_pattern}
+        if isinstance(image_pattern, str)
+        else dict(image_pattern)
     )
     for column, pattern in patterns.items():
         table[column] = [
-            str(root / _format_pattern(pattern, str(pid))) for pid in table["participant_id"]
+            str(root / _format_pattern(pattern, str(pid)))
+            for pid in table["participant_id"]
         ]
     table = table.set_index("participant_id")
     cohort = Cohort(
-        table, outcome_column, treatment, arms, excluded, rule,
-        root=root, min_per_class=min_per_class,
+        table,
+        outcome_column,
+        treatment,
+        arms,
+        excluded,
+        rule,
+        root=root,
+        min_per_class=min_per_class,
         info={"columns": sidecar} if sidecar else {},
     )
     if check_images:
         for column in patterns:
             missing = [
-                (pid, path) for pid, path in cohort.participants[column].items()
+                (pid, path)
+                for pid, path in cohort.participants[column].items()
                 if not Path(path).is_file()
             ]
             if missing:
@@ -422,10 +460,11 @@ def load_cohort(
     truth = root / "ground_truth.tsv"
     if truth.is_file():
         gt = pd.read_csv(truth, sep="\t", dtype={"participant_id": str})
-        cohort.ground_truth = gt.set_index("participant_id").loc[cohort.participants.index]
+        cohort.ground_truth = gt.set_index("participant_id").loc[
+            cohort.participants.index
+        ]
     description = root / "dataset_description.json"
     if description.is_file():
         meta = json.loads(description.read_text(encoding="utf-8"))
         cohort.info.update(meta.get("GeneratedBy", [{}])[0].get("Parameters", {}))
     return cohort
-

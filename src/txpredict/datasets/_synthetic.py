@@ -39,8 +39,15 @@ from txpredict.features._rois import default_rois
 
 REGIONS = ("dACC", "pgACC", "sgACC", "cuneus", "amygdala")
 DEFAULT_ARMS = ("CBT", "SSRI+CBT")
-_BASE = {"b0": 0.0, "b_arm": 0.0, "b_cuneus": 0.0, "b_interaction": 0.0,
-         "b_coupling": 0.0, "b_severity": 0.0, "b_age": 0.0}
+_BASE = {
+    "b0": 0.0,
+    "b_arm": 0.0,
+    "b_cuneus": 0.0,
+    "b_interaction": 0.0,
+    "b_coupling": 0.0,
+    "b_severity": 0.0,
+    "b_age": 0.0,
+}
 _DEMOGRAPHIC = {"b_severity": -0.4, "b_age": -0.15}
 _PROGNOSTIC = {**_DEMOGRAPHIC, "b_cuneus": 1.0, "b_coupling": -0.3}
 #: Logit coefficients of each ``effect`` setting.
@@ -70,11 +77,13 @@ def _response_logits(coef, latents, age, severity, arm_code):
     age_z = (age - (_AGE_LOW + _AGE_HIGH) / 2) / ((_AGE_HIGH - _AGE_LOW) / np.sqrt(12))
     severity_z = (severity - _SEVERITY_MEAN) / _SEVERITY_SD
     return (
-        coef["b0"] + coef["b_arm"] * arm_code
+        coef["b0"]
+        + coef["b_arm"] * arm_code
         + coef["b_cuneus"] * latents["cuneus"].to_numpy()
         + coef["b_interaction"] * latents["dACC"].to_numpy() * arm_code
         + coef["b_coupling"] * latents["coupling"].to_numpy()
-        + coef["b_severity"] * severity_z + coef["b_age"] * age_z
+        + coef["b_severity"] * severity_z
+        + coef["b_age"] * age_z
     )
 
 
@@ -86,7 +95,7 @@ def bayes_balanced_accuracy(coef, rng, n=200_000) -> float:
     exceeds the responder prevalence. Estimated on ``n`` simulated patients
     (latents only, no images), randomised 1:1.
     """
-    latents, age, sex, severity = _latent_population(rng, n)
+    latents, age, _, severity = _latent_population(rng, n)
     arm_code = np.where(rng.random(n) < 0.5, -1.0, 1.0)
     p = expit(_response_logits(coef, latents, age, severity, arm_code))
     prevalence = p.mean()
@@ -141,18 +150,22 @@ def _band_limited(rng, n_timepoints, t_r, band=(0.01, 0.08)):
 
 
 def _rest_run(seed, grid, mask_flat, blobs, latent_row, n_timepoints, t_r):
-    """4D BOLD: regional low-frequency signals (amplitude from the region's latent)
-    and dACC-amygdala coupling from the subject's latent coupling."""
+    """4D BOLD with regional low-frequency signals and dACC-amygdala coupling.
+
+    A region's amplitude grows with its latent; the coupling follows the
+    subject's latent coupling.
+    """
     rng = np.random.default_rng(seed)
     signals = {r: _band_limited(rng, n_timepoints, t_r) for r in REGIONS}
     r_coupling = np.tanh(0.5 + 0.4 * latent_row["coupling"])
-    signals["amygdala"] = r_coupling * signals["dACC"] + np.sqrt(
-        1 - r_coupling**2
-    ) * signals["amygdala"]
+    signals["amygdala"] = (
+        r_coupling * signals["dACC"] + np.sqrt(1 - r_coupling**2) * signals["amygdala"]
+    )
     inside = np.flatnonzero(mask_flat)
     data = np.zeros((grid.n_voxels, n_timepoints), dtype=np.float32)
-    data[inside] = 100.0 + rng.standard_normal((len(inside), n_timepoints),
-                                               dtype=np.float32)
+    data[inside] = 100.0 + rng.standard_normal(
+        (len(inside), n_timepoints), dtype=np.float32
+    )
     for region, (idx, weight) in blobs.items():
         amplitude = 2.0 * np.exp(0.3 * latent_row[region])
         data[idx] += (amplitude * weight)[:, None] * signals[region][None, :]
@@ -195,7 +208,8 @@ def make_synthetic_cohort(
     Parameters
     ----------
     n_subjects : int, default=100
-    effect : {"interaction", "prognostic", "demographics", "none"}, default="interaction"
+    effect : {"interaction", "prognostic", "demographics", "none"}, \
+            default="interaction"
         What drives response (coefficients in :data:`EFFECTS`): "interaction"
         adds a dACC x arm moderator (Frick et al. 2018) to the prognostic cuneus
         effect and weak demographic effects; "prognostic" has no moderator;
@@ -255,7 +269,6 @@ def make_synthetic_cohort(
     site = rng.choice(["site1", "site2", "site3"], size=n)
     blocks = np.concatenate([rng.permutation([0, 0, 1, 1]) for _ in range(n // 4 + 1)])
     arm_index = blocks[:n]
-    arm_code = np.where(arm_index == 1, 1.0, -1.0)
     p_arm = {
         arm: expit(_response_logits(coef, latents, age, severity, code))
         for arm, code in zip(arms, (-1.0, 1.0), strict=True)
@@ -266,9 +279,15 @@ def make_synthetic_cohort(
     width = max(2, len(str(n)))
     ids = [f"sub-{i + 1:0{width}d}" for i in range(n)]
     participants = pd.DataFrame(
-        {"participant_id": ids, "age": age, "sex": sex,
-         "baseline_severity": severity.astype(int), "site": site,
-         "treatment": np.asarray(arms)[arm_index], "responder": responder}
+        {
+            "participant_id": ids,
+            "age": age,
+            "sex": sex,
+            "baseline_severity": severity.astype(int),
+            "site": site,
+            "treatment": np.asarray(arms)[arm_index],
+            "responder": responder,
+        }
     )
     truth = latents.copy()
     for arm in arms:
@@ -277,7 +296,9 @@ def make_synthetic_cohort(
     truth.insert(0, "participant_id", ids)
     info = {
         "generator": "txpredict.make_synthetic_cohort",
-        "effect": effect, "n_subjects": n, "coefficients": coef,
+        "effect": effect,
+        "n_subjects": n,
+        "coefficients": coef,
         "bayes_balanced_accuracy": bayes_balanced_accuracy(
             coef, np.random.default_rng(population_seed)
         ),
@@ -310,8 +331,11 @@ def make_synthetic_cohort(
 
     if out_dir is None:
         table = participants.set_index("participant_id")
-        table.insert(len(table.columns) - 1, "image",
-                     [nib.Nifti1Image(v, grid.affine) for v in volumes])
+        table.insert(
+            len(table.columns) - 1,
+            "image",
+            [nib.Nifti1Image(v, grid.affine) for v in volumes],
+        )
         if rest:
             rest_imgs = []
             for v in rest_volumes:
@@ -320,24 +344,42 @@ def make_synthetic_cohort(
                 rest_imgs.append(img)
             table.insert(len(table.columns) - 1, "rest", rest_imgs)
         return Cohort(
-            table, "responder", "treatment", arms, (), RESPONSE_RULE,
-            truth.set_index("participant_id"), info,
+            table,
+            "responder",
+            "treatment",
+            arms,
+            (),
+            RESPONSE_RULE,
+            truth.set_index("participant_id"),
+            info,
         )
 
-    patterns = {"image": "{participant_id}/func/{participant_id}_task-faces_"
-                         "stat-effect_statmap.nii.gz"}
+    patterns = {
+        "image": "{participant_id}/func/{participant_id}_task-faces_"
+        "stat-effect_statmap.nii.gz"
+    }
     if rest:
-        patterns["rest"] = "{participant_id}/func/{participant_id}_task-rest_bold.nii.gz"
+        patterns["rest"] = (
+            "{participant_id}/func/{participant_id}_task-rest_bold.nii.gz"
+        )
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         participants.to_csv(tmp / "participants.tsv", sep="\t", index=False)
         truth.to_csv(tmp / "ground_truth.tsv", sep="\t", index=False)
-        (tmp / "participants.json").write_text(json.dumps(_participants_sidecar(arms), indent=2))
-        (tmp / "dataset_description.json").write_text(json.dumps({
-            "Name": f"txpredict synthetic cohort ({effect})",
-            "BIDSVersion": "1.9.0", "DatasetType": "derivative",
-            "GeneratedBy": [{"Name": "txpredict", "Parameters": info}],
-            "ImagePatterns": patterns,
-        }, indent=2))
+        (tmp / "participants.json").write_text(
+            json.dumps(_participants_sidecar(arms), indent=2)
+        )
+        (tmp / "dataset_description.json").write_text(
+            json.dumps(
+                {
+                    "Name": f"txpredict synthetic cohort ({effect})",
+                    "BIDSVersion": "1.9.0",
+                    "DatasetType": "derivative",
+                    "GeneratedBy": [{"Name": "txpredict", "Parameters": info}],
+                    "ImagePatterns": patterns,
+                },
+                indent=2,
+            )
+        )
         for pid, volume, k in zip(ids, volumes, range(n), strict=True):
             path = tmp / patterns["image"].format(participant_id=pid)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -353,11 +395,17 @@ def _participants_sidecar(arms):
     return {
         "age": {"Description": "age at baseline", "Units": "years"},
         "sex": {"Description": "sex", "Levels": {"F": "female", "M": "male"}},
-        "baseline_severity": {"Description": "pre-treatment symptom severity "
-                              "(LSAS-like scale, higher = more severe)"},
+        "baseline_severity": {
+            "Description": "pre-treatment symptom severity "
+            "(LSAS-like scale, higher = more severe)"
+        },
         "site": {"Description": "recruiting site"},
-        "treatment": {"Description": "randomised treatment arm",
-                      "Levels": {arm: arm for arm in arms}},
-        "responder": {"Description": "treatment response (1 = responder)",
-                      "Levels": {"0": "non-responder", "1": "responder"}},
+        "treatment": {
+            "Description": "randomised treatment arm",
+            "Levels": {arm: arm for arm in arms},
+        },
+        "responder": {
+            "Description": "treatment response (1 = responder)",
+            "Levels": {"0": "non-responder", "1": "responder"},
+        },
     }

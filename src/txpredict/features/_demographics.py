@@ -9,7 +9,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from txpredict.errors import TxpredictError
 
@@ -60,16 +60,28 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
         self.columns = columns
         self.categorical = categorical
 
-    def _as_frame(self, X):
+    def _as_frame(self, X, *, reset):
         if isinstance(X, pd.DataFrame):
-            return X
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise TxpredictError(
-                "DemographicFeatures expects a 2D table (a DataFrame of participants); "
-                f"got an array of shape {X.shape}."
+            validate_data(
+                self,
+                X,
+                dtype=None,
+                ensure_all_finite=False,
+                reset=reset,
+                skip_check_array=True,
             )
+            return X
+        # A plain array is a numeric matrix (no categories to detect).
+        X = validate_data(
+            self, X, dtype="numeric", ensure_all_finite="allow-nan", reset=reset
+        )
         return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are imputed in fit
+        tags.input_tags.string = True
+        return tags
 
     def fit(self, X, y=None):
         """Learn imputation values, scaling and categories from ``X``.
@@ -83,7 +95,7 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        frame = self._as_frame(X)
+        frame = self._as_frame(X, reset=True)
         if self.columns is None:
             columns = [c for c in frame.columns if c not in NON_PREDICTOR_COLUMNS]
         else:
@@ -98,7 +110,8 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
             raise TxpredictError("DemographicFeatures has no column to use.")
         if self.categorical is None:
             categorical = [
-                c for c in columns
+                c
+                for c in columns
                 if not pd.api.types.is_numeric_dtype(frame[c])
                 or pd.api.types.is_bool_dtype(frame[c])
             ]
@@ -112,6 +125,12 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
                 )
         numeric = [c for c in columns if c not in categorical]
         for c in numeric:
+            values = pd.to_numeric(frame[c], errors="coerce")
+            if np.isinf(values).any():
+                raise TxpredictError(
+                    f"DemographicFeatures: column {c!r} has infinite values; replace "
+                    "them (missing values may be left empty: they are imputed)."
+                )
             if frame[c].isna().all():
                 raise TxpredictError(
                     f"DemographicFeatures: column {c!r} has no value in the training "
@@ -125,17 +144,22 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
             cat_frame[c] = self._as_text(cat_frame[c])
         self.transformer_ = ColumnTransformer(
             [
-                ("numeric", make_pipeline(SimpleImputer(strategy="median"),
-                                          StandardScaler()), numeric),
-                ("categorical", make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                ), categorical),
+                (
+                    "numeric",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    numeric,
+                ),
+                (
+                    "categorical",
+                    make_pipeline(
+                        SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    ),
+                    categorical,
+                ),
             ],
             verbose_feature_names_out=False,
         ).fit(cat_frame)
-        self.n_features_in_ = frame.shape[1]
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         return self
 
     @staticmethod
@@ -150,7 +174,7 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
         ndarray of shape (n_subjects, n_features)
         """
         check_is_fitted(self, "transformer_")
-        frame = self._as_frame(X)
+        frame = self._as_frame(X, reset=False)
         missing = [c for c in self.columns_ if c not in frame.columns]
         if missing:
             raise TxpredictError(

@@ -108,7 +108,9 @@ class FeatureCache:
 
 def make_cache(memory) -> FeatureCache | None:
     """The feature cache for a ``memory`` parameter (None disables caching)."""
-    if memory is None or (isinstance(memory, joblib.Memory) and memory.location is None):
+    if memory is None or (
+        isinstance(memory, joblib.Memory) and memory.location is None
+    ):
         return None
     return FeatureCache(memory)
 

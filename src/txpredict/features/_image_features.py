@@ -20,7 +20,7 @@ from txpredict._docs import fill_doc
 from txpredict._images import Grid, mni_brain_mask, read_header, resample_mask_to_grid
 from txpredict.errors import DimensionError, ImageError, TxpredictError
 from txpredict.features._extract import extract, images_from_input
-from txpredict.features._rois import check_rois, resolve_rois
+from txpredict.features._rois import check_rois, masked_voxel_indices, resolve_rois
 from txpredict.features._timeseries import (
     falff,
     fisher_z_correlations,
@@ -121,7 +121,10 @@ class _RoiSpec:
         for name, idx in zip(self.names, self.indices, strict=True):
             ts = _handle_nonfinite(
                 voxels_by_time[idx].astype(np.float64),
-                self.nonfinite, subject, image, f"ROI {name!r}",
+                self.nonfinite,
+                subject,
+                image,
+                f"ROI {name!r}",
             )
             signal = np.nanmean(ts, axis=0)
             signals.append(signal)
@@ -139,8 +142,11 @@ def feature_names_for_rois(names, indices, summary, ndim):
         pairs = [f"{a}-{b}_fisher_z" for a, b in combinations(names, 2)]
         return per_roi + pairs
     if summary == "voxels":
-        return [f"{n}_v{k}" for n, idx in zip(names, indices, strict=True)
-                for k in range(len(idx))]
+        return [
+            f"{n}_v{k}"
+            for n, idx in zip(names, indices, strict=True)
+            for k in range(len(idx))
+        ]
     return [f"{n}_{summary}" for n in names]
 
 
@@ -165,7 +171,9 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
         if not images:
             raise TxpredictError("Cannot fit on 0 images.")
         img = read_header(images[0], subjects[0])
-        shape = img.shape if not (img.ndim == 4 and img.shape[3] == 1) else img.shape[:3]
+        shape = (
+            img.shape if not (img.ndim == 4 and img.shape[3] == 1) else img.shape[:3]
+        )
         if len(shape) not in (3, 4):
             raise DimensionError(
                 f"The image of subject {subjects[0]!r} is {len(shape)}D with shape "
@@ -190,8 +198,13 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "spec_")
         images, subjects = images_from_input(X, self.image_column)
         (features,) = extract(
-            images, subjects, [self.spec_], self.grid_,
-            n_jobs=self.n_jobs, memory=self.memory, verbose=self.verbose,
+            images,
+            subjects,
+            [self.spec_],
+            self.grid_,
+            n_jobs=self.n_jobs,
+            memory=self.memory,
+            verbose=self.verbose,
         )
         return features
 
@@ -201,11 +214,14 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_out_, dtype=object)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.requires_fit = True
-        return tags
+        return _image_input_tags(super().__sklearn_tags__())
+
+
+def _image_input_tags(tags):
+    # Input is a column of image paths or images, not a numeric matrix.
+    tags.input_tags.two_d_array = False
+    tags.input_tags.string = True
+    return tags
 
 
 @fill_doc
@@ -249,7 +265,8 @@ class RoiFeatures(_BaseImageFeatures):
     image_ndim_ : int
         3 or 4.
     roi_indices_ : dict of str to ndarray
-        Flat (Fortran-order) voxel indices of each ROI on ``grid_``.
+        Voxel indices of each ROI on ``grid_`` (into the Fortran-order flat
+        volume, listed in nilearn's C order).
     feature_names_out_ : list of str
 
     Examples
@@ -287,7 +304,9 @@ class RoiFeatures(_BaseImageFeatures):
         self.verbose = verbose
 
     def _check_params(self):
-        _check_choice(self, "summary", self.summary, ("mean", "median", "peak", "voxels"))
+        _check_choice(
+            self, "summary", self.summary, ("mean", "median", "peak", "voxels")
+        )
         _check_choice(self, "nonfinite", self.nonfinite, _NONFINITE)
 
     def _fit_spec(self):
@@ -297,15 +316,33 @@ class RoiFeatures(_BaseImageFeatures):
                 "Use summary='mean' for time-series features, or derive a 3D map."
             )
         rois = check_rois(self.rois)
-        self.roi_indices_ = resolve_rois(rois, self.grid_, _brain_mask(self.mask, self.grid_))
+        self.roi_indices_ = resolve_rois(
+            rois, self.grid_, _brain_mask(self.mask, self.grid_)
+        )
         names = list(self.roi_indices_)
         indices = list(self.roi_indices_.values())
         key = joblib.hash(
-            ("roi", 1, names, indices, self.summary, self.nonfinite,
-             self.image_ndim_, self.t_r, self.grid_.shape, self.grid_.affine)
+            (
+                "roi",
+                1,
+                names,
+                indices,
+                self.summary,
+                self.nonfinite,
+                self.image_ndim_,
+                self.t_r,
+                self.grid_.shape,
+                self.grid_.affine,
+            )
         )
         self.spec_ = _RoiSpec(
-            names, indices, self.summary, self.nonfinite, self.image_ndim_, self.t_r, key
+            names,
+            indices,
+            self.summary,
+            self.nonfinite,
+            self.image_ndim_,
+            self.t_r,
+            key,
         )
         self.feature_names_out_ = feature_names_for_rois(
             names, indices, self.summary, self.image_ndim_
@@ -321,13 +358,13 @@ class _WholeBrainSpec:
         self.mask, self.grid = mask, grid
         self.smoothing_fwhm, self.downsample = smoothing_fwhm, downsample
         self.nonfinite, self.key = nonfinite, key
-        self.indices = np.flatnonzero(mask.ravel(order="F"))
+        self.indices = masked_voxel_indices(mask)
         self.coarse_mask, self.coarse_indices = None, None
         if downsample > 1:
             counts = _block_sum(mask.astype(np.float32), downsample)
             # A coarse voxel is kept when at least half of its block is brain.
             self.coarse_mask = counts >= 0.5 * downsample**3
-            self.coarse_indices = np.flatnonzero(self.coarse_mask.ravel(order="F"))
+            self.coarse_indices = masked_voxel_indices(self.coarse_mask)
         self.n_features = len(
             self.indices if self.coarse_indices is None else self.coarse_indices
         )
@@ -400,7 +437,7 @@ class WholeBrainFeatures(_BaseImageFeatures):
         Gaussian smoothing (mm FWHM) of each image before masking, computed as
         :func:`nilearn.image.smooth_img` does.
     downsample : int, default=1
-        Average blocks of ``downsample``\\ :sup:`3` voxels (within the mask) to
+        Average cubes of ``downsample`` voxels a side (within the mask) to
         cut the number of features; 2 turns 2 mm voxels into 4 mm ones.
     nonfinite : {"raise", "ignore"}, default="raise"
         Policy for NaN/inf voxels inside the mask (see :class:`RoiFeatures`).
@@ -486,9 +523,17 @@ class WholeBrainFeatures(_BaseImageFeatures):
             )
         smoothing = None if not self.smoothing_fwhm else self.smoothing_fwhm
         key = joblib.hash(
-            ("wholebrain", 1, np.flatnonzero(mask.ravel(order="F")), _mask_key(self.mask),
-             smoothing, int(self.downsample), self.nonfinite,
-             self.grid_.shape, self.grid_.affine)
+            (
+                "wholebrain",
+                1,
+                masked_voxel_indices(mask),
+                _mask_key(self.mask),
+                smoothing,
+                int(self.downsample),
+                self.nonfinite,
+                self.grid_.shape,
+                self.grid_.affine,
+            )
         )
         self.spec_ = _WholeBrainSpec(
             mask, self.grid_, smoothing, int(self.downsample), self.nonfinite, key
@@ -530,7 +575,7 @@ class WholeBrainFeatures(_BaseImageFeatures):
             )
         mask = np.asarray(self.mask_img_.dataobj) > 0
         rows = np.atleast_2d(X)
-        flat_idx = np.flatnonzero(mask.ravel(order="F"))
+        flat_idx = masked_voxel_indices(mask)
         volumes = np.zeros((mask.size, rows.shape[0]), dtype=np.float32)
         volumes[flat_idx] = rows.T
         data = volumes.reshape(*mask.shape, rows.shape[0], order="F")
@@ -604,8 +649,12 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
                     "different grids; fit them on the same images."
                 )
             outputs = extract(
-                images, subjects, [self.extractors_[i].spec_ for i in members],
-                grids.pop(), n_jobs=self.n_jobs, memory=self.memory,
+                images,
+                subjects,
+                [self.extractors_[i].spec_ for i in members],
+                grids.pop(),
+                n_jobs=self.n_jobs,
+                memory=self.memory,
                 verbose=self.verbose,
             )
             for i, out in zip(members, outputs, strict=True):
@@ -617,3 +666,6 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         """Names of all output features, extractor by extractor."""
         check_is_fitted(self, "extractors_")
         return np.asarray(self.feature_names_out_, dtype=object)
+
+    def __sklearn_tags__(self):
+        return _image_input_tags(super().__sklearn_tags__())

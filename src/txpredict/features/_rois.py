@@ -115,7 +115,9 @@ class AtlasRegion:
 
     def voxel_mask(self, grid: Grid) -> np.ndarray:
         """Boolean array of ``grid.shape``: voxels carrying the region's labels."""
-        data = resample_mask_to_grid(self.atlas_img, grid, f"atlas of ROI {self.name!r}")
+        data = resample_mask_to_grid(
+            self.atlas_img, grid, f"atlas of ROI {self.name!r}"
+        )
         return np.isin(np.round(data).astype(np.int64), self.label)
 
     def cache_key(self) -> tuple:
@@ -153,17 +155,18 @@ _DEFAULT_SPHERES = [
 def default_rois() -> list[Sphere]:
     """The anterior cingulate, cuneus and amygdala ROIs used by default.
 
-    ========== ====================== ====== ==========================================
-    name       centre (MNI mm)        radius source
-    ========== ====================== ====== ==========================================
-    dACC_L/R   (-4,18,25), (5,19,24)  8 mm   centroid of Harvard-Oxford "Cingulate Gyrus,
-                                             anterior division" (thr 25), per hemisphere
-    pgACC_L/R  (-8,41,5), (8,41,5)    5 mm   literature 5 mm spheres
-    sgACC      (0,21,-10)             5 mm   literature 5 mm sphere
-    cuneus_L/R (-7,-80,27), (9,-78,28) 8 mm  centroid of Harvard-Oxford "Cuneal Cortex"
-    amygdala   (-24,-2,-18),          6 mm   centroid of AAL2 amygdala
-    _L/R       (27,-1,-19)
-    ========== ====================== ====== ==========================================
+    ============ ========================= ====== =================================
+    name         centre (MNI mm)           radius source
+    ============ ========================= ====== =================================
+    dACC_L/R     (-4,18,25), (5,19,24)     8 mm   Harvard-Oxford anterior cingulate
+    pgACC_L/R    (-8,41,5), (8,41,5)       5 mm   literature 5 mm spheres
+    sgACC        (0,21,-10)                5 mm   literature 5 mm sphere
+    cuneus_L/R   (-7,-80,27), (9,-78,28)   8 mm   Harvard-Oxford cuneal cortex
+    amygdala_L/R (-24,-2,-18), (27,-1,-19) 6 mm   AAL2 amygdala
+    ============ ========================= ====== =================================
+
+    Harvard-Oxford centres are the per-hemisphere centroids of the thresholded
+    (25%) maximum-probability regions.
 
     Why these regions: pre-treatment dorsal ACC function relates to CBT response in
     panic disorder, social anxiety, PTSD and depression (Lueken et al. 2016;
@@ -235,14 +238,16 @@ def check_rois(rois: str | Iterable[Roi]) -> list[Roi]:
     names = [roi.name for roi in rois]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise RoiError(f"ROI names must be unique; repeated: {duplicated}. Rename them.")
+        raise RoiError(
+            f"ROI names must be unique; repeated: {duplicated}. Rename them."
+        )
     return rois
 
 
 def resolve_rois(
     rois: list[Roi], grid: Grid, brain_mask: np.ndarray | None
 ) -> dict[str, np.ndarray]:
-    """Flat (Fortran-order) voxel indices of each ROI on ``grid``.
+    """Voxel indices of each ROI on ``grid`` (see :func:`masked_voxel_indices`).
 
     ROIs are intersected with ``brain_mask`` when one is given. An empty ROI, or
     one entirely outside the brain mask, is an error naming it.
@@ -264,5 +269,15 @@ def resolve_rois(
                     "are in MNI space, or pass mask=None."
                 )
             voxels = inside
-        resolved[roi.name] = np.flatnonzero(voxels.ravel(order="F"))
+        resolved[roi.name] = masked_voxel_indices(voxels)
     return resolved
+
+
+def masked_voxel_indices(mask: np.ndarray) -> np.ndarray:
+    """Indices into the Fortran-order flat volume of ``mask``'s voxels.
+
+    Voxels are listed in C order (x slowest), as nilearn's maskers list them, so
+    feature vectors are interchangeable with nilearn's; the indices address the
+    Fortran-order ravel, which is a free view of NIfTI data.
+    """
+    return np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")

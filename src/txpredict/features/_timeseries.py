@@ -51,7 +51,7 @@ def fisher_z_correlations(signals: np.ndarray) -> np.ndarray:
     Pairs are ordered as ``np.triu_indices(n, k=1)``; |r| is clipped below 1 so
     that z stays finite.
     """
-    r = np.corrcoef(np.asarray(signals, dtype=np.float64))
+    r = np.atleast_2d(np.corrcoef(np.asarray(signals, dtype=np.float64)))
     iu = np.triu_indices(r.shape[0], k=1)
     return np.arctanh(np.clip(r[iu], -0.999999, 0.999999))
 

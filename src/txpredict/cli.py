@@ -1,0 +1,110 @@
+"""The ``txpredict`` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from txpredict.errors import TxpredictError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``txpredict``."""
+    parser = argparse.ArgumentParser(
+        prog="txpredict",
+        description="Predict CBT response from pre-treatment brain scans, honestly.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser(
+        "demo", help="generate a synthetic cohort and evaluate ROI vs demographics"
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the synthetic cohort (default: a temporary one)",
+    )
+    demo.add_argument("--n-subjects", type=int, default=100)
+    demo.add_argument(
+        "--effect",
+        default="interaction",
+        choices=["interaction", "prognostic", "demographics", "none"],
+    )
+    demo.add_argument(
+        "--grid", default="fsl2", help="synthetic image grid (fsl2, fsl6)"
+    )
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--n-jobs", type=int, default=None)
+
+    validate = sub.add_parser(
+        "validate", help="check a dataset folder and summarise it"
+    )
+    validate.add_argument("dataset", type=Path)
+    validate.add_argument(
+        "--image-pattern",
+        default=None,
+        help="path template with {participant_id} or {subject}",
+    )
+    validate.add_argument("--outcome", default="responder")
+    return parser
+
+
+def _demo(args) -> int:
+    from txpredict.demo import run_demo
+
+    if args.out is not None:
+        print(
+            run_demo(
+                args.out,
+                n_subjects=args.n_subjects,
+                effect=args.effect,
+                grid=args.grid,
+                random_state=args.seed,
+                n_jobs=args.n_jobs,
+            )
+        )
+        return 0
+    with tempfile.TemporaryDirectory(prefix="txpredict_demo_") as tmp:
+        print(
+            run_demo(
+                Path(tmp) / "cohort",
+                n_subjects=args.n_subjects,
+                effect=args.effect,
+                grid=args.grid,
+                random_state=args.seed,
+                n_jobs=args.n_jobs,
+            )
+        )
+    return 0
+
+
+def _validate(args) -> int:
+    from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort
+
+    cohort = load_cohort(
+        args.dataset, args.image_pattern or DEFAULT_IMAGE_PATTERN, outcome=args.outcome
+    )
+    print(f"OK: {cohort!r}")
+    for column, grid in cohort.info.get("grids", {}).items():
+        print(f"  {column}: {grid}")
+    X = cohort.X.drop(columns=list(cohort.info.get("grids", {})))
+    missing = X.isna().sum()
+    for column, n in missing[missing > 0].items():
+        print(f"  column {column!r}: {n} missing value(s) (imputed inside folds)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    np.set_printoptions(precision=3, suppress=True)
+    try:
+        return {"demo": _demo, "validate": _validate}[args.command](args)
+    except (TxpredictError, FileExistsError) as exc:
+        print(f"txpredict: error: {exc}", file=sys.stderr)
+        return 2

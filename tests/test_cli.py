@@ -1,0 +1,71 @@
+import re
+
+import pytest
+
+from txpredict.cli import main
+
+
+def test_demo_prints_roi_and_demographic_results(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "demo",
+                "--n-subjects",
+                "40",
+                "--grid",
+                "fsl6",
+                "--out",
+                str(tmp_path / "demo"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Cohort(40 participants" in out
+    roi = re.search(r"ROI means \(9\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out)
+    demo = re.search(r"demographics only\s+([\d.]+)", out)
+    assert roi and demo
+    assert all(0.0 <= float(v) <= 1.0 for v in roi.groups())
+    assert "Bayes" in out
+    assert (tmp_path / "demo" / "participants.tsv").is_file()
+
+
+def test_demo_refuses_to_overwrite(tmp_path, capsys):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "keep.txt").write_text("precious")
+    assert (
+        main(
+            [
+                "demo",
+                "--n-subjects",
+                "8",
+                "--grid",
+                "fsl6",
+                "--out",
+                str(tmp_path / "demo"),
+            ]
+        )
+        == 2
+    )
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "demo" / "keep.txt").read_text() == "precious"
+
+
+def test_validate_summarises_a_dataset(small_cohort_dir, capsys):
+    pattern = (
+        "{participant_id}/func/{participant_id}_task-faces_stat-effect_statmap.nii.gz"
+    )
+    assert main(["validate", str(small_cohort_dir), "--image-pattern", pattern]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: Cohort(24 participants")
+    assert "image: Grid(shape=(31, 37, 31)" in out
+
+
+def test_validate_reports_errors_with_exit_status_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "No participants.tsv" in capsys.readouterr().err
+
+
+def test_usage_error_exits():
+    with pytest.raises(SystemExit):
+        main(["no-such-command"])

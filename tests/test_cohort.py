@@ -1,0 +1,242 @@
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import txpredict as tp
+from txpredict.errors import CohortError, DimensionError, GridMismatchError, ImageError
+
+from .conftest import write_nifti
+
+
+def copy_cohort(src, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def edit_participants(root, edit):
+    table = pd.read_csv(
+        root / "participants.tsv", sep="\t", dtype={"participant_id": str}
+    )
+    table = edit(table)
+    table.to_csv(root / "participants.tsv", sep="\t", index=False)
+
+
+def image_path(root, pid):
+    return root / pid / "func" / f"{pid}_task-faces_stat-effect_statmap.nii.gz"
+
+
+def test_round_trip_reads_back_what_was_written(small_cohort_dir):
+    cohort = tp.load_cohort(small_cohort_dir)
+    table = pd.read_csv(small_cohort_dir / "participants.tsv", sep="\t")
+    assert cohort.n_subjects == 24
+    assert cohort.X.index.name == "participant_id"
+    assert list(cohort.X.index) == list(table["participant_id"])
+    np.testing.assert_array_equal(cohort.y.to_numpy(), table["responder"].to_numpy())
+    assert "responder" not in cohort.X.columns
+    assert cohort.arms == ("CBT", "SSRI+CBT")
+    assert set(cohort.treatment) == {"CBT", "SSRI+CBT"}
+    assert cohort.ground_truth is not None
+    assert list(cohort.ground_truth.index) == list(cohort.X.index)
+    assert cohort.info["effect"] == "interaction"
+    assert all(str(p).endswith(".nii.gz") for p in cohort.X["image"])
+
+
+def test_bids_subject_placeholder(small_cohort_dir):
+    pattern = "sub-{subject}/func/sub-{subject}_task-faces_stat-effect_statmap.nii.gz"
+    cohort = tp.load_cohort(small_cohort_dir, pattern)
+    assert (
+        cohort.X["image"]
+        .iloc[0]
+        .endswith("sub-01_task-faces_stat-effect_statmap.nii.gz")
+    )
+
+
+def test_unknown_placeholder(small_cohort_dir):
+    with pytest.raises(CohortError, match="unknown placeholder"):
+        tp.load_cohort(small_cohort_dir, "{sub}/x.nii.gz")
+
+
+def test_missing_image_names_subject_and_path(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    image_path(root, "sub-03").unlink()
+    with pytest.raises(
+        CohortError, match=r"sub-03: .*sub-03_task-faces.*image_pattern"
+    ):
+        tp.load_cohort(root)
+
+
+def test_unreadable_image_names_subject(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    image_path(root, "sub-05").write_bytes(b"this is not a nifti file")
+    with pytest.raises(ImageError, match="Cannot read the image of subject .sub-05"):
+        tp.load_cohort(root)
+
+
+def test_truncated_image_is_caught_at_extraction(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    path = image_path(root, "sub-07")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])  # header intact, voxels cut off
+    cohort = tp.load_cohort(root)  # headers only: passes
+    with pytest.raises(ImageError, match=r"sub-07.*truncated or corrupt"):
+        tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+
+
+def test_image_not_3d_or_4d(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    img = nib.load(image_path(root, "sub-02"))
+    write_nifti(image_path(root, "sub-02"), np.zeros(img.shape[:2]), img.affine)
+    with pytest.raises(DimensionError, match=r"sub-02.*2D.*expected 3D or 4D"):
+        tp.load_cohort(root)
+
+
+def test_images_on_different_grids_are_refused(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    img = nib.load(image_path(root, "sub-04"))
+    write_nifti(image_path(root, "sub-04"), np.zeros((10, 11, 12)), img.affine)
+    with pytest.raises(GridMismatchError, match=r"sub-04.*resample_to_img"):
+        tp.load_cohort(root)
+
+
+def test_duplicate_participant_id(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    edit_participants(root, lambda t: pd.concat([t, t.iloc[[2]]]))
+    with pytest.raises(CohortError, match=r"unique.*sub-03"):
+        tp.load_cohort(root)
+
+
+def test_missing_outcome_column(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    edit_participants(root, lambda t: t.drop(columns="responder"))
+    with pytest.raises(
+        CohortError, match=r"outcome column 'responder'.*SymptomReduction"
+    ):
+        tp.load_cohort(root)
+
+
+def test_outcome_not_binary(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t.loc[t.participant_id == "sub-06", "responder"] = 2
+        return t
+
+    edit_participants(root, edit)
+    with pytest.raises(CohortError, match=r"binary.*'sub-06': 2"):
+        tp.load_cohort(root)
+
+
+def test_missing_outcome_value_names_subject(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t["responder"] = t["responder"].astype(object)
+        t.loc[t.participant_id == "sub-09", "responder"] = "n/a"
+        return t
+
+    edit_participants(root, edit)
+    with pytest.raises(CohortError, match=r"missing for 1 participant.*sub-09"):
+        tp.load_cohort(root)
+
+
+def test_arm_not_declared(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t.loc[t.participant_id == "sub-10", "treatment"] = "placebo"
+        return t
+
+    edit_participants(root, edit)
+    with pytest.raises(
+        CohortError, match=r"not among the declared arms.*sub-10.*placebo"
+    ):
+        tp.load_cohort(root)  # arms come from participants.json "Levels"
+
+
+def test_fewer_than_two_per_class(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t["responder"] = 0
+        t.loc[0, "responder"] = 1
+        return t
+
+    edit_participants(root, edit)
+    with pytest.raises(CohortError, match="1 responders.*at least 2"):
+        tp.load_cohort(root)
+
+
+def test_missing_treatment_for_a_subject(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t.loc[t.participant_id == "sub-11", "treatment"] = np.nan
+        return t
+
+    edit_participants(root, edit)
+    with pytest.raises(CohortError, match=r"missing for participant.*sub-11"):
+        tp.load_cohort(root)
+
+
+def test_single_arm_study_without_treatment_column(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    edit_participants(root, lambda t: t.drop(columns="treatment"))
+    cohort = tp.load_cohort(root)
+    assert cohort.treatment is None and cohort.arms is None
+
+
+def test_symptom_reduction_rule_and_no_leak_of_post_scores(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t = t.drop(columns="responder")
+        t["pre"] = 60.0
+        t["post"] = np.where(np.arange(len(t)) % 3 == 0, 20.0, 45.0)  # 67% vs 25%
+        t.loc[1, "post"] = 30.0  # exactly 50%: a responder
+        return t
+
+    edit_participants(root, edit)
+    cohort = tp.load_cohort(root, outcome=tp.SymptomReduction("pre", "post"))
+    expected = (np.arange(24) % 3 == 0).astype(int)
+    expected[1] = 1
+    np.testing.assert_array_equal(cohort.y.to_numpy(), expected)
+    assert "post" not in cohort.X.columns  # post-treatment scores would leak
+    assert "pre" in cohort.X.columns
+    assert "50% symptom reduction" in cohort.outcome_rule
+
+
+def test_symptom_reduction_missing_column():
+    with pytest.raises(CohortError, match="'post'"):
+        tp.SymptomReduction("pre", "post")(pd.DataFrame({"pre": [1.0]}))
+
+
+def test_no_participants_tsv(tmp_path):
+    with pytest.raises(CohortError, match="No participants.tsv"):
+        tp.load_cohort(tmp_path)
+
+
+def test_cohort_from_dataframe_validates_too():
+    table = pd.DataFrame(
+        {
+            "participant_id": ["a", "b", "c", "d"],
+            "responder": [1, 0, 1, 0],
+            "treatment": ["x", "y", "x", "y"],
+        }
+    )
+    cohort = tp.Cohort(table)
+    assert cohort.arms == ("x", "y")
+    with pytest.raises(CohortError, match="declared arms"):
+        tp.Cohort(table, arms=("x",))
+
+
+def test_generator_parameters_are_read_back(small_cohort_dir):
+    meta = json.loads((small_cohort_dir / "dataset_description.json").read_text())
+    assert meta["GeneratedBy"][0]["Name"] == "txpredict"
+    cohort = tp.load_cohort(small_cohort_dir)
+    assert cohort.info["coefficients"]["b_interaction"] == 1.5
+    assert 0.5 < cohort.info["bayes_balanced_accuracy"] < 1.0
