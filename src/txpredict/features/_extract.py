@@ -11,6 +11,7 @@ that fails half-way leaves only complete, valid entries behind.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ class ExtractionSpec(Protocol):
 
     key: str
     n_features: int
-    ndim: int
+    dtype: type
 
     def compute(self, data: np.ndarray, img, subject, image) -> np.ndarray:
         """Feature vector of one subject (1D, length ``n_features``)."""
@@ -92,12 +93,24 @@ class FeatureCache:
     def _path(self, key: str, ident: str) -> Path:
         return self.root / key / f"{ident}.npy"
 
-    def get(self, key: str, ident: str) -> np.ndarray | None:
-        """Cached vector, or None when absent or unreadable."""
+    def read_into(self, key: str, ident: str, out: np.ndarray) -> bool:
+        """Fill ``out`` from the cache; False when absent, unreadable or stale.
+
+        Reads the file straight into ``out`` (no temporary array): on a warm
+        cache, copying bytes is all that is left to do.
+        """
         try:
-            return np.load(self._path(key, ident))
-        except (OSError, ValueError, EOFError):
-            return None
+            with open(self._path(key, ident), "rb") as f:
+                np.lib.format.read_magic(f)
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                if shape != out.shape or fortran:
+                    return False
+                if dtype == out.dtype:
+                    return f.readinto(memoryview(out).cast("B")) == out.nbytes
+                out[:] = np.frombuffer(f.read(), dtype=dtype, count=out.size)
+                return True
+        except (OSError, ValueError):
+            return False
 
     def put(self, key: str, ident: str, vector: np.ndarray) -> None:
         """Store a vector atomically (parallel writers never see half a file)."""
@@ -115,26 +128,37 @@ def make_cache(memory) -> FeatureCache | None:
     return FeatureCache(memory)
 
 
-def _extract_one(image, subject, specs, grid, cache) -> list[np.ndarray]:
+def _extract_one(image, subject, specs, grid, cache, row, offsets) -> None:
     ident = _file_identity(image) if cache is not None else None
-    vectors = [cache.get(s.key, ident) if ident else None for s in specs]
-    missing = [i for i, v in enumerate(vectors) if v is None]
+    parts = [row[offsets[i] : offsets[i + 1]] for i in range(len(specs))]
+    missing = [
+        i
+        for i, spec in enumerate(specs)
+        if not (ident and cache.read_into(spec.key, ident, parts[i]))
+    ]
     if missing:
         img, data = load_image(image, subject)
         check_grid(img, grid, subject, image)
         for i in missing:
-            vectors[i] = specs[i].compute(data, img, subject, image)
+            vector = specs[i].compute(data, img, subject, image)
             if ident:
-                cache.put(specs[i].key, ident, vectors[i])
-    return vectors
+                cache.put(specs[i].key, ident, vector)
+            parts[i][:] = vector
 
 
-def _extract_batch(images, subjects, specs, grid, memory) -> list[list[np.ndarray]]:
+def _extract_rows(images, subjects, specs, grid, memory, out=None) -> np.ndarray:
+    offsets = np.cumsum([0, *(s.n_features for s in specs)])
+    if out is None:
+        out = np.empty((len(images), offsets[-1]), dtype=output_dtype(specs))
     cache = make_cache(memory)
-    return [
-        _extract_one(im, sub, specs, grid, cache)
-        for im, sub in zip(images, subjects, strict=True)
-    ]
+    for row, image, subject in zip(out, images, subjects, strict=True):
+        _extract_one(image, subject, specs, grid, cache, row, offsets)
+    return out
+
+
+def output_dtype(specs) -> type:
+    """float32 when any extractor yields voxels (halves memory), else float64."""
+    return np.float32 if any(s.dtype == np.float32 for s in specs) else np.float64
 
 
 def extract(
@@ -146,11 +170,12 @@ def extract(
     n_jobs=None,
     memory=None,
     verbose: int = 1,
-) -> list[np.ndarray]:
+) -> np.ndarray:
     """Run every spec on every image, reading each image once.
 
-    Returns one array of shape (n_images, spec.n_features) per spec, rows in
-    the order of ``images`` whatever ``n_jobs`` is.
+    Returns an array of shape (n_images, total features), the specs' features
+    side by side in their order, rows in the order of ``images`` whatever
+    ``n_jobs`` is.
     """
     n = len(images)
     if n == 0:
@@ -158,42 +183,35 @@ def extract(
     n_workers = joblib.effective_n_jobs(n_jobs)
     # Several batches per worker keep the progress bar moving and the load even;
     # batching at all keeps per-task pickling of the specs (voxel indices) rare.
-    n_batches = min(n, max(1, n_workers * 4 if n_workers > 1 else n // 10 or 1))
+    n_batches = min(n, n_workers * 4 if n_workers > 1 else max(1, n // 10))
     bounds = np.linspace(0, n, n_batches + 1).astype(int)
-    batches = [(bounds[i], bounds[i + 1]) for i in range(n_batches)]
-    show = verbose > 0 and n >= PROGRESS_MIN_IMAGES
+    batches = list(itertools.pairwise(bounds))
+    out = np.empty((n, sum(s.n_features for s in specs)), dtype=output_dtype(specs))
     bar = None
-    if show:
+    if verbose > 0 and n >= PROGRESS_MIN_IMAGES:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="Extracting features", unit="image", file=sys.stderr)
     try:
         if n_workers == 1:
-            results = []
             for lo, hi in batches:
-                results.append(
-                    _extract_batch(images[lo:hi], subjects[lo:hi], specs, grid, memory)
+                _extract_rows(
+                    images[lo:hi], subjects[lo:hi], specs, grid, memory, out=out[lo:hi]
                 )
                 if bar:
                     bar.update(hi - lo)
         else:
-            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
-            results = []
-            for (lo, hi), out in zip(
-                batches,
-                parallel(
-                    joblib.delayed(_extract_batch)(
-                        images[lo:hi], subjects[lo:hi], specs, grid, memory
-                    )
-                    for lo, hi in batches
-                ),
-                strict=True,
-            ):
-                results.append(out)
+            blocks = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+                joblib.delayed(_extract_rows)(
+                    images[lo:hi], subjects[lo:hi], specs, grid, memory
+                )
+                for lo, hi in batches
+            )
+            for (lo, hi), block in zip(batches, blocks, strict=True):
+                out[lo:hi] = block
                 if bar:
                     bar.update(hi - lo)
     finally:
         if bar:
             bar.close()
-    rows = [row for batch in results for row in batch]
-    return [np.stack([row[i] for row in rows]) for i in range(len(specs))]
+    return out

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from txpredict._docs import fill_doc
 from txpredict._images import Grid, mni_brain_mask, read_header, resample_mask_to_grid
 from txpredict.errors import DimensionError, ImageError, TxpredictError
-from txpredict.features._extract import extract, images_from_input
+from txpredict.features._extract import extract, images_from_input, output_dtype
 from txpredict.features._rois import check_rois, masked_voxel_indices, resolve_rois
 from txpredict.features._timeseries import (
     falff,
@@ -79,6 +79,7 @@ class _RoiSpec:
     def __init__(self, names, indices, summary, nonfinite, ndim, t_r, key):
         self.names, self.indices, self.summary = names, indices, summary
         self.nonfinite, self.ndim, self.t_r, self.key = nonfinite, ndim, t_r, key
+        self.dtype = np.float32 if summary == "voxels" and ndim == 3 else np.float64
         self.n_features = len(feature_names_for_rois(names, indices, summary, ndim))
 
     def compute(self, data, img, subject, image):
@@ -197,7 +198,7 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "spec_")
         images, subjects = images_from_input(X, self.image_column)
-        (features,) = extract(
+        return extract(
             images,
             subjects,
             [self.spec_],
@@ -206,12 +207,11 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
             memory=self.memory,
             verbose=self.verbose,
         )
-        return features
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features (after ROIs, statistics or voxels)."""
         check_is_fitted(self, "spec_")
-        return np.asarray(self.feature_names_out_, dtype=object)
+        return np.asarray(self._feature_names(), dtype=object)
 
     def __sklearn_tags__(self):
         return _image_input_tags(super().__sklearn_tags__())
@@ -267,7 +267,6 @@ class RoiFeatures(_BaseImageFeatures):
     roi_indices_ : dict of str to ndarray
         Voxel indices of each ROI on ``grid_`` (into the Fortran-order flat
         volume, listed in nilearn's C order).
-    feature_names_out_ : list of str
 
     Examples
     --------
@@ -344,8 +343,13 @@ class RoiFeatures(_BaseImageFeatures):
             self.t_r,
             key,
         )
-        self.feature_names_out_ = feature_names_for_rois(
-            names, indices, self.summary, self.image_ndim_
+
+    def _feature_names(self):
+        return feature_names_for_rois(
+            list(self.roi_indices_),
+            list(self.roi_indices_.values()),
+            self.summary,
+            self.image_ndim_,
         )
 
 
@@ -353,6 +357,7 @@ class _WholeBrainSpec:
     """Masked voxels of one 3D image, optionally smoothed and block-downsampled."""
 
     ndim = 3
+    dtype = np.float32
 
     def __init__(self, mask, grid, smoothing_fwhm, downsample, nonfinite, key):
         self.mask, self.grid = mask, grid
@@ -454,7 +459,6 @@ class WholeBrainFeatures(_BaseImageFeatures):
         The mask of the output features (on the coarse grid if downsampled).
     n_voxels_ : int
         Number of output features.
-    feature_names_out_ : list of str
 
     Examples
     --------
@@ -539,11 +543,13 @@ class WholeBrainFeatures(_BaseImageFeatures):
             mask, self.grid_, smoothing, int(self.downsample), self.nonfinite, key
         )
         self.n_voxels_ = self.spec_.n_features
-        self.feature_names_out_ = [f"voxel_{i}" for i in range(self.n_voxels_)]
         output_mask = self.spec_.coarse_mask if self.downsample > 1 else mask
         self.mask_img_ = nib.Nifti1Image(
             output_mask.astype(np.uint8), self._output_affine()
         )
+
+    def _feature_names(self):
+        return [f"voxel_{i}" for i in range(self.n_voxels_)]
 
     def _output_affine(self):
         k = int(self.downsample)
@@ -590,7 +596,8 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
     Equivalent to ``sklearn.pipeline.FeatureUnion`` of the extractors, but each
     image file is read and decompressed once for all of them (extractors on
     different image columns, e.g. a contrast map and a resting-state run, read
-    their own column).
+    their own column). The output is float32 when an extractor yields voxels
+    (whole-brain matrices are large), float64 otherwise.
 
     Parameters
     ----------
@@ -624,22 +631,15 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         if not self.extractors:
             raise TxpredictError("ImageFeatures needs at least one extractor.")
         self.extractors_ = [clone(e).fit(X) for e in self.extractors]
-        names = [n for e in self.extractors_ for n in e.feature_names_out_]
-        if len(set(names)) != len(names):
-            raise TxpredictError(
-                "The extractors of ImageFeatures produce duplicate feature names; "
-                "give their ROIs distinct names."
-            )
-        self.feature_names_out_ = names
         return self
 
     def transform(self, X):
         """Extract all features, reading each image once."""
         check_is_fitted(self, "extractors_")
-        blocks = [None] * len(self.extractors_)
         by_column: dict[str, list[int]] = {}
         for i, e in enumerate(self.extractors_):
             by_column.setdefault(e.image_column, []).append(i)
+        blocks = {}
         for column, members in by_column.items():
             images, subjects = images_from_input(X, column)
             grids = {self.extractors_[i].grid_ for i in members}
@@ -648,24 +648,34 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
                     f"Extractors on the image column {column!r} were fitted on "
                     "different grids; fit them on the same images."
                 )
-            outputs = extract(
+            specs = [self.extractors_[i].spec_ for i in members]
+            features = extract(
                 images,
                 subjects,
-                [self.extractors_[i].spec_ for i in members],
+                specs,
                 grids.pop(),
                 n_jobs=self.n_jobs,
                 memory=self.memory,
                 verbose=self.verbose,
             )
-            for i, out in zip(members, outputs, strict=True):
-                blocks[i] = out
-        dtype = np.result_type(*blocks)
-        return np.hstack([b.astype(dtype, copy=False) for b in blocks])
+            if len(by_column) == 1:
+                return features  # the usual case: no copy
+            offsets = np.cumsum([0, *(spec.n_features for spec in specs)])
+            for k, i in enumerate(members):
+                blocks[i] = features[:, offsets[k] : offsets[k + 1]]
+        dtype = output_dtype([e.spec_ for e in self.extractors_])
+        return np.hstack([blocks[i].astype(dtype) for i in range(len(blocks))])
 
     def get_feature_names_out(self, input_features=None):
         """Names of all output features, extractor by extractor."""
         check_is_fitted(self, "extractors_")
-        return np.asarray(self.feature_names_out_, dtype=object)
+        names = np.concatenate([e.get_feature_names_out() for e in self.extractors_])
+        if len(np.unique(names)) != len(names):
+            raise TxpredictError(
+                "The extractors of ImageFeatures produce duplicate feature names; "
+                "give their ROIs distinct names."
+            )
+        return names
 
     def __sklearn_tags__(self):
         return _image_input_tags(super().__sklearn_tags__())

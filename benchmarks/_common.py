@@ -1,0 +1,48 @@
+"""Helpers shared by the benchmark scripts: timing, machine info, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def time_runs(function, repeats: int) -> list[float]:
+    """Wall times (s) of ``repeats`` calls; the machines are shared, so report medians."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median(times: list[float]) -> float:
+    """Median of a list of wall times."""
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    packages = ["txpredict", "numpy", "scipy", "scikit-learn", "nilearn", "nibabel", "isal"]
+    return {
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "packages": {name: version(name) for name in packages},
+    }
+
+
+def write_result(name: str, payload: dict) -> Path:
+    """Write ``benchmarks/results/<name>.json`` atomically."""
+    from txpredict._io import write_text_atomic
+
+    path = RESULTS / f"{name}.json"
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
+    return path
