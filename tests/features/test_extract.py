@@ -284,3 +284,15 @@ def test_missing_repetition_time_is_explained(tmp_path, tiny_affine, rng):
         roi.fit_transform([tmp_path / "bold.nii.gz"])
     out = roi.set_params(t_r=2.0).fit_transform([tmp_path / "bold.nii.gz"])
     assert out.shape == (1, 3)
+
+
+def test_damaged_cache_entry_is_recomputed_not_served(small_cohort, tmp_path):
+    X = small_cohort.X.iloc[:2]
+    roi = tp.RoiFeatures(memory=tmp_path, verbose=0)
+    expected = roi.fit_transform(X)
+    entries = sorted((tmp_path / "txpredict_features").rglob("*.bin"))
+    assert len(entries) == 2
+    entries[0].write_bytes(entries[0].read_bytes()[:-8])  # truncated
+    entries[1].write_bytes(entries[1].read_bytes() + b"\0" * 8)  # too long
+    np.testing.assert_array_equal(roi.fit_transform(X), expected)
+    assert all(e.stat().st_size == 9 * 8 for e in entries)  # rewritten whole
