@@ -14,7 +14,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def time_runs(function, repeats: int) -> list[float]:
-    """Wall times (s) of ``repeats`` calls; the machines are shared, so report medians."""
+    """Wall times (s) of ``repeats`` calls (shared machines: report medians)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -30,7 +30,15 @@ def median(times: list[float]) -> float:
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    packages = ["txpredict", "numpy", "scipy", "scikit-learn", "nilearn", "nibabel", "isal"]
+    packages = [
+        "txpredict",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "nilearn",
+        "nibabel",
+        "isal",
+    ]
     return {
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),

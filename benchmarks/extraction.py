@@ -27,10 +27,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from _common import machine, median, time_runs, write_result
 from nilearn.maskers import NiftiMasker, NiftiSpheresMasker
 
 import txpredict as tp
+from _common import machine, median, time_runs, write_result
 from txpredict._images import mni_brain_mask
 
 TARGETS = {
@@ -48,8 +48,11 @@ def nilearn_chain(paths, rois, mask_img):
     means = np.empty((len(paths), len(rois)))
     for radius, members in by_radius.items():
         masker = NiftiSpheresMasker(
-            [rois[i].center for i in members], radius=radius, mask_img=mask_img,
-            allow_overlap=True, standardize=None,
+            [rois[i].center for i in members],
+            radius=radius,
+            mask_img=mask_img,
+            allow_overlap=True,
+            standardize=None,
         )
         means[:, members] = masker.fit_transform(paths)
     return means, whole
@@ -66,8 +69,9 @@ def main(argv=None):
 
     work = Path(tempfile.mkdtemp(prefix="txpredict_bench_"))
     try:
-        cohort = tp.make_synthetic_cohort(args.n_subjects, random_state=0,
-                                          out_dir=work / "cohort", n_jobs=2)
+        cohort = tp.make_synthetic_cohort(
+            args.n_subjects, random_state=0, out_dir=work / "cohort", n_jobs=2
+        )
         paths = list(cohort.X["image"])
         rois = tp.default_rois()
         grid = tp.Grid.of(nib.load(paths[0]))
@@ -78,7 +82,9 @@ def main(argv=None):
         def txpredict_run(n_jobs, memory):
             features = tp.ImageFeatures(
                 [tp.RoiFeatures(rois), tp.WholeBrainFeatures()],
-                n_jobs=n_jobs, memory=memory, verbose=0,
+                n_jobs=n_jobs,
+                memory=memory,
+                verbose=0,
             )
             return features.fit_transform(cohort.X)
 
@@ -86,15 +92,18 @@ def main(argv=None):
         ours = txpredict_run(1, None)
         nl_means, nl_whole = nilearn_chain(paths, rois, mask_img)
         max_diff_rois = float(np.abs(ours[:, : len(rois)] - nl_means).max())
-        max_diff_voxels = float(np.abs(ours[:, len(rois):] - nl_whole).max())
+        max_diff_voxels = float(np.abs(ours[:, len(rois) :] - nl_whole).max())
         assert max_diff_rois < 1e-5 and max_diff_voxels < 1e-5, (
-            max_diff_rois, max_diff_voxels)
+            max_diff_rois,
+            max_diff_voxels,
+        )
 
         cache_dirs = iter(range(10_000))
 
         def cold(n_jobs):
             def run():
                 txpredict_run(n_jobs, work / f"cache{next(cache_dirs)}")
+
             return run
 
         warm_dir = work / "warm"
@@ -102,13 +111,16 @@ def main(argv=None):
         times = {
             "a_nibabel_load": time_runs(
                 lambda: [nib.load(p).get_fdata(dtype=np.float32) for p in paths],
-                args.repeats),
-            "b_nilearn_maskers": time_runs(lambda: nilearn_chain(paths, rois, mask_img),
-                                           args.repeats),
+                args.repeats,
+            ),
+            "b_nilearn_maskers": time_runs(
+                lambda: nilearn_chain(paths, rois, mask_img), args.repeats
+            ),
             "c_txpredict_cold_n_jobs_1": time_runs(cold(1), args.repeats),
             "c_txpredict_cold_n_jobs_2": time_runs(cold(2), args.repeats),
-            "d_txpredict_warm": time_runs(lambda: txpredict_run(1, warm_dir),
-                                          args.repeats),
+            "d_txpredict_warm": time_runs(
+                lambda: txpredict_run(1, warm_dir), args.repeats
+            ),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -127,29 +139,44 @@ def main(argv=None):
         <= TARGETS["cold_n_jobs_1_vs_nibabel_max"],
         "nilearn_vs_cold_n_jobs_1_min": ratios["nilearn_vs_cold_n_jobs_1"]
         >= TARGETS["nilearn_vs_cold_n_jobs_1_min"],
-        "nibabel_vs_warm_min": ratios["nibabel_vs_warm"] >= TARGETS["nibabel_vs_warm_min"],
+        "nibabel_vs_warm_min": ratios["nibabel_vs_warm"]
+        >= TARGETS["nibabel_vs_warm_min"],
     }
-    print(f"{args.n_subjects} subjects, FSL MNI152 2 mm, {len(rois)} ROIs + "
-          f"{ours.shape[1] - len(rois)} voxels; median of {args.repeats} run(s)")
+    print(
+        f"{args.n_subjects} subjects, FSL MNI152 2 mm, {len(rois)} ROIs + "
+        f"{ours.shape[1] - len(rois)} voxels; median of {args.repeats} run(s)"
+    )
     print(f"{'':32}{'seconds':>9}{'x nibabel':>11}")
     for key, value in medians.items():
         print(f"{key:32}{value:>9.3f}{value / floor:>11.2f}")
     for key, value in ratios.items():
         print(f"{key:32}{value:>9.2f}")
-    print(f"max |txpredict - nilearn|: ROI means {max_diff_rois:.1e}, "
-          f"voxels {max_diff_voxels:.1e}")
+    print(
+        f"max |txpredict - nilearn|: ROI means {max_diff_rois:.1e}, "
+        f"voxels {max_diff_voxels:.1e}"
+    )
     print("targets met:", met)
     if not args.quick:
-        path = write_result("extraction", {
-            "n_subjects": args.n_subjects, "repeats": args.repeats,
-            "grid": repr(grid), "n_rois": len(rois),
-            "n_voxels": int(ours.shape[1] - len(rois)),
-            "median_seconds": medians, "runs_seconds": times, "ratios": ratios,
-            "targets": TARGETS, "targets_met": met,
-            "max_abs_difference_vs_nilearn": {"roi_means": max_diff_rois,
-                                              "voxels": max_diff_voxels},
-            "machine": machine(),
-        })
+        path = write_result(
+            "extraction",
+            {
+                "n_subjects": args.n_subjects,
+                "repeats": args.repeats,
+                "grid": repr(grid),
+                "n_rois": len(rois),
+                "n_voxels": int(ours.shape[1] - len(rois)),
+                "median_seconds": medians,
+                "runs_seconds": times,
+                "ratios": ratios,
+                "targets": TARGETS,
+                "targets_met": met,
+                "max_abs_difference_vs_nilearn": {
+                    "roi_means": max_diff_rois,
+                    "voxels": max_diff_voxels,
+                },
+                "machine": machine(),
+            },
+        )
         print(f"wrote {path}")
     return medians, ratios
 

@@ -20,6 +20,12 @@ from txpredict.features import (
     default_rois,
     rois_from_atlas,
 )
+from txpredict.model_selection import (
+    LeaveOneOutWarning,
+    NestedCVResult,
+    nested_cross_validate,
+)
+from txpredict.models import ResponseClassifier
 
 try:
     __version__ = version("txpredict")
@@ -32,6 +38,9 @@ __all__ = [
     "DemographicFeatures",
     "Grid",
     "ImageFeatures",
+    "LeaveOneOutWarning",
+    "NestedCVResult",
+    "ResponseClassifier",
     "RoiFeatures",
     "Sphere",
     "SymptomReduction",
@@ -40,6 +49,7 @@ __all__ = [
     "default_rois",
     "load_cohort",
     "make_synthetic_cohort",
+    "nested_cross_validate",
     "rois_from_atlas",
     "sensitivity_score",
     "specificity_score",

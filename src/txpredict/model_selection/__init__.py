@@ -1,0 +1,6 @@
+"""Nested cross-validation and its fast path for linear models."""
+
+from txpredict.model_selection._nested import NestedCVResult, nested_cross_validate
+from txpredict.model_selection._schemes import LeaveOneOutWarning
+
+__all__ = ["LeaveOneOutWarning", "NestedCVResult", "nested_cross_validate"]

@@ -1,0 +1,324 @@
+import typing
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, LeaveOneOut, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+import txpredict as tp
+from txpredict.errors import TxpredictError
+from txpredict.model_selection._gram import GramFastPath, center_kernel, gram_matrix
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return tp.make_synthetic_cohort(40, grid="fsl6", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def wholebrain(cohort):
+    return tp.WholeBrainFeatures(verbose=0).fit_transform(cohort.X)
+
+
+class FitRecorder(TransformerMixin, BaseEstimator):
+    """Pass-through of the ROI columns that records which subjects it was fit on."""
+
+    fits: typing.ClassVar[list] = []
+
+    def fit(self, X, y=None):
+        FitRecorder.fits.append(frozenset(X.index))
+        return self
+
+    def transform(self, X):
+        return X[["age", "baseline_severity"]].to_numpy(float)
+
+
+def test_no_outer_test_subject_ever_reaches_a_fit(cohort):
+    FitRecorder.fits = []
+    model = tp.ResponseClassifier(
+        features=FitRecorder(), param_grid={"C": [0.1, 1.0]}, inner_cv=3
+    )
+    result = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2, n_jobs=1)
+    per_fold = 2 * 3 + 1  # candidates x inner folds, then the refit
+    assert len(FitRecorder.fits) == len(result.folds) * per_fold
+    for k, (_, fold) in enumerate(result.predictions.groupby(["repeat", "fold"])):
+        test = set(fold["participant_id"])
+        fits = FitRecorder.fits[k * per_fold : (k + 1) * per_fold]
+        assert all(not (f & test) for f in fits)
+        assert fits[-1] == frozenset(cohort.X.index) - test  # refit on all training
+        assert all(len(f) < len(fits[-1]) for f in fits[:-1])  # inner fits: a part
+
+
+def test_each_subject_predicted_once_per_repeat(cohort):
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=3
+    )
+    counts = result.predictions.groupby("participant_id").size()
+    assert (counts == 3).all() and len(counts) == 40
+    assert set(result.predictions["y_true"]) == {0, 1}
+    truth = cohort.y.reindex(result.predictions["participant_id"]).to_numpy()
+    np.testing.assert_array_equal(result.predictions["y_true"], truth)
+
+
+@pytest.mark.parametrize("scaling", ["center", "standard"])
+def test_gram_fast_path_equals_plain_sklearn_svm(cohort, wholebrain, scaling):
+    """Identical out-of-fold predictions: GridSearchCV inside cross_val_predict."""
+    y = cohort.y.to_numpy()
+    model = tp.ResponseClassifier(
+        "wholebrain",
+        "linear_svm",
+        scaling=scaling,
+        param_grid={"C": [1e-4, 1e-3, 1e-2]},
+        random_state=3,
+    )
+    result = tp.nested_cross_validate(model, cohort.X, y, n_repeats=1, random_state=5)
+    assert result.info["fast_path"]
+    outer = StratifiedKFold(
+        5,
+        shuffle=True,
+        random_state=int(np.random.SeedSequence(5).generate_state(1)[0]),
+    )
+    plain = GridSearchCV(
+        make_pipeline(
+            StandardScaler(with_std=scaling == "standard"),
+            SVC(kernel="linear", class_weight="balanced"),
+        ),
+        {"svc__C": [1e-4, 1e-3, 1e-2]},
+        scoring="roc_auc",
+        cv=StratifiedKFold(5, shuffle=True, random_state=3),
+    )
+    expected = np.empty(len(y))
+    for train, test in outer.split(wholebrain, y):
+        expected[test] = plain.fit(wholebrain[train], y[train]).decision_function(
+            wholebrain[test]
+        )
+    got = result.predictions.set_index("participant_id").loc[cohort.X.index, "score"]
+    np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-6, atol=1e-8)
+
+
+TIGHT_LOGISTIC = LogisticRegression(
+    tol=1e-10, max_iter=100_000, class_weight="balanced"
+)
+
+
+@pytest.mark.parametrize(
+    "classifier", [TIGHT_LOGISTIC, "ridge"], ids=["logistic", "ridge"]
+)
+def test_gram_fast_path_equals_generic_route(cohort, classifier):
+    """Same model, same splits: the fast path changes nothing but the speed.
+
+    Logistic regression is compared at a tight tolerance: at lbfgs's default
+    (1e-4) the 8,700-voxel problem stops short of the optimum that the
+    n-dimensional fast path reaches, and the two may tune to different C.
+    """
+    grid = {"C": [1e-3, 1e-2, 1e-1]} if classifier is TIGHT_LOGISTIC else None
+    model = tp.ResponseClassifier("wholebrain", classifier, param_grid=grid)
+    fast = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=1)
+    slow = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, fast_path=False
+    )
+    assert fast.info["fast_path"] and not slow.info["fast_path"]
+    assert fast.splits_hash == slow.splits_hash
+    np.testing.assert_array_equal(
+        fast.predictions["y_pred"], slow.predictions["y_pred"]
+    )
+    pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
+    # The plain route keeps float32 voxels in float32 (StandardScaler, lbfgs); the
+    # fast path forms its kernel in float64: they agree to float32 precision.
+    np.testing.assert_allclose(
+        fast.predictions["score"], slow.predictions["score"], atol=1e-3
+    )
+
+
+def test_kernel_centring_uses_training_subjects_only(rng):
+    A = rng.standard_normal((12, 50))
+    train, rows = np.arange(8), np.arange(8, 12)
+    K = gram_matrix(A)
+    mean = A[train].mean(axis=0)
+    expected = (A[rows] - mean) @ (A[train] - mean).T
+    np.testing.assert_allclose(center_kernel(K, train, rows), expected, atol=1e-10)
+    # Changing subjects outside train and rows changes nothing.
+    B = A.copy()
+    B[10:] += 100.0
+    np.testing.assert_allclose(
+        center_kernel(gram_matrix(B), train, rows[:2]), expected[:2], atol=1e-8
+    )
+
+
+def test_fast_path_outer_test_data_never_change_the_model(cohort, wholebrain):
+    model = tp.ResponseClassifier("wholebrain", "linear_svm")
+    y = cohort.y.to_numpy()
+    train, probe, other = np.arange(0, 30), np.arange(30, 35), np.arange(35, 40)
+    altered = wholebrain.copy()
+    altered[other] = 50.0
+    a = GramFastPath(model, wholebrain, "svm").fit_predict(train, probe, y)
+    b = GramFastPath(model, altered, "svm").fit_predict(train, probe, y)
+    assert a["best_params"] == b["best_params"]
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-7)
+
+
+def test_results_do_not_depend_on_n_jobs(cohort):
+    model = tp.ResponseClassifier("roi", "linear_svm")
+    one = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2, n_jobs=1)
+    two = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2, n_jobs=2)
+    pd.testing.assert_frame_equal(one.predictions, two.predictions)
+    assert one.splits_hash == two.splits_hash
+
+
+def test_seeds_change_the_splits(cohort):
+    model = tp.ResponseClassifier("demographics")
+    a = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=1, random_state=0)
+    b = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=1, random_state=1)
+    assert a.splits_hash != b.splits_hash
+
+
+def test_groups_are_never_split(cohort):
+    groups = pd.Series(np.arange(40) % 10, index=cohort.X.index, name="family")
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi", inner_cv=3),
+        cohort.X,
+        cohort.y,
+        n_repeats=2,
+        groups=groups,
+    )
+    merged = result.predictions.join(groups, on="participant_id")
+    assert (merged.groupby(["repeat", "family"])["fold"].nunique() == 1).all()
+    assert result.info["inner_groups"]
+
+
+def test_few_sites_group_the_outer_loop_only(cohort):
+    sites = cohort.X["site"]
+    model = tp.ResponseClassifier("roi")
+    with pytest.raises(
+        TxpredictError, match=r"only 2 distinct group.*inner_groups=False"
+    ):
+        tp.nested_cross_validate(model, cohort.X, cohort.y, outer_cv=3, groups=sites)
+    result = tp.nested_cross_validate(
+        model,
+        cohort.X,
+        cohort.y,
+        outer_cv=3,
+        n_repeats=1,
+        groups=sites,
+        inner_groups=False,
+    )
+    merged = result.predictions.join(sites, on="participant_id")
+    assert (merged.groupby("site")["fold"].nunique() == 1).all()
+
+
+def test_leave_one_out_is_refused_unless_allowed(cohort):
+    model = tp.ResponseClassifier("demographics", param_grid={})
+    for outer in ("loo", LeaveOneOut(), 40):
+        with pytest.raises(TxpredictError, match=r"Varoquaux.*allow_loo=True"):
+            tp.nested_cross_validate(model, cohort.X, cohort.y, outer_cv=outer)
+    with pytest.warns(tp.LeaveOneOutWarning, match="unstable and biased"):
+        result = tp.nested_cross_validate(
+            model, cohort.X, cohort.y, outer_cv="loo", allow_loo=True, inner_cv=3
+        )
+    assert len(result.predictions) == 40
+    # The distributional bias: the prior-only dummy's pooled AUC under LOO is 0.
+    assert result.summary().at["auc", "dummy_prior"] == 0.0
+
+
+def test_summary_reports_chance_dummy_and_intervals(cohort):
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=2
+    )
+    s = result.summary()
+    assert list(s.index) == [
+        "sensitivity",
+        "specificity",
+        "balanced_accuracy",
+        "auc",
+        "ppv",
+        "npv",
+    ]
+    assert (s["ci_low"] <= s["estimate"]).all() and (
+        s["estimate"] <= s["ci_high"]
+    ).all()
+    assert s.at["balanced_accuracy", "chance"] == 0.5
+    assert s.at["balanced_accuracy", "dummy_prior"] == 0.5
+    per_repeat = result.per_repeat()
+    assert s.at["auc", "estimate"] == pytest.approx(per_repeat["auc"].mean())
+    # The Wilson interval counts each subject once (n = 40, not 80).
+    n_pos = int(cohort.y.sum())
+    low, _ = tp.evaluation.wilson_interval(per_repeat["tp"].mean(), n_pos)
+    assert s.at["sensitivity", "ci_low"] == pytest.approx(low)
+
+
+def test_save_and_load_round_trip(cohort, tmp_path):
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=1
+    )
+    result.save(tmp_path / "result.json")
+    loaded = tp.NestedCVResult.load(tmp_path / "result.json")
+    pd.testing.assert_frame_equal(
+        loaded.predictions, result.predictions, check_dtype=False
+    )
+    assert loaded.splits_hash == result.splits_hash
+    pd.testing.assert_frame_equal(loaded.summary(), result.summary())
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(TxpredictError, match="not a saved txpredict"):
+        tp.NestedCVResult.load(tmp_path / "other.json")
+
+
+def test_bad_inputs_are_explained(cohort):
+    model = tp.ResponseClassifier("demographics")
+    X, y = cohort.X, cohort.y
+    with pytest.raises(TxpredictError, match="single class"):
+        tp.nested_cross_validate(model, X, pd.Series(1, index=X.index))
+    small = y.copy()
+    small[small == 1] = [1, 1, 1] + [0] * (int(y.sum()) - 3)
+    with pytest.raises(
+        TxpredictError, match=r"Class 1 \(responders\) has 3.*outer_cv=3"
+    ):
+        tp.nested_cross_validate(model, X, small)
+    with pytest.raises(TxpredictError, match=r"groups has 3 distinct.*outer_cv=3"):
+        tp.nested_cross_validate(model, X, y, groups=X["site"])
+    with pytest.raises(TxpredictError, match="40 subjects but y has 39"):
+        tp.nested_cross_validate(model, X, y.iloc[:39])
+    shifted = y.copy()
+    shifted.index = [f"x{i}" for i in range(40)]
+    with pytest.raises(TxpredictError, match="name different subjects"):
+        tp.nested_cross_validate(model, X, shifted)
+    missing = y.astype(float)
+    missing.iloc[4] = np.nan
+    with pytest.raises(TxpredictError, match=r"missing for 1 subject.*sub-05"):
+        tp.nested_cross_validate(model, X, missing)
+    with pytest.raises(
+        TxpredictError, match=r"param_grid key 'gamma'.*Classifier parameters"
+    ):
+        tp.nested_cross_validate(
+            tp.ResponseClassifier("roi", param_grid={"gamma": [1]}), X, y, n_repeats=1
+        )
+    with pytest.raises(TxpredictError, match="fast path does not apply"):
+        tp.nested_cross_validate(
+            tp.ResponseClassifier("roi", "random_forest"), X, y, fast_path=True
+        )
+
+
+def test_y_series_in_another_order_is_aligned(cohort):
+    model = tp.ResponseClassifier("demographics")
+    a = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=1)
+    b = tp.nested_cross_validate(model, cohort.X, cohort.y.iloc[::-1], n_repeats=1)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+
+
+def test_plain_sklearn_estimators_work_too(cohort):
+    features = tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+    X = pd.DataFrame(features, index=cohort.X.index)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), SVC(kernel="linear")),
+        {"svc__C": [0.1, 1]},
+        cv=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tp.nested_cross_validate(search, X, cohort.y, n_repeats=1)
+    assert result.best_params()["svc__C"].notna().all()
