@@ -9,7 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 from txpredict._images import Grid
 from txpredict.cohort import Cohort, SymptomReduction, load_cohort
 from txpredict.datasets import make_synthetic_cohort
-from txpredict.evaluation import sensitivity_score, specificity_score
+from txpredict.evaluation import (
+    Comparison,
+    PermutationTestResult,
+    compare,
+    permutation_test,
+    sensitivity_score,
+    specificity_score,
+)
 from txpredict.features import (
     AtlasRegion,
     DemographicFeatures,
@@ -35,21 +42,25 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = [
     "AtlasRegion",
     "Cohort",
+    "Comparison",
     "DemographicFeatures",
     "Grid",
     "ImageFeatures",
     "LeaveOneOutWarning",
     "NestedCVResult",
+    "PermutationTestResult",
     "ResponseClassifier",
     "RoiFeatures",
     "Sphere",
     "SymptomReduction",
     "WholeBrainFeatures",
     "__version__",
+    "compare",
     "default_rois",
     "load_cohort",
     "make_synthetic_cohort",
     "nested_cross_validate",
+    "permutation_test",
     "rois_from_atlas",
     "sensitivity_score",
     "specificity_score",

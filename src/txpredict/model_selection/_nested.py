@@ -16,14 +16,17 @@ import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.utils import _safe_indexing
 
 from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
-from txpredict.evaluation._metrics import sensitivity_score, specificity_score
 from txpredict.evaluation._statistics import delong_auc_ci, wilson_interval
-from txpredict.model_selection._gram import GramFastPath, fast_path_family
+from txpredict.model_selection._gram import (
+    GramFastPath,
+    fast_auc,
+    fast_balanced_accuracy,
+    fast_path_family,
+)
 from txpredict.model_selection._schemes import (
     check_class_sizes,
     check_groups,
@@ -78,15 +81,18 @@ def check_X_y(X, y):
 
 
 def _metrics_of(y_true, y_pred, score):
-    out = {
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred)
-        if len(np.unique(y_true)) > 1
-        else np.nan,
-        "sensitivity": sensitivity_score(y_true, y_pred),
-        "specificity": specificity_score(y_true, y_pred),
+    """Scores of one outer test fold (numpy versions, tested equal to sklearn's)."""
+    y_true = np.asarray(y_true, dtype=bool)
+    y_pred = np.asarray(y_pred, dtype=bool)
+    both = 0 < y_true.sum() < len(y_true)
+    sensitivity = y_pred[y_true].mean() if y_true.any() else np.nan
+    specificity = (~y_pred[~y_true]).mean() if (~y_true).any() else np.nan
+    return {
+        "balanced_accuracy": fast_balanced_accuracy(y_true, y_pred) if both else np.nan,
+        "sensitivity": float(sensitivity),
+        "specificity": float(specificity),
+        "auc": fast_auc(y_true, score) if both else np.nan,
     }
-    out["auc"] = roc_auc_score(y_true, score) if len(np.unique(y_true)) > 1 else np.nan
-    return out
 
 
 class _Runner:

@@ -9,7 +9,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import SelectPercentile, f_classif
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -90,8 +95,9 @@ class ResponseClassifier(ClassifierMixin, BaseEstimator):
     ----------
     extractor_ : transformer or None
         The fitted stateless image extractor.
-    search_ : GridSearchCV
-        The inner search, refitted on all training data.
+    search_ : GridSearchCV or Pipeline
+        The inner search refitted on all training data (the pipeline itself
+        when the grid has a single candidate: there is nothing to tune).
     best_params_ : dict
         Chosen hyperparameters (classifier parameters without prefix).
     classes_ : ndarray
@@ -289,15 +295,19 @@ class ResponseClassifier(ClassifierMixin, BaseEstimator):
         """Fit the learner on an already extracted design (used by the harness)."""
         self.extractor_ = extractor
         search = self.build_search(design)
-        if groups is not None:
-            search.set_params(cv=self.inner_splitter(groups))
         y = np.asarray(y)
-        search.fit(design, y, groups=groups)
-        self.search_ = search
-        self.classes_ = search.classes_
-        self.best_params_ = {
-            k.removeprefix("classifier__"): v for k, v in search.best_params_.items()
-        }
+        candidates = list(ParameterGrid(search.param_grid))
+        if len(candidates) == 1:
+            # Nothing to choose: an inner CV would only cost inner_cv fits.
+            self.search_ = search.estimator.set_params(**candidates[0]).fit(design, y)
+            best = candidates[0]
+        else:
+            if groups is not None:
+                search.set_params(cv=self.inner_splitter(groups))
+            self.search_ = search.fit(design, y, groups=groups)
+            best = search.best_params_
+        self.classes_ = self.search_.classes_
+        self.best_params_ = {k.removeprefix("classifier__"): v for k, v in best.items()}
         return self
 
     def _design_for(self, X):
