@@ -33,6 +33,7 @@ from txpredict.model_selection import (
     nested_cross_validate,
 )
 from txpredict.models import ResponseClassifier
+from txpredict.persistence import load_model, save_model
 
 try:
     __version__ = version("txpredict")
@@ -58,10 +59,12 @@ __all__ = [
     "compare",
     "default_rois",
     "load_cohort",
+    "load_model",
     "make_synthetic_cohort",
     "nested_cross_validate",
     "permutation_test",
     "rois_from_atlas",
+    "save_model",
     "sensitivity_score",
     "specificity_score",
 ]

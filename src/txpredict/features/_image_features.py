@@ -457,6 +457,8 @@ class WholeBrainFeatures(_BaseImageFeatures):
         The data grid learnt from the first image.
     mask_img_ : nibabel.Nifti1Image
         The mask of the output features (on the coarse grid if downsampled).
+    output_mask_ : ndarray of bool
+        The same mask as an array.
     n_voxels_ : int
         Number of output features.
 
@@ -543,9 +545,14 @@ class WholeBrainFeatures(_BaseImageFeatures):
             mask, self.grid_, smoothing, int(self.downsample), self.nonfinite, key
         )
         self.n_voxels_ = self.spec_.n_features
-        output_mask = self.spec_.coarse_mask if self.downsample > 1 else mask
-        self.mask_img_ = nib.Nifti1Image(
-            output_mask.astype(np.uint8), self._output_affine()
+        self.output_mask_ = self.spec_.coarse_mask if self.downsample > 1 else mask
+
+    @property
+    def mask_img_(self):
+        """The mask of the output features (on the coarse grid if downsampled)."""
+        check_is_fitted(self, "spec_")
+        return nib.Nifti1Image(
+            self.output_mask_.astype(np.uint8), self._output_affine()
         )
 
     def _feature_names(self):
@@ -579,7 +586,7 @@ class WholeBrainFeatures(_BaseImageFeatures):
                 f"inverse_transform expects {self.n_voxels_} features per row (the "
                 f"fitted mask); got {X.shape[-1]}."
             )
-        mask = np.asarray(self.mask_img_.dataobj) > 0
+        mask = self.output_mask_
         rows = np.atleast_2d(X)
         flat_idx = masked_voxel_indices(mask)
         volumes = np.zeros((mask.size, rows.shape[0]), dtype=np.float32)

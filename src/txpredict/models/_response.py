@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -100,6 +101,8 @@ class ResponseClassifier(ClassifierMixin, BaseEstimator):
         when the grid has a single candidate: there is nothing to tune).
     best_params_ : dict
         Chosen hyperparameters (classifier parameters without prefix).
+    training_hash_ : str
+        Hash of the training subjects' ids and outcomes (set by ``fit``).
     classes_ : ndarray
 
     Examples
@@ -289,7 +292,11 @@ class ResponseClassifier(ClassifierMixin, BaseEstimator):
         extractor = self.make_extractor()
         if extractor is not None:
             extractor.fit(X)
-        return self.fit_design(self.design(X, extractor), y, extractor, groups=groups)
+        self.fit_design(self.design(X, extractor), y, extractor, groups=groups)
+        index = X.index if isinstance(X, pd.DataFrame) else range(len(y))
+        # Identifies the training cohort in saved models (subjects and outcomes).
+        self.training_hash_ = joblib.hash(([str(i) for i in index], np.asarray(y)))
+        return self
 
     def fit_design(self, design, y, extractor, groups=None):
         """Fit the learner on an already extracted design (used by the harness)."""
