@@ -38,8 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--grid", default="fsl2", help="synthetic image grid (fsl2, fsl6)"
     )
+    demo.add_argument("--n-repeats", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--n-jobs", type=int, default=None)
+
+    run = sub.add_parser("run", help="run the analysis described by a TOML file")
+    run.add_argument("config", type=Path)
+
+    predict = sub.add_parser(
+        "predict", help="response probabilities of new images from a saved model"
+    )
+    predict.add_argument("model", type=Path)
+    predict.add_argument("images", type=Path, nargs="+")
 
     validate = sub.add_parser(
         "validate", help="check a dataset folder and summarise it"
@@ -57,29 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(args) -> int:
     from txpredict.demo import run_demo
 
+    options = {
+        "n_subjects": args.n_subjects,
+        "effect": args.effect,
+        "grid": args.grid,
+        "n_repeats": args.n_repeats,
+        "random_state": args.seed,
+        "n_jobs": args.n_jobs,
+    }
     if args.out is not None:
-        print(
-            run_demo(
-                args.out,
-                n_subjects=args.n_subjects,
-                effect=args.effect,
-                grid=args.grid,
-                random_state=args.seed,
-                n_jobs=args.n_jobs,
-            )
-        )
+        print(run_demo(args.out, **options))
         return 0
     with tempfile.TemporaryDirectory(prefix="txpredict_demo_") as tmp:
-        print(
-            run_demo(
-                Path(tmp) / "cohort",
-                n_subjects=args.n_subjects,
-                effect=args.effect,
-                grid=args.grid,
-                random_state=args.seed,
-                n_jobs=args.n_jobs,
-            )
-        )
+        print(run_demo(Path(tmp) / "demo", **options))
+        print("(temporary folder, now deleted: pass --out DIR to keep the report)")
+    return 0
+
+
+def _run(args) -> int:
+    from txpredict.run import read_config, run_analysis
+
+    run_analysis(read_config(args.config))
+    return 0
+
+
+def _predict(args) -> int:
+    from txpredict.run import predict_images
+
+    table = predict_images(args.model, args.images)
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
@@ -104,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     np.set_printoptions(precision=3, suppress=True)
     try:
-        return {"demo": _demo, "validate": _validate}[args.command](args)
+        commands = {
+            "demo": _demo,
+            "validate": _validate,
+            "run": _run,
+            "predict": _predict,
+        }
+        return commands[args.command](args)
     except (TxpredictError, FileExistsError) as exc:
         print(f"txpredict: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,143 @@
+"""Report figures as base64 PNG (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+_FPR = np.linspace(0, 1, 101)
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _tpr_at(y, score):
+    fpr, tpr, _ = roc_curve(y, score)
+    return np.interp(_FPR, fpr, tpr)
+
+
+def roc_figure(result, n_boot=200, random_state=0) -> str:
+    """ROC of repeat-averaged scores with a bootstrap (over patients) 95% band."""
+    by_subject = result.predictions.groupby("participant_id")
+    y = by_subject["y_true"].first().to_numpy()
+    score = by_subject["score"].mean().to_numpy()
+    rng = np.random.default_rng(random_state)
+    curves = []
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    for _ in range(n_boot):
+        idx = np.concatenate(
+            [
+                rng.choice(positives, len(positives)),
+                rng.choice(negatives, len(negatives)),
+            ]
+        )
+        curves.append(_tpr_at(y[idx], score[idx]))
+    low, high = np.percentile(curves, [2.5, 97.5], axis=0)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.fill_between(_FPR, low, high, alpha=0.3, label="95% bootstrap band")
+    ax.plot(_FPR, _tpr_at(y, score), lw=2, label="model")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC (out-of-fold)")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def confusion_figure(result) -> str:
+    """Confusion matrix averaged over repeats."""
+    p = result.predictions
+    n_repeats = p["repeat"].nunique()
+    matrix = np.array(
+        [
+            [((p.y_true == t) & (p.y_pred == q)).sum() / n_repeats for q in (0, 1)]
+            for t in (0, 1)
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(3.8, 3.3))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.1f}", ha="center", va="center")
+    labels = ["non-responder", "responder"]
+    ax.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=labels,
+        yticklabels=labels,
+        xlabel="predicted",
+        ylabel="observed",
+        title="Confusion (mean per repeat)",
+    )
+    return _png(fig)
+
+
+def folds_figure(results: dict) -> str:
+    """Per-fold AUC and balanced accuracy of each model."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    rng = np.random.default_rng(0)
+    for ax, metric in zip(axes, ("auc", "balanced_accuracy"), strict=True):
+        for k, result in enumerate(results.values()):
+            values = result.folds[metric].to_numpy()
+            ax.scatter(
+                k + rng.uniform(-0.15, 0.15, len(values)), values, s=12, alpha=0.7
+            )
+            ax.hlines(np.nanmean(values), k - 0.3, k + 0.3, color="k")
+        ax.axhline(0.5, ls="--", color="grey", lw=1)
+        ax.set(xticks=range(len(results)), title=metric)
+        ax.set_xticklabels(list(results), rotation=20, ha="right")
+    return _png(fig)
+
+
+def baseline_figure(summaries: dict) -> str:
+    """Estimates with 95% intervals of each model, for AUC and balanced accuracy."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for ax, metric in zip(axes, ("auc", "balanced_accuracy"), strict=True):
+        for k, summary in enumerate(summaries.values()):
+            row = summary.loc[metric]
+            ax.errorbar(
+                k,
+                row["estimate"],
+                yerr=[
+                    [row["estimate"] - row["ci_low"]],
+                    [row["ci_high"] - row["estimate"]],
+                ],
+                fmt="o",
+                capsize=4,
+            )
+        ax.axhline(0.5, ls="--", color="grey", lw=1)
+        ax.set(
+            xticks=range(len(summaries)),
+            title=metric,
+            ylim=(0, 1),
+        )
+        ax.set_xticklabels(list(summaries), rotation=20, ha="right")
+    return _png(fig)
+
+
+def roi_figure(rois) -> str | None:
+    """ROI centres on a glass brain (nilearn, offline)."""
+    spheres = [r for r in rois if hasattr(r, "center")]
+    if not spheres:
+        return None
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(7, 2.6))
+    plotting.plot_markers(
+        np.arange(len(spheres), dtype=float),
+        [r.center for r in spheres],
+        node_size=[4 * r.radius for r in spheres],
+        figure=fig,
+        colorbar=False,
+        title="ROI centres",
+        node_cmap="tab10",
+    )
+    return _png(fig)

@@ -1,0 +1,286 @@
+"""``txpredict run CONFIG.toml``: a whole analysis, written to one output folder.
+
+Example configuration (paths are relative to the configuration file)::
+
+    [data]
+    dataset = "my_study"
+    image_pattern = "sub-{subject}/func/sub-{subject}_task-faces_bold.nii.gz"
+    outcome = "responder"     # or: outcome = {pre = "lsas_pre", post = "lsas_post"}
+    treatment = "treatment"
+
+    [model]
+    features = "roi"                   # roi, roi_voxels, wholebrain, ...
+    classifier = "logistic"
+    # param_grid = {C = [0.01, 0.1, 1]}
+
+    [cv]
+    outer_cv = 5
+    inner_cv = 5
+    n_repeats = 10
+    random_state = 0
+    # groups = "site"
+
+    [output]
+    folder = "results"
+    n_jobs = 2
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+
+from txpredict._io import atomic_directory
+from txpredict.cohort import DEFAULT_IMAGE_PATTERN, SymptomReduction, load_cohort
+from txpredict.errors import TxpredictError
+from txpredict.evaluation import compare
+from txpredict.features import default_rois
+from txpredict.model_selection import nested_cross_validate
+from txpredict.models import ResponseClassifier
+from txpredict.persistence import save_model
+from txpredict.report import render_report
+
+_SECTIONS = {
+    "data": {"dataset", "image_pattern", "outcome", "treatment", "arms"},
+    "model": {
+        "features",
+        "classifier",
+        "param_grid",
+        "scaling",
+        "select_percentile",
+        "pca_components",
+        "demographic_columns",
+    },
+    "cv": {
+        "outer_cv",
+        "inner_cv",
+        "n_repeats",
+        "random_state",
+        "groups",
+        "inner_groups",
+    },
+    "output": {"folder", "n_jobs", "overwrite", "cache"},
+}
+
+
+def read_config(path) -> dict:
+    """Read and check a run configuration; paths become absolute."""
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TxpredictError(f"No configuration file at {str(path)!r}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TxpredictError(f"{path}: invalid TOML ({exc}).") from None
+    for section, values in config.items():
+        if section not in _SECTIONS:
+            raise TxpredictError(
+                f"{path}: unknown section [{section}]; use {sorted(_SECTIONS)}."
+            )
+        unknown = set(values) - _SECTIONS[section]
+        if unknown:
+            raise TxpredictError(
+                f"{path}: unknown key(s) {sorted(unknown)} in [{section}]; allowed: "
+                f"{sorted(_SECTIONS[section])}."
+            )
+    data = config.get("data", {})
+    if "dataset" not in data:
+        raise TxpredictError(f"{path}: [data] needs 'dataset', the cohort folder.")
+    base = path.parent
+    data["dataset"] = str((base / data["dataset"]).resolve())
+    output = config.setdefault("output", {})
+    output["folder"] = str((base / output.get("folder", "txpredict_results")).resolve())
+    if "cache" in output:
+        output["cache"] = str((base / output["cache"]).resolve())
+    return config
+
+
+def _outcome(value):
+    if isinstance(value, dict):
+        return SymptomReduction(**value)
+    return value
+
+
+def run_analysis(config: dict, *, progress=print) -> Path:
+    """Run the analysis of a configuration; returns the output folder.
+
+    Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
+    ``comparison.csv``, ``result.json``, ``model.skops`` (the final model
+    fitted on all patients), ``report.html`` and a copy of the configuration.
+    Nothing is written unless everything succeeds, and an existing non-empty
+    folder is never overwritten unless ``overwrite = true``.
+    """
+    data, output = config["data"], config["output"]
+    cv = {
+        "outer_cv": 5,
+        "inner_cv": 5,
+        "n_repeats": 10,
+        "random_state": 0,
+        **config.get("cv", {}),
+    }
+    model_options = {
+        "features": "roi",
+        "classifier": "logistic",
+        **config.get("model", {}),
+    }
+    folder = Path(output["folder"])
+    if folder.exists() and any(folder.iterdir()) and not output.get("overwrite"):
+        raise TxpredictError(
+            f"Output folder {str(folder)!r} already exists and is not empty. Choose "
+            "a new [output] folder, delete it, or set overwrite = true."
+        )
+    cohort = load_cohort(
+        data["dataset"],
+        data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
+        outcome=_outcome(data.get("outcome", "responder")),
+        treatment=data.get("treatment", "treatment"),
+        arms=data.get("arms"),
+    )
+    progress(f"Loaded {cohort!r}")
+    X, y = cohort.X, cohort.y
+    groups = X[cv["groups"]] if cv.get("groups") else None
+    n_jobs = output.get("n_jobs")
+    cache = output.get("cache")
+    model = ResponseClassifier(
+        **model_options, memory=cache, n_jobs=n_jobs, random_state=cv["random_state"]
+    )
+    demographic_columns = model_options.get(
+        "demographic_columns", ResponseClassifier().demographic_columns
+    )
+    baseline = ResponseClassifier(
+        "demographics",
+        "logistic",
+        demographic_columns=demographic_columns,
+        random_state=cv["random_state"],
+    )
+    models = {"model": model, "demographics only": baseline}
+    features = model_options["features"]
+    if isinstance(features, str) and features in ("roi", "roi_voxels", "wholebrain"):
+        models["model + demographics"] = ResponseClassifier(
+            **{**model_options, "features": f"{features}+demographics"},
+            memory=cache,
+            n_jobs=n_jobs,
+            random_state=cv["random_state"],
+        )
+    cv_options = {
+        "outer_cv": cv["outer_cv"],
+        "inner_cv": cv["inner_cv"],
+        "n_repeats": cv["n_repeats"],
+        "random_state": cv["random_state"],
+        "groups": groups,
+        "inner_groups": cv.get("inner_groups", True),
+        "n_jobs": n_jobs,
+    }
+    results = {}
+    for name, estimator in models.items():
+        progress(f"Nested cross-validation: {name} ...")
+        results[name] = nested_cross_validate(estimator, X, y, **cv_options)
+        progress(f"  {results[name]!r}")
+    comparisons = {
+        "model vs demographics only": compare(
+            results["model"],
+            results["demographics only"],
+            names=("model", "demographics"),
+        )
+    }
+    if "model + demographics" in results:
+        comparisons["model + demographics vs demographics only"] = compare(
+            results["model + demographics"],
+            results["demographics only"],
+            names=("model + demographics", "demographics"),
+        )
+    progress("Fitting the final model on all patients ...")
+    final = ResponseClassifier(
+        **model_options, n_jobs=n_jobs, memory=cache, random_state=cv["random_state"]
+    ).fit(X, y)
+    rois = (
+        default_rois()
+        if isinstance(features, str) and features.startswith("roi")
+        else ()
+    )
+    cv_text = (
+        f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
+        f"{cv['n_repeats']} repeats, seed {cv['random_state']}"
+        + (f", groups = {cv['groups']}" if cv.get("groups") else "")
+    )
+    html = render_report(
+        title=Path(data["dataset"]).name,
+        results=results,
+        comparisons=comparisons,
+        cohort=cohort,
+        model=model,
+        cv_text=cv_text,
+        rois=rois,
+    )
+    with atomic_directory(folder, overwrite=bool(output.get("overwrite"))) as tmp:
+        main = results["model"]
+        main.summary().to_csv(tmp / "summary.csv")
+        main.predictions.to_csv(tmp / "predictions.csv", index=False)
+        main.folds.to_csv(tmp / "folds.csv", index=False)
+        main.save(tmp / "result.json")
+        pd.concat(
+            {name: r.summary() for name, r in results.items()}, names=["model"]
+        ).to_csv(tmp / "summaries.csv")
+        pd.concat(
+            {name: c.table for name, c in comparisons.items()}, names=["comparison"]
+        ).to_csv(tmp / "comparison.csv")
+        save_model(final, tmp / "model.skops")
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+    progress(f"Wrote {folder}")
+    return folder
+
+
+def _as_toml(config) -> str:
+    def value(v):
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {value(v)}" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
+    """Response probabilities of new subjects' images from a saved model.
+
+    Only image-only models can predict from images alone; a model that also
+    uses demographics needs the participants table (use the library).
+    """
+    from txpredict.persistence import load_model
+
+    model, provenance = load_model(model_path)
+    if (
+        isinstance(model, ResponseClassifier)
+        and isinstance(model.features, str)
+        and (model.features.endswith("demographics"))
+    ):
+        raise TxpredictError(
+            f"The model in {model_path} uses demographic columns "
+            f"({list(model.demographic_columns)}); predict with the library on a "
+            "participants table, not from images alone."
+        )
+    index = pd.Index([Path(p).name for p in images], name="image")
+    X = pd.DataFrame({image_column: [str(p) for p in images]}, index=index)
+    table = pd.DataFrame(index=index)
+    if hasattr(model, "predict_proba"):
+        try:
+            table["p_response"] = model.predict_proba(X)[:, 1]
+        except AttributeError:  # an SVM: decision scores only
+            pass
+    table["decision"] = model.decision_function(X)
+    table["predicted"] = model.predict(X)
+    table.attrs["provenance"] = provenance
+    return table
