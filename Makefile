@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/nested_cv.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

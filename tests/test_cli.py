@@ -5,29 +5,27 @@ import pytest
 from txpredict.cli import main
 
 
-def test_demo_prints_roi_and_demographic_results(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "demo",
-                "--n-subjects",
-                "40",
-                "--grid",
-                "fsl6",
-                "--out",
-                str(tmp_path / "demo"),
-            ]
-        )
-        == 0
-    )
-    out = capsys.readouterr().out
-    assert "Cohort(40 participants" in out
-    roi = re.search(r"ROI means \(9\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out)
-    demo = re.search(r"demographics only\s+([\d.]+)", out)
-    assert roi and demo
-    assert all(0.0 <= float(v) <= 1.0 for v in roi.groups())
-    assert "Bayes" in out
-    assert (tmp_path / "demo" / "participants.tsv").is_file()
+def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = [
+        "demo",
+        "--n-subjects",
+        "40",
+        "--grid",
+        "fsl6",
+        "--n-repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Cohort(40 participants" in text
+    auc = re.search(r"^auc\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text, re.MULTILINE)
+    assert auc and float(auc[2]) <= float(auc[1]) <= float(auc[3])
+    assert "model vs demographics only" in text and "Bayes" in text
+    assert (out / "cohort" / "participants.tsv").is_file()
+    assert (out / "results" / "report.html").is_file()
 
 
 def test_demo_refuses_to_overwrite(tmp_path, capsys):

@@ -26,6 +26,11 @@ def run_demo(
     (what ``txpredict run`` writes, report included).
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(
+            f"Output folder {str(out_dir)!r} already exists and is not empty. Choose "
+            "a new --out folder or delete it."
+        )
     cohort = make_synthetic_cohort(
         n_subjects,
         effect=effect,
