@@ -322,3 +322,27 @@ def test_plain_sklearn_estimators_work_too(cohort):
         warnings.simplefilter("error")
         result = tp.nested_cross_validate(search, X, cohort.y, n_repeats=1)
     assert result.best_params()["svc__C"].notna().all()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"classifier": "random_forest", "param_grid": {"max_depth": [None, 3]}},
+        {"classifier": "logistic_l1", "select_percentile": 50},
+        {
+            "classifier": "logistic_elasticnet",
+            "pca_components": 3,
+            "param_grid": {"C": [1.0], "l1_ratio": [0.5]},
+        },
+        {"features": "roi+demographics", "classifier": "ridge"},
+    ],
+    ids=["forest", "l1+anova", "elasticnet+pca", "roi+demographics"],
+)
+def test_other_models_run_on_the_generic_route(cohort, options):
+    model = tp.ResponseClassifier(**{"features": "roi", **options})
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, outer_cv=3, inner_cv=3, n_repeats=1
+    )
+    assert not result.info["fast_path"]
+    assert result.predictions["score"].notna().all()
+    assert 0 <= result.summary().at["auc", "estimate"] <= 1

@@ -76,11 +76,26 @@ def _handle_nonfinite(values, policy, subject, image, where):
 class _RoiSpec:
     """ROI summaries of one image (3D: mean/median/peak/voxels; 4D: time series)."""
 
-    def __init__(self, names, indices, summary, nonfinite, ndim, t_r, key):
+    def __init__(self, names, indices, summary, nonfinite, ndim, t_r, grid):
         self.names, self.indices, self.summary = names, indices, summary
-        self.nonfinite, self.ndim, self.t_r, self.key = nonfinite, ndim, t_r, key
+        self.nonfinite, self.ndim, self.t_r = nonfinite, ndim, t_r
         self.dtype = np.float32 if summary == "voxels" and ndim == 3 else np.float64
         self.n_features = len(feature_names_for_rois(names, indices, summary, ndim))
+        # Everything that changes the output changes the cache key.
+        self.key = joblib.hash(
+            (
+                "roi",
+                1,
+                names,
+                indices,
+                summary,
+                nonfinite,
+                ndim,
+                t_r,
+                grid.shape,
+                grid.affine,
+            )
+        )
 
     def compute(self, data, img, subject, image):
         if data.ndim != self.ndim:
@@ -320,20 +335,6 @@ class RoiFeatures(_BaseImageFeatures):
         )
         names = list(self.roi_indices_)
         indices = list(self.roi_indices_.values())
-        key = joblib.hash(
-            (
-                "roi",
-                1,
-                names,
-                indices,
-                self.summary,
-                self.nonfinite,
-                self.image_ndim_,
-                self.t_r,
-                self.grid_.shape,
-                self.grid_.affine,
-            )
-        )
         self.spec_ = _RoiSpec(
             names,
             indices,
@@ -341,7 +342,7 @@ class RoiFeatures(_BaseImageFeatures):
             self.nonfinite,
             self.image_ndim_,
             self.t_r,
-            key,
+            self.grid_,
         )
 
     def _feature_names(self):
