@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/txpredict demo
+	# A fresh demo each time, kept so that its report can be opened.
+	rm -rf txpredict_demo
+	$(BIN)/txpredict demo --out txpredict_demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks notebooks
@@ -29,4 +31,4 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/nested_cv.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache txpredict_demo
