@@ -27,6 +27,7 @@ from txpredict.features import (
     default_rois,
     rois_from_atlas,
 )
+from txpredict.modality import ModalitySelector, SelectionResult, evaluate_selection
 from txpredict.model_selection import (
     LeaveOneOutWarning,
     NestedCVResult,
@@ -48,16 +49,19 @@ __all__ = [
     "Grid",
     "ImageFeatures",
     "LeaveOneOutWarning",
+    "ModalitySelector",
     "NestedCVResult",
     "PermutationTestResult",
     "ResponseClassifier",
     "RoiFeatures",
+    "SelectionResult",
     "Sphere",
     "SymptomReduction",
     "WholeBrainFeatures",
     "__version__",
     "compare",
     "default_rois",
+    "evaluate_selection",
     "load_cohort",
     "load_model",
     "make_synthetic_cohort",

@@ -1,0 +1,245 @@
+"""Evaluate treatment selection the way the literature does, with nested CV.
+
+Every patient's recommendation comes from models that never saw the patient.
+Reported (means over repeats; 95% intervals count each patient once):
+
+- response rate of patients who received the recommended arm ("matched") vs
+  those who did not, the difference and Cohen's h (DeRubeis et al. 2014; Webb et
+  al. 2019), also among the half with the largest |PAI|;
+- policy value: the inverse-probability-weighted (Hajek) response rate had
+  everyone received their recommendation, vs everyone on one arm and random
+  allocation. It needs the assignment probabilities: in a randomised trial the
+  arm proportions (the default), otherwise pass ``propensity``;
+- each arm's prognostic AUC (its model, on the patients who received that arm);
+- with synthetic ground truth: agreement with the truly better arm and the true
+  policy value against the oracle's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from txpredict.errors import TxpredictError
+from txpredict.modality._selector import check_treatment
+from txpredict.model_selection._gram import fast_auc
+from txpredict.model_selection._schemes import repeat_seeds
+
+
+def _fold(selector, X, y, arm, train, test, repeat, fold):
+    model = clone(selector).fit(X.iloc[train], y[train], treatment=arm[train])
+    p = model.predict_response_proba(X.iloc[test])
+    out = p.add_prefix("p_")
+    out.insert(0, "participant_id", X.index[test].astype(str))
+    out.insert(0, "fold", fold)
+    out.insert(0, "repeat", repeat)
+    out["received"] = arm[test]
+    out["y_true"] = y[test]
+    out["recommended"] = p.idxmax(axis=1).to_numpy()
+    ordered = np.sort(p.to_numpy(), axis=1)
+    out["pai_abs"] = ordered[:, -1] - ordered[:, -2]
+    return out.reset_index(drop=True)
+
+
+def evaluate_selection(
+    selector,
+    X,
+    y,
+    treatment="treatment",
+    *,
+    outer_cv=5,
+    n_repeats=10,
+    propensity=None,
+    truth=None,
+    n_jobs=None,
+    random_state=0,
+):
+    """Nested, repeated evaluation of a :class:`ModalitySelector`.
+
+    Parameters
+    ----------
+    selector : ModalitySelector
+    X : DataFrame
+    y : array-like of 0/1
+    treatment : str or array-like, default="treatment"
+    outer_cv : int, default=5
+        Stratified on arm x outcome.
+    n_repeats : int, default=10
+    propensity : dict of str to float or None, default=None
+        Probability of assignment to each arm. None takes the arm proportions,
+        which is right for a randomised trial only.
+    truth : DataFrame or None, default=None
+        Synthetic ground truth (``cohort.ground_truth``): ``p_response_<arm>``
+        and ``better_arm`` columns.
+    n_jobs : int or None, default=None
+    random_state : int, default=0
+
+    Returns
+    -------
+    SelectionResult
+    """
+    arm, arms = check_treatment(X, treatment, getattr(selector, "arms", None))
+    y = np.asarray(y).astype(int)
+    strata = arm.to_numpy() + "|" + y.astype(str)
+    smallest = pd.Series(strata).value_counts().min()
+    if smallest < outer_cv:
+        raise TxpredictError(
+            f"An arm x outcome group has {smallest} patient(s), fewer than "
+            f"outer_cv={outer_cv} folds; use fewer folds or more patients."
+        )
+    if propensity is None:
+        propensity = (arm.value_counts(normalize=True)).to_dict()
+    elif set(propensity) != set(arms):
+        raise TxpredictError(f"propensity must give a probability for each arm {arms}.")
+    tasks = []
+    for repeat, seed in enumerate(repeat_seeds(random_state, n_repeats)):
+        splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
+        for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), strata)):
+            tasks.append((train, test, repeat, fold))
+    frames = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(_fold)(selector, X, y, arm.to_numpy(), *t) for t in tasks
+    )
+    predictions = pd.concat(frames, ignore_index=True)
+    return SelectionResult(
+        predictions, arms, dict(propensity), None if truth is None else truth.copy()
+    )
+
+
+def _difference_se(pa, pb, na, nb):
+    """Standard error of a difference of two proportions (Wald)."""
+    return np.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+
+
+def _cohens_h(pa, pb):
+    return 2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb))
+
+
+@dataclass
+class SelectionResult:
+    """Out-of-fold recommendations and their evaluation.
+
+    Attributes
+    ----------
+    predictions : DataFrame
+        One row per patient and repeat: predicted response probability under
+        each arm (``p_<arm>``), received and recommended arm, outcome, |PAI|.
+    arms : tuple of str
+    propensity : dict
+    truth : DataFrame or None
+    """
+
+    predictions: pd.DataFrame
+    arms: tuple
+    propensity: dict = field(default_factory=dict)
+    truth: pd.DataFrame | None = None
+
+    def _per_repeat(self):
+        rows = []
+        for repeat, frame in self.predictions.groupby("repeat"):
+            y = frame["y_true"].to_numpy()
+            matched = (frame["recommended"] == frame["received"]).to_numpy()
+            top = frame["pai_abs"].to_numpy() >= np.median(frame["pai_abs"])
+            weights = matched / frame["received"].map(self.propensity).to_numpy()
+            row = {
+                "repeat": repeat,
+                "matched_rate": y[matched].mean() if matched.any() else np.nan,
+                "unmatched_rate": y[~matched].mean() if (~matched).any() else np.nan,
+                "top_half_matched_rate": y[matched & top].mean()
+                if (matched & top).any()
+                else np.nan,
+                "top_half_unmatched_rate": y[~matched & top].mean()
+                if (~matched & top).any()
+                else np.nan,
+                "n_matched": int(matched.sum()),
+                "policy_value": (weights * y).sum() / weights.sum(),
+            }
+            for a in self.arms:
+                got = (frame["received"] == a).to_numpy()
+                row[f"auc_{a}"] = (
+                    fast_auc(y[got], frame[f"p_{a}"].to_numpy()[got])
+                    if (0 < y[got].sum() < got.sum())
+                    else np.nan
+                )
+            if self.truth is not None:
+                t = self.truth.loc[frame["participant_id"]]
+                true_p = np.choose(
+                    [self.arms.index(r) for r in frame["recommended"]],
+                    [t[f"p_response_{a}"].to_numpy() for a in self.arms],
+                )
+                row["agreement_with_better_arm"] = (
+                    frame["recommended"].to_numpy() == t["better_arm"].to_numpy()
+                ).mean()
+                row["true_policy_value"] = true_p.mean()
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        """The evaluation table (estimate, 95% CI where defined, SD across repeats)."""
+        per_repeat = self._per_repeat()
+        p = self.predictions
+        first = p[p["repeat"] == p["repeat"].min()]
+        rows = {
+            "matched_response_rate": per_repeat["matched_rate"],
+            "unmatched_response_rate": per_repeat["unmatched_rate"],
+            "matched_minus_unmatched": per_repeat["matched_rate"]
+            - per_repeat["unmatched_rate"],
+            "top_half_pai_matched_minus_unmatched": per_repeat["top_half_matched_rate"]
+            - per_repeat["top_half_unmatched_rate"],
+            "policy_value_ipw": per_repeat["policy_value"],
+        }
+        for a in self.arms:
+            got = first["received"] == a
+            rows[f"everyone_{a}"] = pd.Series([first.loc[got, "y_true"].mean()])
+            rows[f"prognostic_auc_{a}"] = per_repeat[f"auc_{a}"]
+        rows["random_allocation"] = pd.Series(
+            [
+                np.mean(
+                    [
+                        first.loc[first["received"] == a, "y_true"].mean()
+                        for a in self.arms
+                    ]
+                )
+            ]
+        )
+        if self.truth is not None:
+            rows["agreement_with_better_arm"] = per_repeat["agreement_with_better_arm"]
+            rows["true_policy_value"] = per_repeat["true_policy_value"]
+            t = self.truth.loc[first["participant_id"]]
+            rows["oracle_policy_value"] = pd.Series(
+                [t[[f"p_response_{a}" for a in self.arms]].max(axis=1).mean()]
+            )
+        table = pd.DataFrame(
+            {
+                "estimate": {k: v.mean() for k, v in rows.items()},
+                "sd_across_repeats": {
+                    k: v.std(ddof=1) if len(v) > 1 else np.nan for k, v in rows.items()
+                },
+            }
+        )
+        table["ci_low"], table["ci_high"] = np.nan, np.nan
+        # Each patient counted once: n matched / unmatched averaged over repeats.
+        pa = table.at["matched_response_rate", "estimate"]
+        pb = table.at["unmatched_response_rate", "estimate"]
+        n_matched = per_repeat["n_matched"].mean()
+        se = _difference_se(pa, pb, n_matched, len(first) - n_matched)
+        difference = table.at["matched_minus_unmatched", "estimate"]
+        table.loc["matched_minus_unmatched", ["ci_low", "ci_high"]] = (
+            difference - 1.96 * se,
+            difference + 1.96 * se,
+        )
+        table.loc["cohens_h_matched_vs_unmatched", "estimate"] = _cohens_h(pa, pb)
+        return table
+
+    def matched_vs_unmatched_test(self) -> float:
+        """Two-sided p-value (chi-square) of matched vs unmatched response, repeat 0."""
+        p = self.predictions
+        first = p[p["repeat"] == p["repeat"].min()]
+        matched = first["recommended"] == first["received"]
+        table = pd.crosstab(matched, first["y_true"])
+        return float(stats.chi2_contingency(table)[1]) if table.shape == (2, 2) else 1.0

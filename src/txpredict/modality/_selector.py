@@ -1,0 +1,228 @@
+"""ModalitySelector: predicted response under each treatment, and a recommendation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from txpredict.errors import TxpredictError
+from txpredict.models import ResponseClassifier
+
+_STRATEGIES = ("t_learner", "interaction")
+
+
+def check_treatment(X, treatment, arms=None):
+    """Treatment arm per subject as a Series aligned to X; refuse missing arms."""
+    if isinstance(treatment, str):
+        if not isinstance(X, pd.DataFrame) or treatment not in X.columns:
+            raise TxpredictError(
+                f"treatment={treatment!r} is not a column of X; pass the column name "
+                "of the treatment arm or an array of arms."
+            )
+        values = X[treatment]
+    else:
+        values = pd.Series(np.asarray(treatment), index=getattr(X, "index", None))
+        if len(values) != len(X):
+            raise TxpredictError(
+                f"treatment has {len(values)} values for {len(X)} subjects."
+            )
+    missing = values.index[values.isna()].tolist()
+    if missing:
+        raise TxpredictError(
+            f"Treatment arm missing for subject(s) {list(map(str, missing))[:10]}; a "
+            "recommendation needs the arm each patient received. Remove them."
+        )
+    values = values.astype(str)
+    present = sorted(values.unique())
+    if arms is None:
+        arms = tuple(present)
+    unknown = sorted(set(present) - set(arms))
+    if unknown:
+        raise TxpredictError(f"Treatment values {unknown} are not among arms {arms}.")
+    if len(arms) < 2 or len(present) < 2:
+        raise TxpredictError(
+            f"Modality prediction needs at least two treatment arms; got {present}."
+        )
+    return values, tuple(arms)
+
+
+class ModalitySelector(BaseEstimator):
+    """Predict each patient's response under each treatment arm; recommend one.
+
+    Parameters
+    ----------
+    features : str or transformer, default="roi"
+        As in :class:`ResponseClassifier`.
+    classifier : str or classifier, default="logistic"
+        The response model (per arm for "t_learner").
+    strategy : {"t_learner", "interaction"}, default="t_learner"
+        "t_learner": one response model per arm, each tuned by inner CV on that
+        arm's patients (the Personalized Advantage Index approach of DeRubeis et
+        al. 2014). "interaction": one L2 logistic model on the features, arm
+        indicators and arm x feature products, so the arms share the prognostic
+        part (needs numeric image features, no demographics).
+    arms : sequence of str or None, default=None
+        Arm names; None takes them from the training data (sorted).
+    param_grid, inner_cv, random_state
+        As in :class:`ResponseClassifier`.
+
+    Attributes
+    ----------
+    arms_ : tuple of str
+    models_ : dict of str to ResponseClassifier
+        One per arm ("t_learner").
+    extractor_ : transformer or None
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> cohort = tp.make_synthetic_cohort(60, grid="fsl6", random_state=0)
+    >>> selector = tp.ModalitySelector("roi", param_grid={"C": [0.1]})
+    >>> selector = selector.fit(cohort.X, cohort.y, treatment="treatment")
+    >>> list(selector.predict_response_proba(cohort.X).columns)
+    ['CBT', 'SSRI+CBT']
+    """
+
+    def __init__(
+        self,
+        features="roi",
+        classifier="logistic",
+        *,
+        strategy="t_learner",
+        arms=None,
+        param_grid=None,
+        inner_cv=5,
+        random_state=0,
+    ):
+        self.features = features
+        self.classifier = classifier
+        self.strategy = strategy
+        self.arms = arms
+        self.param_grid = param_grid
+        self.inner_cv = inner_cv
+        self.random_state = random_state
+
+    def _base(self):
+        return ResponseClassifier(
+            self.features,
+            self.classifier,
+            param_grid=self.param_grid,
+            inner_cv=self.inner_cv,
+            random_state=self.random_state,
+        )
+
+    def fit(self, X, y, treatment="treatment"):
+        """Fit the response model(s).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_subjects, n_columns)
+        y : array-like of shape (n_subjects,)
+        treatment : str or array-like, default="treatment"
+            Column of X, or the arm of each subject.
+
+        Returns
+        -------
+        self
+        """
+        if self.strategy not in _STRATEGIES:
+            raise TxpredictError(
+                f"The 'strategy' parameter of ModalitySelector must be one of "
+                f"{list(_STRATEGIES)}. Got {self.strategy!r} instead."
+            )
+        arm, self.arms_ = check_treatment(X, treatment, self.arms)
+        y = np.asarray(y).astype(int)
+        base = self._base()
+        self.extractor_ = base.make_extractor()
+        if self.extractor_ is not None:
+            self.extractor_.fit(X)
+        design = base.design(X, self.extractor_)
+        if self.strategy == "t_learner":
+            self.models_ = {}
+            for name in self.arms_:
+                rows = np.flatnonzero(arm.to_numpy() == name)
+                counts = np.bincount(y[rows], minlength=2)
+                if counts.min() < self.inner_cv:
+                    raise TxpredictError(
+                        f"Arm {name!r} has {counts[1]} responder(s) and {counts[0]} "
+                        f"non-responder(s) in the training data: fewer than "
+                        f"inner_cv={self.inner_cv} of each to tune its model. Use a "
+                        "smaller inner_cv, strategy='interaction', or more patients."
+                    )
+                part = (
+                    design.iloc[rows]
+                    if isinstance(design, pd.DataFrame)
+                    else design[rows]
+                )
+                self.models_[name] = clone(base).fit_design(
+                    part, y[rows], self.extractor_
+                )
+        else:
+            if not isinstance(design, np.ndarray):
+                raise TxpredictError(
+                    "strategy='interaction' needs image features only (e.g. 'roi', "
+                    "'wholebrain'); use 't_learner' with demographic features."
+                )
+            grid = (
+                self.param_grid
+                if self.param_grid is not None
+                else {"logisticregression__C": [1e-3, 1e-2, 1e-1, 1.0, 10.0]}
+            )
+            grid = {
+                k if "__" in k else f"logisticregression__{k}": v
+                for k, v in grid.items()
+            }
+            self.interaction_model_ = GridSearchCV(
+                make_pipeline(
+                    StandardScaler(),
+                    LogisticRegression(class_weight="balanced", max_iter=5000),
+                ),
+                grid,
+                scoring="roc_auc",
+                cv=base.inner_splitter(),
+            ).fit(self._interactions(design, arm.to_numpy()), y)
+        return self
+
+    def _interactions(self, design, arm):
+        indicators = np.column_stack([(arm == a).astype(float) for a in self.arms_[1:]])
+        products = [design * indicators[:, [k]] for k in range(indicators.shape[1])]
+        return np.hstack([design, indicators, *products])
+
+    def predict_response_proba(self, X) -> pd.DataFrame:
+        """Probability of response under each arm (one column per arm)."""
+        check_is_fitted(self, "arms_")
+        design = self._base().design(X, self.extractor_)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        out = {}
+        for name in self.arms_:
+            if self.strategy == "t_learner":
+                out[name] = self.models_[name].search_.predict_proba(design)[:, 1]
+            else:
+                arm = np.full(len(design), name)
+                out[name] = self.interaction_model_.predict_proba(
+                    self._interactions(design, arm)
+                )[:, 1]
+        return pd.DataFrame(out, index=index)[list(self.arms_)]
+
+    def pai(self, X) -> pd.Series:
+        """Personalized Advantage Index.
+
+        Two arms: P(response | arms_[1]) - P(response | arms_[0]) (positive
+        favours the second arm). More arms: best minus second best (>= 0).
+        """
+        p = self.predict_response_proba(X)
+        if p.shape[1] == 2:
+            return (p.iloc[:, 1] - p.iloc[:, 0]).rename("pai")
+        ordered = np.sort(p.to_numpy(), axis=1)
+        return pd.Series(ordered[:, -1] - ordered[:, -2], index=p.index, name="pai")
+
+    def recommend(self, X) -> pd.Series:
+        """The arm with the highest predicted response probability."""
+        p = self.predict_response_proba(X)
+        return p.idxmax(axis=1).rename("recommended")

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+import txpredict as tp
+from txpredict.errors import TxpredictError
+
+
+@pytest.fixture(scope="module")
+def frick_like():
+    """A Frick et al. 2018-like study: dACC x arm interaction, 200 patients."""
+    return tp.make_synthetic_cohort(
+        200, effect="interaction", grid="fsl6", random_state=1
+    )
+
+
+def test_selector_outputs_are_consistent(frick_like):
+    X, y = frick_like.X, frick_like.y
+    selector = tp.ModalitySelector("roi", param_grid={"C": [0.1]}).fit(X, y)
+    p = selector.predict_response_proba(X)
+    assert list(p.columns) == ["CBT", "SSRI+CBT"] and list(p.index) == list(X.index)
+    assert ((p > 0) & (p < 1)).all().all()
+    np.testing.assert_allclose(selector.pai(X), p["SSRI+CBT"] - p["CBT"])
+    expected = np.where(p["SSRI+CBT"] > p["CBT"], "SSRI+CBT", "CBT")
+    np.testing.assert_array_equal(selector.recommend(X), expected)
+    assert set(selector.models_) == {"CBT", "SSRI+CBT"}
+
+
+@pytest.mark.parametrize("strategy", ["t_learner", "interaction"])
+def test_recommendations_recover_the_better_arm(frick_like, strategy):
+    selector = tp.ModalitySelector("roi", strategy=strategy)
+    result = tp.evaluate_selection(
+        selector,
+        frick_like.X,
+        frick_like.y,
+        n_repeats=2,
+        truth=frick_like.ground_truth,
+        n_jobs=2,
+    )
+    s = result.summary()
+    assert s.at["agreement_with_better_arm", "estimate"] > 0.6
+    assert s.at["matched_minus_unmatched", "estimate"] > 0
+    assert (
+        s.at["true_policy_value", "estimate"] <= s.at["oracle_policy_value", "estimate"]
+    )
+    low, high = s.loc["matched_minus_unmatched", ["ci_low", "ci_high"]]
+    assert low < s.at["matched_minus_unmatched", "estimate"] < high
+    # Every patient is predicted once per repeat, by models that never saw them.
+    counts = result.predictions.groupby("participant_id").size()
+    assert (counts == 2).all() and len(counts) == 200
+
+
+def test_no_interaction_gives_no_better_policy():
+    cohort = tp.make_synthetic_cohort(
+        120, effect="prognostic", grid="fsl6", random_state=3
+    )
+    selector = tp.ModalitySelector("roi", strategy="interaction")
+    s = tp.evaluate_selection(
+        selector, cohort.X, cohort.y, n_repeats=2, truth=cohort.ground_truth
+    ).summary()
+    best_single = max(
+        s.at["everyone_CBT", "estimate"], s.at["everyone_SSRI+CBT", "estimate"]
+    )
+    assert s.at["policy_value_ipw", "estimate"] < best_single + 0.1
+
+
+def test_bad_inputs_are_explained(frick_like):
+    X, y = frick_like.X, frick_like.y
+    with pytest.raises(TxpredictError, match="at least two treatment arms"):
+        tp.ModalitySelector().fit(X, y, treatment=np.repeat("CBT", len(y)))
+    arm = X["treatment"].copy().astype(object)
+    arm.iloc[3] = np.nan
+    with pytest.raises(TxpredictError, match=r"missing for subject\(s\) \['sub-004'\]"):
+        tp.ModalitySelector().fit(X, y, treatment=arm)
+    few = X.iloc[:30]
+    with pytest.raises(
+        TxpredictError, match=r"Arm '(CBT|SSRI\+CBT)' has \d+ responder"
+    ):
+        tp.ModalitySelector(inner_cv=10).fit(few, y.iloc[:30])
+    with pytest.raises(TxpredictError, match="'strategy' parameter"):
+        tp.ModalitySelector(strategy="s_learner").fit(X, y)
+    with pytest.raises(TxpredictError, match="needs image features only"):
+        tp.ModalitySelector("roi+demographics", strategy="interaction").fit(X, y)
+    with pytest.raises(TxpredictError, match="probability for each arm"):
+        tp.evaluate_selection(tp.ModalitySelector(), X, y, propensity={"CBT": 0.5})
