@@ -82,3 +82,39 @@ def test_bad_inputs_are_explained(frick_like):
         tp.ModalitySelector("roi+demographics", strategy="interaction").fit(X, y)
     with pytest.raises(TxpredictError, match="probability for each arm"):
         tp.evaluate_selection(tp.ModalitySelector(), X, y, propensity={"CBT": 0.5})
+
+
+def test_qini_ranks_benefit():
+    from txpredict.modality._uplift import qini_coefficient, qini_curve
+
+    rng = np.random.default_rng(0)
+    n = 400
+    treated = rng.random(n) < 0.5
+    benefit = rng.standard_normal(n)
+    y = (
+        rng.random(n) < 0.5 + 0.3 * np.tanh(benefit) * np.where(treated, 1, -1)
+    ).astype(int)
+    good = qini_coefficient(y, treated, benefit)
+    bad = qini_coefficient(y, treated, -benefit)
+    assert good > 0 > bad
+    fraction, q = qini_curve(y, treated, benefit)
+    assert fraction[0] == 0 and fraction[-1] == 1 and q[0] == 0
+
+
+def test_policy_gain_permutation_and_warnings(frick_like):
+    selector = tp.ModalitySelector(
+        "roi", strategy="interaction", param_grid={"C": [0.1]}
+    )
+    with pytest.warns(UserWarning, match="propensity="):
+        result = tp.evaluate_selection(
+            selector,
+            frick_like.X,
+            frick_like.y,
+            n_repeats=1,
+            randomized=False,
+            n_permutations=4,
+        )
+    permutation = result.permutation
+    assert len(permutation["null_distribution"]) == 4
+    assert 0.2 <= permutation["p_value"] <= 1.0
+    assert "qini_coefficient" in result.summary().index

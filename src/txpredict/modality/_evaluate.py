@@ -17,6 +17,7 @@ Reported (means over repeats; 95% intervals count each patient once):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import joblib
@@ -28,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from txpredict.errors import TxpredictError
 from txpredict.modality._selector import check_treatment
+from txpredict.modality._uplift import qini_coefficient
 from txpredict.model_selection._gram import fast_auc
 from txpredict.model_selection._schemes import repeat_seeds
 
@@ -56,7 +58,9 @@ def evaluate_selection(
     outer_cv=5,
     n_repeats=10,
     propensity=None,
+    randomized=True,
     truth=None,
+    n_permutations=0,
     n_jobs=None,
     random_state=0,
 ):
@@ -74,6 +78,14 @@ def evaluate_selection(
     propensity : dict of str to float or None, default=None
         Probability of assignment to each arm. None takes the arm proportions,
         which is right for a randomised trial only.
+    randomized : bool, default=True
+        Whether arms were assigned at random. If not, and no ``propensity`` is
+        given, the policy value is not interpretable and a warning says so.
+    n_permutations : int, default=0
+        Permutation test of the policy gain (policy value minus the best single
+        arm): arm labels are permuted within outcome strata and the whole
+        nested evaluation re-run (``n_repeats=1`` each, like the observed
+        statistic it is compared with). 0 skips it.
     truth : DataFrame or None, default=None
         Synthetic ground truth (``cohort.ground_truth``): ``p_response_<arm>``
         and ``better_arm`` columns.
@@ -94,6 +106,14 @@ def evaluate_selection(
             f"outer_cv={outer_cv} folds; use fewer folds or more patients."
         )
     if propensity is None:
+        if not randomized:
+            warnings.warn(
+                "Inverse-probability weighting needs known assignment probabilities; "
+                "in a non-randomised study pass propensity= (e.g. from a propensity "
+                "model). The arm proportions used instead may bias the policy value.",
+                UserWarning,
+                stacklevel=2,
+            )
         propensity = (arm.value_counts(normalize=True)).to_dict()
     elif set(propensity) != set(arms):
         raise TxpredictError(f"propensity must give a probability for each arm {arms}.")
@@ -106,9 +126,65 @@ def evaluate_selection(
         joblib.delayed(_fold)(selector, X, y, arm.to_numpy(), *t) for t in tasks
     )
     predictions = pd.concat(frames, ignore_index=True)
-    return SelectionResult(
+    result = SelectionResult(
         predictions, arms, dict(propensity), None if truth is None else truth.copy()
     )
+    if n_permutations:
+        result.permutation = _policy_gain_permutation(
+            selector,
+            X,
+            y,
+            arm.to_numpy(),
+            outer_cv,
+            n_permutations,
+            propensity,
+            n_jobs,
+            random_state,
+        )
+    return result
+
+
+def _policy_gain(selector, X, y, arm, outer_cv, propensity, seed):
+    """Policy value minus the best single arm, one nested 'repeat'."""
+    strata = arm + "|" + y.astype(str)
+    splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
+    frames = [
+        _fold(selector, X, y, arm, train, test, 0, fold)
+        for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), strata))
+    ]
+    result = SelectionResult(
+        pd.concat(frames, ignore_index=True), tuple(sorted(set(arm))), propensity
+    )
+    summary = result.summary()
+    single = [summary.at[f"everyone_{a}", "estimate"] for a in result.arms]
+    return summary.at["policy_value_ipw", "estimate"] - max(single)
+
+
+def _policy_gain_permutation(
+    selector, X, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
+):
+    seed = repeat_seeds(random_state, 1)[0]
+    observed = _policy_gain(selector, X, y, arm, outer_cv, propensity, seed)
+    rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(2)[1])
+    permuted = []
+    for _ in range(n_permutations):
+        shuffled = arm.copy()
+        for label in (0, 1):  # within outcome strata: each arm keeps its response rate
+            rows = np.flatnonzero(y == label)
+            shuffled[rows] = rng.permutation(arm[rows])
+        permuted.append(shuffled)
+    null = np.array(
+        joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(_policy_gain)(selector, X, y, a, outer_cv, propensity, seed)
+            for a in permuted
+        )
+    )
+    p_value = (1 + np.sum(null >= observed)) / (1 + n_permutations)
+    return {
+        "policy_gain": float(observed),
+        "p_value": float(p_value),
+        "null_distribution": null,
+    }
 
 
 def _difference_se(pa, pb, na, nb):
@@ -132,12 +208,17 @@ class SelectionResult:
     arms : tuple of str
     propensity : dict
     truth : DataFrame or None
+    permutation : dict or None
+        ``policy_gain`` (policy value minus the best single arm, one repeat),
+        its permutation ``p_value`` and ``null_distribution``.
     """
 
     predictions: pd.DataFrame
     arms: tuple
     propensity: dict = field(default_factory=dict)
     truth: pd.DataFrame | None = None
+    permutation: dict | None = None
+    permutation: dict | None = None
 
     def _per_repeat(self):
         rows = []
@@ -166,6 +247,12 @@ class SelectionResult:
                     if (0 < y[got].sum() < got.sum())
                     else np.nan
                 )
+            if len(self.arms) == 2:
+                second = (frame["received"] == self.arms[1]).to_numpy()
+                pai = (
+                    frame[f"p_{self.arms[1]}"] - frame[f"p_{self.arms[0]}"]
+                ).to_numpy()
+                row["qini_coefficient"] = qini_coefficient(y, second, pai)
             if self.truth is not None:
                 t = self.truth.loc[frame["participant_id"]]
                 true_p = np.choose(
@@ -193,6 +280,8 @@ class SelectionResult:
             - per_repeat["top_half_unmatched_rate"],
             "policy_value_ipw": per_repeat["policy_value"],
         }
+        if "qini_coefficient" in per_repeat:
+            rows["qini_coefficient"] = per_repeat["qini_coefficient"]
         for a in self.arms:
             got = first["received"] == a
             rows[f"everyone_{a}"] = pd.Series([first.loc[got, "y_true"].mean()])
