@@ -27,7 +27,12 @@ from txpredict.features import (
     default_rois,
     rois_from_atlas,
 )
-from txpredict.modality import ModalitySelector, SelectionResult, evaluate_selection
+from txpredict.modality import (
+    ModalitySelector,
+    SelectionResult,
+    compare_selections,
+    evaluate_selection,
+)
 from txpredict.model_selection import (
     LeaveOneOutWarning,
     NestedCVResult,
@@ -60,6 +65,7 @@ __all__ = [
     "WholeBrainFeatures",
     "__version__",
     "compare",
+    "compare_selections",
     "default_rois",
     "evaluate_selection",
     "load_cohort",

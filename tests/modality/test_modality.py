@@ -118,3 +118,25 @@ def test_policy_gain_permutation_and_warnings(frick_like):
     assert len(permutation["null_distribution"]) == 4
     assert 0.2 <= permutation["p_value"] <= 1.0
     assert "qini_coefficient" in result.summary().index
+
+
+def test_scan_vs_demographics_selection_on_the_same_splits(frick_like):
+    X, y = frick_like.X, frick_like.y
+    scan = tp.evaluate_selection(
+        tp.ModalitySelector("roi", strategy="interaction"), X, y, n_repeats=2
+    )
+    demo = tp.evaluate_selection(
+        tp.ModalitySelector("demographics", param_grid={}), X, y, n_repeats=2
+    )
+    table = tp.compare_selections(scan, demo, names=("scan", "demographics"))
+    assert table.at["policy_value_ipw", "difference"] > 0
+    assert 0 <= table.at["policy_value_ipw", "p_value"] <= 1
+    other = tp.evaluate_selection(
+        tp.ModalitySelector("demographics", param_grid={}),
+        X,
+        y,
+        n_repeats=2,
+        random_state=5,
+    )
+    with pytest.raises(TxpredictError, match="different splits"):
+        tp.compare_selections(scan, other)

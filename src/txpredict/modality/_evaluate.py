@@ -28,10 +28,11 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from txpredict.errors import TxpredictError
+from txpredict.evaluation._statistics import corrected_resampled_ttest
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
 from txpredict.model_selection._gram import fast_auc
-from txpredict.model_selection._schemes import repeat_seeds
+from txpredict.model_selection._schemes import repeat_seeds, splits_hash
 
 
 def _fold(selector, X, y, arm, train, test, repeat, fold):
@@ -122,12 +123,17 @@ def evaluate_selection(
         splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
         for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), strata)):
             tasks.append((train, test, repeat, fold))
+    fingerprint = splits_hash(X.index, [(r, f, tr, te) for tr, te, r, f in tasks])
     frames = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_fold)(selector, X, y, arm.to_numpy(), *t) for t in tasks
     )
     predictions = pd.concat(frames, ignore_index=True)
     result = SelectionResult(
-        predictions, arms, dict(propensity), None if truth is None else truth.copy()
+        predictions,
+        arms,
+        dict(propensity),
+        None if truth is None else truth.copy(),
+        splits_hash=fingerprint,
     )
     if n_permutations:
         result.permutation = _policy_gain_permutation(
@@ -218,6 +224,7 @@ class SelectionResult:
     propensity: dict = field(default_factory=dict)
     truth: pd.DataFrame | None = None
     permutation: dict | None = None
+    splits_hash: str = ""
     permutation: dict | None = None
 
     def _per_repeat(self):
@@ -332,3 +339,50 @@ class SelectionResult:
         matched = first["recommended"] == first["received"]
         table = pd.crosstab(matched, first["y_true"])
         return float(stats.chi2_contingency(table)[1]) if table.shape == (2, 2) else 1.0
+
+
+def _fold_policy_values(result):
+    values = []
+    for _, frame in result.predictions.groupby(["repeat", "fold"]):
+        matched = (frame["recommended"] == frame["received"]).to_numpy()
+        weights = matched / frame["received"].map(result.propensity).to_numpy()
+        y = frame["y_true"].to_numpy()
+        values.append((weights * y).sum() / weights.sum() if weights.sum() else np.nan)
+    return np.array(values)
+
+
+def compare_selections(result_a, result_b, *, names=("a", "b")) -> pd.DataFrame:
+    """Compare two selectors on the same splits (e.g. scan vs demographics).
+
+    Both results must come from :func:`evaluate_selection` on the same patients
+    and splits. The policy values of each outer test fold are compared with the
+    Nadeau-Bengio corrected resampled t-test (see :func:`txpredict.compare`).
+
+    Returns
+    -------
+    DataFrame
+        One row per measure: value for a and b, difference, t, p-value.
+    """
+    if result_a.splits_hash != result_b.splits_hash:
+        raise TxpredictError(
+            "The two selection results were computed on different splits; run both "
+            "with the same X, y, treatment, outer_cv, n_repeats and random_state."
+        )
+    a, b = _fold_policy_values(result_a), _fold_policy_values(result_b)
+    n = result_a.predictions["participant_id"].nunique()
+    n_test = len(result_a.predictions) / len(a)
+    test = corrected_resampled_ttest(a - b, n_train=n - n_test, n_test=n_test)
+    summary_a, summary_b = result_a.summary(), result_b.summary()
+    rows = []
+    for measure in ("policy_value_ipw", "matched_minus_unmatched"):
+        rows.append(
+            {
+                "measure": measure,
+                names[0]: summary_a.at[measure, "estimate"],
+                names[1]: summary_b.at[measure, "estimate"],
+            }
+        )
+    table = pd.DataFrame(rows).set_index("measure")
+    table["difference"] = table[names[0]] - table[names[1]]
+    table.loc["policy_value_ipw", ["t", "p_value"]] = (test["t"], test["p_value"])
+    return table
