@@ -165,3 +165,33 @@ def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys):
 def test_result_json_is_plain_json(analysis):
     payload = json.loads((analysis / "result.json").read_text())
     assert payload["format"] == "txpredict.NestedCVResult/1"
+
+
+def test_modality_task_writes_selection_results_and_report(tmp_path):
+    dataset = tmp_path / "study"
+    tp.make_synthetic_cohort(80, grid="fsl6", random_state=2, out_dir=dataset)
+    config = write_config(tmp_path, dataset, extra="")
+    text = config.read_text().replace("[data]", 'task = "modality"\n\n[data]')
+    text += '\n[modality]\nstrategy = "interaction"\n'
+    config.write_text(text)
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    assert {p.name for p in folder.iterdir()} == {
+        "selection_summary.csv",
+        "selection_predictions.csv",
+        "selection_comparison.csv",
+        "selector.skops",
+        "report.html",
+        "config.toml",
+    }
+    summary = pd.read_csv(folder / "selection_summary.csv", index_col=0)
+    assert {"policy_value_ipw", "agreement_with_better_arm", "qini_coefficient"} <= set(
+        summary.index
+    )
+    html = (folder / "report.html").read_text()
+    assert "Qini curve" in html and "data:image/png;base64," in html
+    selector, _ = tp.load_model(folder / "selector.skops")
+    assert list(
+        selector.predict_response_proba(tp.load_cohort(dataset, PATTERN).X).columns
+    ) == ["CBT", "SSRI+CBT"]
+    assert read_config(folder / "config.toml")["task"] == "modality"

@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid", default="fsl2", help="synthetic image grid (fsl2, fsl6)"
     )
     demo.add_argument("--n-repeats", type=int, default=5)
+    demo.add_argument(
+        "--modality",
+        action="store_true",
+        help="treatment selection (CBT vs SSRI+CBT) instead of response",
+    )
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--n-jobs", type=int, default=None)
 
@@ -74,6 +79,7 @@ def _demo(args) -> int:
         "n_repeats": args.n_repeats,
         "random_state": args.seed,
         "n_jobs": args.n_jobs,
+        "modality": args.modality,
     }
     if args.out is not None:
         print(run_demo(args.out, **options))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from txpredict.datasets import make_synthetic_cohort
 from txpredict.model_selection import NestedCVResult
 from txpredict.run import run_analysis
@@ -18,12 +20,14 @@ def run_demo(
     n_repeats=5,
     random_state=0,
     n_jobs=None,
+    modality=False,
     progress=print,
 ) -> str:
     """Generate a synthetic cohort, run the nested analysis, summarise it.
 
     ``out_dir`` receives ``cohort/`` (the BIDS-like dataset) and ``results/``
-    (what ``txpredict run`` writes, report included).
+    (what ``txpredict run`` writes, report included). ``modality=True`` runs
+    the treatment-selection analysis (``task = "modality"``) instead.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -55,11 +59,27 @@ def run_demo(
         },
         "output": {"folder": str(out_dir / "results"), "n_jobs": n_jobs},
     }
+    if modality:
+        config["task"] = "modality"
+        config["modality"] = {"strategy": "interaction"}
+        folder = run_analysis(config, progress=progress)
+        summary = pd.read_csv(folder / "selection_summary.csv", index_col=0)
+        comparison = pd.read_csv(folder / "selection_comparison.csv", index_col=0)
+        return "\n".join(
+            [
+                "",
+                f"Treatment selection (CBT vs SSRI+CBT), nested {n_repeats} x "
+                f"5-fold CV, n={n_subjects}:",
+                summary[["estimate", "ci_low", "ci_high"]].round(3).to_string(),
+                "",
+                "Scan vs demographics-only selection:",
+                comparison.round(3).to_string(),
+                f"Report: {folder / 'report.html'}",
+            ]
+        )
     folder = run_analysis(config, progress=progress)
     result = NestedCVResult.load(folder / "result.json")
     summary = result.summary()[["estimate", "ci_low", "ci_high", "dummy_prior"]]
-    import pandas as pd
-
     comparison = pd.read_csv(folder / "comparison.csv", index_col=[0, 1])
     lines = [
         "",

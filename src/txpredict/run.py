@@ -62,7 +62,9 @@ _SECTIONS = {
         "inner_groups",
     },
     "output": {"folder", "n_jobs", "overwrite", "cache"},
+    "modality": {"strategy", "arms"},
 }
+_TASKS = ("response", "modality")
 
 
 def read_config(path) -> dict:
@@ -74,7 +76,14 @@ def read_config(path) -> dict:
         raise TxpredictError(f"No configuration file at {str(path)!r}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise TxpredictError(f"{path}: invalid TOML ({exc}).") from None
+    task = config.get("task", "response")
+    if task not in _TASKS:
+        raise TxpredictError(
+            f"{path}: task must be one of {list(_TASKS)}; got {task!r}."
+        )
     for section, values in config.items():
+        if section == "task":
+            continue
         if section not in _SECTIONS:
             raise TxpredictError(
                 f"{path}: unknown section [{section}]; use {sorted(_SECTIONS)}."
@@ -112,6 +121,8 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     Nothing is written unless everything succeeds, and an existing non-empty
     folder is never overwritten unless ``overwrite = true``.
     """
+    if config.get("task", "response") == "modality":
+        return run_modality(config, progress=progress)
     data, output = config["data"], config["output"]
     cv = {
         "outer_cv": 5,
@@ -245,8 +256,10 @@ def _as_toml(config) -> str:
             return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
         return repr(v)
 
-    lines = []
+    lines = [f"task = {value(config['task'])}", ""] if "task" in config else []
     for section, values in config.items():
+        if section == "task":
+            continue
         lines.append(f"[{section}]")
         lines += [f"{k} = {value(v)}" for k, v in values.items()]
         lines.append("")
@@ -284,3 +297,104 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     table["predicted"] = model.predict(X)
     table.attrs["provenance"] = provenance
     return table
+
+
+def run_modality(config: dict, *, progress=print) -> Path:
+    """``task = "modality"``: evaluate treatment selection; write results and report.
+
+    Writes ``selection_summary.csv``, ``selection_predictions.csv``,
+    ``selection_comparison.csv`` (scan vs demographics-only selection),
+    ``selector.skops``, ``report.html`` and the configuration.
+    """
+    from txpredict.features import RoiFeatures
+    from txpredict.modality import (
+        ModalitySelector,
+        compare_selections,
+        evaluate_selection,
+    )
+    from txpredict.report import render_modality_report
+
+    data, output = config["data"], config["output"]
+    cv = {
+        "outer_cv": 5,
+        "inner_cv": 5,
+        "n_repeats": 10,
+        "random_state": 0,
+        **config.get("cv", {}),
+    }
+    model_options = {
+        "features": "roi",
+        "classifier": "logistic",
+        **config.get("model", {}),
+    }
+    modality = config.get("modality", {})
+    folder = Path(output["folder"])
+    if folder.exists() and any(folder.iterdir()) and not output.get("overwrite"):
+        raise TxpredictError(
+            f"Output folder {str(folder)!r} already exists and is not empty. Choose "
+            "a new [output] folder, delete it, or set overwrite = true."
+        )
+    cohort = load_cohort(
+        data["dataset"],
+        data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
+        outcome=_outcome(data.get("outcome", "responder")),
+        treatment=data.get("treatment", "treatment"),
+        arms=data.get("arms"),
+    )
+    if cohort.treatment is None:
+        raise TxpredictError("task = 'modality' needs a treatment column in the data.")
+    progress(f"Loaded {cohort!r}")
+    X, y = cohort.X, cohort.y
+    options = {
+        "features": model_options["features"],
+        "classifier": model_options["classifier"],
+        "param_grid": model_options.get("param_grid"),
+        "inner_cv": cv["inner_cv"],
+        "random_state": cv["random_state"],
+        "strategy": modality.get("strategy", "t_learner"),
+        "arms": modality.get("arms", cohort.arms),
+    }
+    selector = ModalitySelector(**options)
+    baseline = ModalitySelector(
+        **{
+            **options,
+            "features": "demographics",
+            "strategy": "t_learner",
+            "param_grid": {},
+        }
+    )
+    evaluation = {
+        "outer_cv": cv["outer_cv"],
+        "n_repeats": cv["n_repeats"],
+        "random_state": cv["random_state"],
+        "n_jobs": output.get("n_jobs"),
+        "truth": cohort.ground_truth,
+    }
+    treatment = cohort.treatment_column
+    progress("Evaluating the selector (nested) ...")
+    result = evaluate_selection(selector, X, y, treatment, **evaluation)
+    progress("Evaluating the demographics-only selector ...")
+    demo = evaluate_selection(baseline, X, y, treatment, **evaluation)
+    comparison = compare_selections(result, demo, names=("scan", "demographics"))
+    final = selector.fit(X, y, treatment=treatment)
+    roi = None
+    if str(options["features"]).startswith("roi"):
+        roi = RoiFeatures(verbose=0).set_output(transform="pandas").fit_transform(X)
+    html = render_modality_report(
+        title=Path(data["dataset"]).name,
+        result=result,
+        comparison=comparison,
+        cohort=cohort,
+        selector=selector,
+        cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
+        roi_features=roi,
+    )
+    with atomic_directory(folder, overwrite=bool(output.get("overwrite"))) as tmp:
+        result.summary().to_csv(tmp / "selection_summary.csv")
+        result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
+        comparison.to_csv(tmp / "selection_comparison.csv")
+        save_model(final, tmp / "selector.skops")
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+    progress(f"Wrote {folder}")
+    return folder

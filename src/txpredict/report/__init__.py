@@ -1,5 +1,6 @@
 """HTML reports (Jinja2 template shipped with the package, figures embedded)."""
 
 from txpredict.report._html import render_report
+from txpredict.report._modality import render_modality_report
 
-__all__ = ["render_report"]
+__all__ = ["render_modality_report", "render_report"]

@@ -1,0 +1,114 @@
+"""The modality-prediction report of ``txpredict run`` with ``task = "modality"``."""
+
+from __future__ import annotations
+
+import datetime
+from importlib.metadata import version
+
+import jinja2
+import numpy as np
+
+from txpredict.modality._uplift import qini_curve
+from txpredict.report._figures import _png, plt
+from txpredict.report._html import _table
+
+
+def _pai_figure(result):
+    p = result.predictions
+    a0, a1 = result.arms[:2]
+    pai = p[f"p_{a1}"] - p[f"p_{a0}"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for arm in result.arms:
+        ax.hist(pai[p["received"] == arm], bins=20, alpha=0.5, label=f"received {arm}")
+    ax.axvline(0, color="k", lw=1)
+    ax.set(
+        xlabel=f"PAI = P(response | {a1}) - P(response | {a0})",
+        ylabel="patients",
+        title="Out-of-fold PAI by arm received",
+    )
+    ax.legend()
+    return _png(fig)
+
+
+def _policy_figure(summary, arms):
+    names = [
+        "matched_response_rate",
+        "unmatched_response_rate",
+        "policy_value_ipw",
+        *[f"everyone_{a}" for a in arms],
+        "random_allocation",
+    ]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.bar(range(len(names)), summary.loc[names, "estimate"])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=25, ha="right")
+    ax.set(ylabel="response rate", ylim=(0, 1), title="Matched vs unmatched; policies")
+    return _png(fig)
+
+
+def _qini_figure(result):
+    p = result.predictions[result.predictions["repeat"] == 0]
+    a0, a1 = result.arms[:2]
+    fraction, q = qini_curve(
+        p["y_true"], p["received"] == a1, p[f"p_{a1}"] - p[f"p_{a0}"]
+    )
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.plot(fraction, q, label="PAI ranking")
+    ax.plot([0, 1], [0, q[-1]], "k--", label="random ranking")
+    ax.set(
+        xlabel="fraction of patients (highest PAI first)",
+        ylabel=f"extra responders with {a1}",
+        title="Qini curve (repeat 0)",
+    )
+    ax.legend()
+    return _png(fig)
+
+
+def _features_figure(result, roi_features):
+    if roi_features is None:
+        return None
+    p = result.predictions.groupby("participant_id")
+    a0, a1 = result.arms[:2]
+    pai = (p[f"p_{a1}"].mean() - p[f"p_{a0}"].mean()).reindex(
+        roi_features.index.astype(str)
+    )
+    columns = list(roi_features.columns)[:6]
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(2.2 * len(columns), 2.4), sharey=True
+    )
+    for ax, column in zip(np.atleast_1d(axes), columns, strict=True):
+        ax.scatter(roi_features[column], pai, s=6, alpha=0.6)
+        r = np.corrcoef(roi_features[column], pai)[0, 1]
+        ax.set(title=f"{column}\nr = {r:.2f}", xlabel="")
+    np.atleast_1d(axes)[0].set(ylabel="mean PAI")
+    return _png(fig)
+
+
+def render_modality_report(
+    *, title, result, comparison, cohort, selector, cv_text, roi_features=None
+) -> str:
+    """HTML text of the modality report."""
+    summary = result.summary()
+    columns, rows = _table(summary)
+    comparison_columns, comparison_rows = _table(comparison)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("txpredict.report", "templates"), autoescape=True
+    )
+    return environment.get_template("modality.html.j2").render(
+        title=title,
+        version=version("txpredict"),
+        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        cohort=repr(cohort),
+        selector=repr(selector),
+        cv=cv_text,
+        summary_columns=columns,
+        summary_rows=rows,
+        comparison_columns=comparison_columns,
+        comparison_rows=comparison_rows,
+        figures={
+            "pai": _pai_figure(result),
+            "policy": _policy_figure(summary, result.arms),
+            "qini": _qini_figure(result),
+            "features": _features_figure(result, roi_features),
+        },
+    )
