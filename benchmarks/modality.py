@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import machine, write_result
-
 import txpredict as tp
+from _common import machine, write_result
 
 
 def main(argv=None):
