@@ -112,17 +112,8 @@ def _outcome(value):
     return value
 
 
-def run_analysis(config: dict, *, progress=print) -> Path:
-    """Run the analysis of a configuration; returns the output folder.
-
-    Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
-    ``comparison.csv``, ``result.json``, ``model.skops`` (the final model
-    fitted on all patients), ``report.html`` and a copy of the configuration.
-    Nothing is written unless everything succeeds, and an existing non-empty
-    folder is never overwritten unless ``overwrite = true``.
-    """
-    if config.get("task", "response") == "modality":
-        return run_modality(config, progress=progress)
+def _prepare(config, progress):
+    """Defaults, the output-folder check and the cohort, shared by both tasks."""
     data, output = config["data"], config["output"]
     cv = {
         "outer_cv": 5,
@@ -150,6 +141,21 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         arms=data.get("arms"),
     )
     progress(f"Loaded {cohort!r}")
+    return data, output, cv, model_options, folder, cohort
+
+
+def run_analysis(config: dict, *, progress=print) -> Path:
+    """Run the analysis of a configuration; returns the output folder.
+
+    Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
+    ``comparison.csv``, ``result.json``, ``model.skops`` (the final model
+    fitted on all patients), ``report.html`` and a copy of the configuration.
+    Nothing is written unless everything succeeds, and an existing non-empty
+    folder is never overwritten unless ``overwrite = true``.
+    """
+    if config.get("task", "response") == "modality":
+        return run_modality(config, progress=progress)
+    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
@@ -314,36 +320,10 @@ def run_modality(config: dict, *, progress=print) -> Path:
     )
     from txpredict.report import render_modality_report
 
-    data, output = config["data"], config["output"]
-    cv = {
-        "outer_cv": 5,
-        "inner_cv": 5,
-        "n_repeats": 10,
-        "random_state": 0,
-        **config.get("cv", {}),
-    }
-    model_options = {
-        "features": "roi",
-        "classifier": "logistic",
-        **config.get("model", {}),
-    }
-    modality = config.get("modality", {})
-    folder = Path(output["folder"])
-    if folder.exists() and any(folder.iterdir()) and not output.get("overwrite"):
-        raise TxpredictError(
-            f"Output folder {str(folder)!r} already exists and is not empty. Choose "
-            "a new [output] folder, delete it, or set overwrite = true."
-        )
-    cohort = load_cohort(
-        data["dataset"],
-        data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
-        outcome=_outcome(data.get("outcome", "responder")),
-        treatment=data.get("treatment", "treatment"),
-        arms=data.get("arms"),
-    )
+    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
     if cohort.treatment is None:
         raise TxpredictError("task = 'modality' needs a treatment column in the data.")
-    progress(f"Loaded {cohort!r}")
+    modality = config.get("modality", {})
     X, y = cohort.X, cohort.y
     options = {
         "features": model_options["features"],

@@ -18,6 +18,15 @@ def _fmt(value):
     return value
 
 
+def template(name: str) -> jinja2.Template:
+    """A report template shipped with the package (autoescaping on)."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("txpredict.report", "templates"),
+        autoescape=True,
+    )
+    return environment.get_template(name)
+
+
 def _table(frame: pd.DataFrame):
     columns = [frame.index.name or "", *frame.columns]
     rows = [
@@ -60,11 +69,7 @@ def render_report(
         "baseline": _figures.baseline_figure(summaries),
         "rois": _figures.roi_figure(rois),
     }
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("txpredict.report", "templates"),
-        autoescape=True,
-    )
-    return environment.get_template("report.html.j2").render(
+    return template("report.html.j2").render(
         title=title,
         version=version("txpredict"),
         created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),

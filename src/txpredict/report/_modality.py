@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime
 from importlib.metadata import version
 
-import jinja2
 import numpy as np
 
 from txpredict.modality._uplift import qini_curve
 from txpredict.report._figures import _png, plt
-from txpredict.report._html import _table
+from txpredict.report._html import _table, template
 
 
 def _pai_figure(result):
@@ -91,10 +90,7 @@ def render_modality_report(
     summary = result.summary()
     columns, rows = _table(summary)
     comparison_columns, comparison_rows = _table(comparison)
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("txpredict.report", "templates"), autoescape=True
-    )
-    return environment.get_template("modality.html.j2").render(
+    return template("modality.html.j2").render(
         title=title,
         version=version("txpredict"),
         created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
