@@ -156,6 +156,7 @@ def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys):
     out = capsys.readouterr().out
     assert "p_response" in out and "sub-01_task-faces" in out
     model, _ = tp.load_model(analysis / "model.skops")
+    assert model.inner_cv == 3  # the configured inner CV, as in the nested runs
     X = pd.DataFrame({"image": [str(p) for p in images]})
     probabilities = model.predict_proba(X)[:, 1]
     printed = [float(line.split()[1]) for line in out.splitlines()[2:]]

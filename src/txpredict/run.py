@@ -31,6 +31,7 @@ import tomllib
 from pathlib import Path
 
 import pandas as pd
+from sklearn.base import clone
 
 from txpredict._io import atomic_directory
 from txpredict.cohort import DEFAULT_IMAGE_PATTERN, SymptomReduction, load_cohort
@@ -160,8 +161,13 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
     cache = output.get("cache")
+    # Built once: the nested CV, the combined model and the final fit all use it.
     model = ResponseClassifier(
-        **model_options, memory=cache, n_jobs=n_jobs, random_state=cv["random_state"]
+        **model_options,
+        inner_cv=cv["inner_cv"],
+        memory=cache,
+        n_jobs=n_jobs,
+        random_state=cv["random_state"],
     )
     demographic_columns = model_options.get(
         "demographic_columns", ResponseClassifier().demographic_columns
@@ -175,11 +181,8 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     models = {"model": model, "demographics only": baseline}
     features = model_options["features"]
     if isinstance(features, str) and features in ("roi", "roi_voxels", "wholebrain"):
-        models["model + demographics"] = ResponseClassifier(
-            **{**model_options, "features": f"{features}+demographics"},
-            memory=cache,
-            n_jobs=n_jobs,
-            random_state=cv["random_state"],
+        models["model + demographics"] = clone(model).set_params(
+            features=f"{features}+demographics"
         )
     cv_options = {
         "outer_cv": cv["outer_cv"],
@@ -209,9 +212,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             names=("model + demographics", "demographics"),
         )
     progress("Fitting the final model on all patients ...")
-    final = ResponseClassifier(
-        **model_options, n_jobs=n_jobs, memory=cache, random_state=cv["random_state"]
-    ).fit(X, y)
+    final = clone(model).fit(X, y)
     rois = (
         default_rois()
         if isinstance(features, str) and features.startswith("roi")

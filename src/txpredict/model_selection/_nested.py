@@ -152,14 +152,15 @@ class _Runner:
             model.fit(train_design, y[train], **fit_params)
             predictor = model
             params = getattr(model, "best_params_", {})
-        if hasattr(predictor, "decision_function"):
-            score = predictor.decision_function(test_design)
-        else:
-            score = predictor.predict_proba(test_design)[:, 1]
         probability = (
             predictor.predict_proba(test_design)[:, 1]
             if hasattr(predictor, "predict_proba")
             else None
+        )
+        score = (
+            predictor.decision_function(test_design)
+            if hasattr(predictor, "decision_function")
+            else probability
         )
         return {
             "score": np.asarray(score, float),
