@@ -240,3 +240,11 @@ def test_generator_parameters_are_read_back(small_cohort_dir):
     cohort = tp.load_cohort(small_cohort_dir)
     assert cohort.info["coefficients"]["b_interaction"] == 1.5
     assert 0.5 < cohort.info["bayes_balanced_accuracy"] < 1.0
+
+
+def test_subset_keeps_rows_and_ground_truth_aligned(small_cohort):
+    ids = list(small_cohort.X.index[:12][::-1])  # both classes, reordered
+    part = small_cohort.subset(ids)
+    assert list(part.X.index) == ids and list(part.ground_truth.index) == ids
+    assert part.y.tolist() == small_cohort.y.loc[ids].tolist()
+    assert part.arms == small_cohort.arms

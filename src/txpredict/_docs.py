@@ -18,10 +18,6 @@ docdict = {
         DataFrame.""",
     "random_state": """random_state : int, numpy.random.Generator or None, default=None
         Seed of every random draw. Pass an int for reproducible results.""",
-    "X_images": """X : DataFrame, Series or list of shape (n_subjects,)
-        The subjects' images: a DataFrame with an ``image_column`` (the index
-        names the subjects in error messages), a Series, or a list of paths or
-        nibabel images.""",
 }
 
 

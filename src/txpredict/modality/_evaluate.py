@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import joblib
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
@@ -331,14 +330,6 @@ class SelectionResult:
         )
         table.loc["cohens_h_matched_vs_unmatched", "estimate"] = _cohens_h(pa, pb)
         return table
-
-    def matched_vs_unmatched_test(self) -> float:
-        """Two-sided p-value (chi-square) of matched vs unmatched response, repeat 0."""
-        p = self.predictions
-        first = p[p["repeat"] == p["repeat"].min()]
-        matched = first["recommended"] == first["received"]
-        table = pd.crosstab(matched, first["y_true"])
-        return float(stats.chi2_contingency(table)[1]) if table.shape == (2, 2) else 1.0
 
 
 def _fold_policy_values(result):
