@@ -47,12 +47,6 @@ def _brain_mask(mask, grid: Grid) -> np.ndarray | None:
     return resample_mask_to_grid(mask, grid, "brain mask") > 0
 
 
-def _mask_key(mask):
-    if mask is None or isinstance(mask, str):
-        return mask
-    return "custom"  # the resolved voxel indices enter the key instead
-
-
 def _handle_nonfinite(values, policy, subject, image, where):
     finite = np.isfinite(values)
     if finite.all():
@@ -360,11 +354,25 @@ class _WholeBrainSpec:
     ndim = 3
     dtype = np.float32
 
-    def __init__(self, mask, grid, smoothing_fwhm, downsample, nonfinite, key):
+    def __init__(self, mask, grid, smoothing_fwhm, downsample, nonfinite):
         self.mask, self.grid = mask, grid
         self.smoothing_fwhm, self.downsample = smoothing_fwhm, downsample
-        self.nonfinite, self.key = nonfinite, key
+        self.nonfinite = nonfinite
         self.indices = masked_voxel_indices(mask)
+        # Everything that changes the output changes the cache key (the voxel
+        # indices stand for the mask, whatever image it came from).
+        self.key = joblib.hash(
+            (
+                "wholebrain",
+                2,
+                self.indices,
+                smoothing_fwhm,
+                downsample,
+                nonfinite,
+                grid.shape,
+                grid.affine,
+            )
+        )
         self.coarse_mask, self.coarse_indices = None, None
         if downsample > 1:
             counts = _block_sum(mask.astype(np.float32), downsample)
@@ -529,21 +537,8 @@ class WholeBrainFeatures(_BaseImageFeatures):
                 "mask in the same (MNI) space as the images?"
             )
         smoothing = None if not self.smoothing_fwhm else self.smoothing_fwhm
-        key = joblib.hash(
-            (
-                "wholebrain",
-                1,
-                masked_voxel_indices(mask),
-                _mask_key(self.mask),
-                smoothing,
-                int(self.downsample),
-                self.nonfinite,
-                self.grid_.shape,
-                self.grid_.affine,
-            )
-        )
         self.spec_ = _WholeBrainSpec(
-            mask, self.grid_, smoothing, int(self.downsample), self.nonfinite, key
+            mask, self.grid_, smoothing, int(self.downsample), self.nonfinite
         )
         self.n_voxels_ = self.spec_.n_features
         self.output_mask_ = self.spec_.coarse_mask if self.downsample > 1 else mask
