@@ -34,10 +34,11 @@ def test_wilson_interval_known_values():
     assert (low, high) == pytest.approx((0.7222, 0.8749), abs=1e-3)
 
 
+@pytest.mark.parametrize("n", [60, 600])  # pair counting, then ranks
 @pytest.mark.parametrize("ties", [False, True])
-def test_fast_scores_equal_sklearn(rng, ties):
-    y = rng.integers(0, 2, 60)
-    score = rng.standard_normal(60)
+def test_fast_scores_equal_sklearn(rng, ties, n):
+    y = rng.integers(0, 2, n)
+    score = rng.standard_normal(n)
     if ties:
         score = np.round(score)
     assert fast_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

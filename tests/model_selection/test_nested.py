@@ -297,7 +297,7 @@ def test_bad_inputs_are_explained(cohort):
         tp.nested_cross_validate(
             tp.ResponseClassifier("roi", param_grid={"gamma": [1]}), X, y, n_repeats=1
         )
-    with pytest.raises(TxpredictError, match="fast path does not apply"):
+    with pytest.raises(TxpredictError, match="no fast path applies"):
         tp.nested_cross_validate(
             tp.ResponseClassifier("roi", "random_forest"), X, y, fast_path=True
         )

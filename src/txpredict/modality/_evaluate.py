@@ -23,30 +23,36 @@ from dataclasses import dataclass, field
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from txpredict.errors import TxpredictError
 from txpredict.evaluation._statistics import corrected_resampled_ttest
+from txpredict.modality._folds import SelectionRunner
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
 from txpredict.model_selection._gram import fast_auc
 from txpredict.model_selection._schemes import repeat_seeds, splits_hash
 
 
-def _fold(selector, X, y, arm, train, test, repeat, fold):
-    model = clone(selector).fit(X.iloc[train], y[train], treatment=arm[train])
-    p = model.predict_response_proba(X.iloc[test])
-    out = p.add_prefix("p_")
-    out.insert(0, "participant_id", X.index[test].astype(str))
+def _fold_frame(p, ids, test, arm, y, arms, repeat, fold):
+    """One outer test fold's rows of ``SelectionResult.predictions``."""
+    out = pd.DataFrame(p, columns=[f"p_{a}" for a in arms])
+    out.insert(0, "participant_id", ids[test])
     out.insert(0, "fold", fold)
     out.insert(0, "repeat", repeat)
     out["received"] = arm[test]
     out["y_true"] = y[test]
-    out["recommended"] = p.idxmax(axis=1).to_numpy()
-    ordered = np.sort(p.to_numpy(), axis=1)
+    out["recommended"] = np.asarray(arms)[p.argmax(axis=1)]  # first of ties
+    ordered = np.sort(p, axis=1)
     out["pai_abs"] = ordered[:, -1] - ordered[:, -2]
-    return out.reset_index(drop=True)
+    return out
+
+
+def _outer_splits(y, arm, outer_cv, seed):
+    """Stratified on arm x outcome, so every fold has each arm's responders."""
+    strata = arm + "|" + y.astype(str)
+    splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), strata))
 
 
 def evaluate_selection(
@@ -61,6 +67,7 @@ def evaluate_selection(
     randomized=True,
     truth=None,
     n_permutations=0,
+    fast_path="auto",
     n_jobs=None,
     random_state=0,
 ):
@@ -89,7 +96,14 @@ def evaluate_selection(
     truth : DataFrame or None, default=None
         Synthetic ground truth (``cohort.ground_truth``): ``p_response_<arm>``
         and ``better_arm`` columns.
+    fast_path : "auto", True or False, default="auto"
+        Fit the default logistic models of all folds in batches (exact optima,
+        same splits and tuning as the fold-by-fold scikit-learn route, which
+        stops lbfgs at its default tolerance; results agree to ~1e-4). True
+        requires it; False always fits fold by fold.
     n_jobs : int or None, default=None
+        Parallel folds (fold-by-fold route) or permutations. Results do not
+        depend on it.
     random_state : int, default=0
 
     Returns
@@ -117,16 +131,27 @@ def evaluate_selection(
         propensity = (arm.value_counts(normalize=True)).to_dict()
     elif set(propensity) != set(arms):
         raise TxpredictError(f"propensity must give a probability for each arm {arms}.")
-    tasks = []
+    runner = SelectionRunner(selector, X, arms, fast_path=fast_path)
+    arm = arm.to_numpy()
+    ids = X.index.astype(str).to_numpy()
+    splits, keys = [], []
     for repeat, seed in enumerate(repeat_seeds(random_state, n_repeats)):
-        splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
-        for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), strata)):
-            tasks.append((train, test, repeat, fold))
-    fingerprint = splits_hash(X.index, [(r, f, tr, te) for tr, te, r, f in tasks])
-    frames = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(_fold)(selector, X, y, arm.to_numpy(), *t) for t in tasks
+        for fold, (train, test) in enumerate(_outer_splits(y, arm, outer_cv, seed)):
+            splits.append((train, test))
+            keys.append((repeat, fold))
+    fingerprint = splits_hash(
+        X.index, [(r, f, tr, te) for (r, f), (tr, te) in zip(keys, splits, strict=True)]
     )
-    predictions = pd.concat(frames, ignore_index=True)
+    probabilities = runner.probabilities(y, arm, splits, n_jobs=n_jobs)
+    predictions = pd.concat(
+        [
+            _fold_frame(p, ids, test, arm, y, arms, repeat, fold)
+            for p, (_, test), (repeat, fold) in zip(
+                probabilities, splits, keys, strict=True
+            )
+        ],
+        ignore_index=True,
+    )
     result = SelectionResult(
         predictions,
         arms,
@@ -136,40 +161,41 @@ def evaluate_selection(
     )
     if n_permutations:
         result.permutation = _policy_gain_permutation(
-            selector,
-            X,
-            y,
-            arm.to_numpy(),
-            outer_cv,
-            n_permutations,
-            propensity,
-            n_jobs,
-            random_state,
+            runner, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
         )
     return result
 
 
-def _policy_gain(selector, X, y, arm, outer_cv, propensity, seed):
-    """Policy value minus the best single arm, one nested 'repeat'."""
-    strata = arm + "|" + y.astype(str)
-    splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
-    frames = [
-        _fold(selector, X, y, arm, train, test, 0, fold)
-        for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), strata))
-    ]
-    result = SelectionResult(
-        pd.concat(frames, ignore_index=True), tuple(sorted(set(arm))), propensity
-    )
-    summary = result.summary()
-    single = [summary.at[f"everyone_{a}", "estimate"] for a in result.arms]
-    return summary.at["policy_value_ipw", "estimate"] - max(single)
+def policy_gain(y, received, probabilities, arms, propensity):
+    """IPW policy value of the recommendations minus the best single arm.
+
+    The same numbers as ``SelectionResult.summary()`` ("policy_value_ipw" minus
+    the largest "everyone_<arm>") for one repeat, without building the table.
+    """
+    recommended = np.asarray(arms)[probabilities.argmax(axis=1)]
+    weights = (recommended == received) / np.array([propensity[a] for a in received])
+    value = (weights * y).sum() / weights.sum()
+    return value - max(y[received == a].mean() for a in arms)
+
+
+def _permutation_gains(runner, y, arms_list, outer_cv, propensity, seed):
+    gains = []
+    for arm in arms_list:
+        splits = _outer_splits(y, arm, outer_cv, seed)
+        probabilities = np.empty((len(y), len(runner.arms)))
+        for p, (_, test) in zip(
+            runner.probabilities(y, arm, splits), splits, strict=True
+        ):
+            probabilities[test] = p
+        gains.append(policy_gain(y, arm, probabilities, runner.arms, propensity))
+    return gains
 
 
 def _policy_gain_permutation(
-    selector, X, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
+    runner, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
 ):
     seed = repeat_seeds(random_state, 1)[0]
-    observed = _policy_gain(selector, X, y, arm, outer_cv, propensity, seed)
+    (observed,) = _permutation_gains(runner, y, [arm], outer_cv, propensity, seed)
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(2)[1])
     permuted = []
     for _ in range(n_permutations):
@@ -178,10 +204,17 @@ def _policy_gain_permutation(
             rows = np.flatnonzero(y == label)
             shuffled[rows] = rng.permutation(arm[rows])
         permuted.append(shuffled)
-    null = np.array(
+    # Permutations are drawn above, in one stream: the null does not depend on
+    # n_jobs. Chunks amortise the cost of shipping the runner to workers.
+    n_chunks = max(1, min(len(permuted), 4 * joblib.effective_n_jobs(n_jobs)))
+    chunks = [list(c) for c in np.array_split(np.arange(len(permuted)), n_chunks)]
+    null = np.concatenate(
         joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_policy_gain)(selector, X, y, a, outer_cv, propensity, seed)
-            for a in permuted
+            joblib.delayed(_permutation_gains)(
+                runner, y, [permuted[i] for i in chunk], outer_cv, propensity, seed
+            )
+            for chunk in chunks
+            if chunk
         )
     )
     p_value = (1 + np.sum(null >= observed)) / (1 + n_permutations)
@@ -224,7 +257,6 @@ class SelectionResult:
     truth: pd.DataFrame | None = None
     permutation: dict | None = None
     splits_hash: str = ""
-    permutation: dict | None = None
 
     def _per_repeat(self):
         rows = []

@@ -52,6 +52,27 @@ def check_treatment(X, treatment, arms=None):
     return values, tuple(arms)
 
 
+def check_arm_sizes(y, arm, arms, inner_cv):
+    """Each arm needs inner_cv patients of each outcome to tune its own model."""
+    for name in arms:
+        counts = np.bincount(y[arm == name], minlength=2)
+        if counts.min() < inner_cv:
+            raise TxpredictError(
+                f"Arm {name!r} has {counts[1]} responder(s) and {counts[0]} "
+                f"non-responder(s) in the training data: fewer than "
+                f"inner_cv={inner_cv} of each to tune its model. Use a "
+                "smaller inner_cv, strategy='interaction', or more patients."
+            )
+
+
+def check_interaction_design(design):
+    if not isinstance(design, np.ndarray):
+        raise TxpredictError(
+            "strategy='interaction' needs image features only (e.g. 'roi', "
+            "'wholebrain'); use 't_learner' with demographic features."
+        )
+
+
 class ModalitySelector(BaseEstimator):
     """Predict each patient's response under each treatment arm; recommend one.
 
@@ -131,65 +152,70 @@ class ModalitySelector(BaseEstimator):
         -------
         self
         """
+        self.check_strategy()
+        arm, arms = check_treatment(X, treatment, self.arms)
+        extractor = self._base().make_extractor()
+        if extractor is not None:
+            extractor.fit(X)
+        design = self._base().design(X, extractor)
+        return self.fit_design(design, y, arm.to_numpy(), arms, extractor)
+
+    def check_strategy(self):
         if self.strategy not in _STRATEGIES:
             raise TxpredictError(
                 f"The 'strategy' parameter of ModalitySelector must be one of "
                 f"{list(_STRATEGIES)}. Got {self.strategy!r} instead."
             )
-        arm, self.arms_ = check_treatment(X, treatment, self.arms)
+
+    def fit_design(self, design, y, arm, arms, extractor):
+        """Fit on an already extracted design (used by :func:`evaluate_selection`).
+
+        ``arm`` holds the arm of each row (as checked by :func:`check_treatment`),
+        ``arms`` the arm names in order.
+        """
+        self.check_strategy()
+        self.arms_ = tuple(arms)
+        self.extractor_ = extractor
         y = np.asarray(y).astype(int)
         base = self._base()
-        self.extractor_ = base.make_extractor()
-        if self.extractor_ is not None:
-            self.extractor_.fit(X)
-        design = base.design(X, self.extractor_)
         if self.strategy == "t_learner":
+            check_arm_sizes(y, arm, self.arms_, self.inner_cv)
             self.models_ = {}
             for name in self.arms_:
-                rows = np.flatnonzero(arm.to_numpy() == name)
-                counts = np.bincount(y[rows], minlength=2)
-                if counts.min() < self.inner_cv:
-                    raise TxpredictError(
-                        f"Arm {name!r} has {counts[1]} responder(s) and {counts[0]} "
-                        f"non-responder(s) in the training data: fewer than "
-                        f"inner_cv={self.inner_cv} of each to tune its model. Use a "
-                        "smaller inner_cv, strategy='interaction', or more patients."
-                    )
+                rows = np.flatnonzero(arm == name)
                 part = (
                     design.iloc[rows]
                     if isinstance(design, pd.DataFrame)
                     else design[rows]
                 )
-                self.models_[name] = clone(base).fit_design(
-                    part, y[rows], self.extractor_
-                )
+                self.models_[name] = clone(base).fit_design(part, y[rows], extractor)
         else:
-            if not isinstance(design, np.ndarray):
-                raise TxpredictError(
-                    "strategy='interaction' needs image features only (e.g. 'roi', "
-                    "'wholebrain'); use 't_learner' with demographic features."
-                )
-            grid = (
-                self.param_grid
-                if self.param_grid is not None
-                else {"logisticregression__C": [1e-3, 1e-2, 1e-1, 1.0, 10.0]}
-            )
-            grid = {
-                k if "__" in k else f"logisticregression__{k}": v
-                for k, v in grid.items()
-            }
+            check_interaction_design(design)
             self.interaction_model_ = GridSearchCV(
                 make_pipeline(
                     StandardScaler(),
                     LogisticRegression(class_weight="balanced", max_iter=5000),
                 ),
-                grid,
+                self.interaction_grid(),
                 scoring="roc_auc",
                 cv=base.inner_splitter(),
-            ).fit(self._interactions(design, arm.to_numpy()), y)
+            ).fit(self.interactions(design, arm), y)
         return self
 
-    def _interactions(self, design, arm):
+    def interaction_grid(self):
+        """The grid of the interaction model, as pipeline parameters."""
+        grid = (
+            self.param_grid
+            if self.param_grid is not None
+            else {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0]}
+        )
+        return {
+            k if "__" in k else f"logisticregression__{k}": list(v)
+            for k, v in grid.items()
+        }
+
+    def interactions(self, design, arm):
+        """Features, arm indicators and arm x feature products (interaction model)."""
         indicators = np.column_stack([(arm == a).astype(float) for a in self.arms_[1:]])
         products = [design * indicators[:, [k]] for k in range(indicators.shape[1])]
         return np.hstack([design, indicators, *products])
@@ -199,6 +225,10 @@ class ModalitySelector(BaseEstimator):
         check_is_fitted(self, "arms_")
         design = self._base().design(X, self.extractor_)
         index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(self.predict_design(design), index=index)[list(self.arms_)]
+
+    def predict_design(self, design) -> dict:
+        """Response probability under each arm, for an extracted design."""
         out = {}
         for name in self.arms_:
             if self.strategy == "t_learner":
@@ -206,9 +236,9 @@ class ModalitySelector(BaseEstimator):
             else:
                 arm = np.full(len(design), name)
                 out[name] = self.interaction_model_.predict_proba(
-                    self._interactions(design, arm)
+                    self.interactions(design, arm)
                 )[:, 1]
-        return pd.DataFrame(out, index=index)[list(self.arms_)]
+        return out
 
     def pai(self, X) -> pd.Series:
         """Personalized Advantage Index.

@@ -21,6 +21,10 @@ from sklearn.utils import _safe_indexing
 from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
 from txpredict.evaluation._statistics import delong_auc_ci, wilson_interval
+from txpredict.model_selection._batched_logistic import (
+    LogisticFastPath,
+    batched_search_of,
+)
 from txpredict.model_selection._gram import (
     GramFastPath,
     fast_auc,
@@ -98,8 +102,9 @@ def _metrics_of(y_true, y_pred, score):
 class _Runner:
     """Everything of a nested CV that does not depend on the labels, built once.
 
-    Stateless image features are extracted for the whole cohort, and on the fast
-    path the Gram matrix is formed, so that repeats and permutations reuse them.
+    Stateless image features are extracted for the whole cohort, and on the Gram
+    fast path the Gram matrix is formed, so that repeats and permutations reuse
+    them.
     """
 
     def __init__(self, estimator, X, *, fast_path="auto"):
@@ -118,17 +123,23 @@ class _Runner:
         family = fast_path_family(estimator, self.design) if fast_path else None
         if fast_path is True and family is None:
             raise TxpredictError(
-                "fast_path=True, but the Gram fast path does not apply to this model: "
+                "fast_path=True, but no fast path applies to this model: "
                 "it needs a ResponseClassifier with image features only, a linear "
                 "classifier ('linear_svm', 'logistic', 'ridge'), no select_percentile"
                 "/pca_components, and no missing feature values."
             )
-        self.gram = GramFastPath(estimator, self.design, family) if family else None
+        batched = batched_search_of(estimator, self.design) if family else None
+        if batched is not None:
+            self.fast = LogisticFastPath(estimator, self.design, batched)
+        elif family is not None:
+            self.fast = GramFastPath(estimator, self.design, family)
+        else:
+            self.fast = None
 
     def fit_predict(self, train, test, y, groups):
         start = time.perf_counter()
-        if self.gram is not None:
-            out = self.gram.fit_predict(train, test, y, groups)
+        if self.fast is not None:
+            out = self.fast.fit_predict(train, test, y, groups)
         else:
             out = self._generic(train, test, y, groups)
         out["fit_seconds"] = time.perf_counter() - start
@@ -260,8 +271,9 @@ def nested_cross_validate(
     allow_loo : bool, default=False
         Allow leave-one-out (for benchmarks showing its bias); warns.
     fast_path : "auto", True or False, default="auto"
-        Use the Gram-matrix fast path when it reproduces the model exactly
-        (linear models on image features). True requires it.
+        Use a fast path when it reproduces the model (linear models on image
+        features): batched Newton fits for the L2 logistic model on up to 100
+        features (ROI summaries), Gram matrices otherwise. True requires one.
     n_jobs : int or None, default=None
         Outer folds run in parallel (joblib; ``joblib.parallel_config`` picks
         the backend, e.g. Dask). Results do not depend on it.
@@ -321,7 +333,7 @@ def nested_cross_validate(
             "random_state": random_state,
             "groups": groups is not None,
             "inner_groups": inner_group_labels is not None,
-            "fast_path": runner.gram is not None,
+            "fast_path": runner.fast is not None,
         },
     )
 

@@ -1,0 +1,148 @@
+"""Out-of-fold response probabilities of a ModalitySelector, fast where possible.
+
+The image features are extracted once for the cohort (the extractors are
+stateless) and reused by every fold, repeat and permutation. Everything that
+learns (scaling, tuning, the response models) is refitted on each outer
+training set. For the L2 logistic models of the default selector on a few
+features, all the fits of a batch of splits (outer folds x arms x inner folds x
+grid values) are solved together by :class:`BatchedLogisticSearch`, which turns a
+1000-permutation test of the policy gain from ~17 minutes into seconds; other
+models go through ``ModalitySelector.fit_design`` fold by fold.
+"""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+from scipy.special import expit
+from sklearn.base import clone
+
+from txpredict.errors import TxpredictError
+from txpredict.modality._selector import (
+    check_arm_sizes,
+    check_interaction_design,
+)
+from txpredict.model_selection._batched_logistic import (
+    MAX_BATCHED_FEATURES,
+    BatchedLogisticSearch,
+    batched_search_of,
+)
+
+
+class SelectionRunner:
+    """Everything of a selector's evaluation that does not depend on the labels.
+
+    Parameters
+    ----------
+    selector : ModalitySelector
+    X : DataFrame
+    arms : tuple of str
+    fast_path : "auto", True or False
+        Use the batched logistic fits when they reproduce the selector; True
+        requires them.
+    """
+
+    def __init__(self, selector, X, arms, fast_path="auto"):
+        selector.check_strategy()
+        self.selector = selector
+        self.arms = tuple(arms)
+        base = selector._base()
+        self.extractor = base.make_extractor()
+        if self.extractor is not None:
+            self.extractor.fit(X)
+        self.design = base.design(X, self.extractor)
+        self.search = self._batched_search(base) if fast_path else None
+        if fast_path is True and self.search is None:
+            raise TxpredictError(
+                "fast_path=True, but the batched fits do not apply to this selector: "
+                "they need classifier='logistic' on image features (at most "
+                f"{MAX_BATCHED_FEATURES}), no missing values and a grid over C only."
+            )
+
+    def _batched_search(self, base):
+        selector = self.selector
+        if selector.strategy == "t_learner":
+            return batched_search_of(base, self.design)
+        check_interaction_design(self.design)
+        grid = selector.interaction_grid()
+        width = self.design.shape[1] * len(self.arms) + len(self.arms) - 1
+        if set(grid) != {"logisticregression__C"} or width > MAX_BATCHED_FEATURES:
+            return None
+        if np.isnan(self.design).any():
+            return None
+        return BatchedLogisticSearch(
+            grid["logisticregression__C"], base.inner_splitter(), "standard"
+        )
+
+    def probabilities(self, y, arm, splits, n_jobs=None):
+        """Response probability under each arm for the test rows of each split.
+
+        Parameters
+        ----------
+        y : ndarray of 0/1
+        arm : ndarray of str
+        splits : list of (train, test)
+        n_jobs : int or None
+            For the fold-by-fold route only.
+
+        Returns
+        -------
+        list of ndarray of shape (n_test, n_arms)
+        """
+        if self.search is None:
+            return joblib.Parallel(n_jobs=n_jobs)(
+                joblib.delayed(self._fit_predict)(y, arm, train, test)
+                for train, test in splits
+            )
+        if self.selector.strategy == "t_learner":
+            return self._t_learner(y, arm, splits)
+        return self._interaction(y, arm, splits)
+
+    def _fit_predict(self, y, arm, train, test):
+        model = clone(self.selector).fit_design(
+            self._rows(train), y[train], arm[train], self.arms, self.extractor
+        )
+        p = model.predict_design(self._rows(test))
+        return np.column_stack([p[a] for a in self.arms])
+
+    def _rows(self, rows):
+        design = self.design
+        return design.iloc[rows] if hasattr(design, "iloc") else design[rows]
+
+    def _t_learner(self, y, arm, splits):
+        tasks = []
+        for train, test in splits:
+            check_arm_sizes(y[train], arm[train], self.arms, self.selector.inner_cv)
+            for name in self.arms:
+                rows = train[arm[train] == name]
+                tasks.append((self.design[rows], y[rows], self.design[test]))
+        decisions = [d for d, _ in self.search.fit_decision(tasks)]
+        k = len(self.arms)
+        return [
+            expit(np.column_stack(decisions[s * k : (s + 1) * k]))
+            for s in range(len(splits))
+        ]
+
+    def _interaction(self, y, arm, splits):
+        selector = self.selector
+        fitted = clone(selector)
+        fitted.arms_ = self.arms
+        tasks = []
+        for train, test in splits:
+            rows = self.design[test]
+            per_arm = [
+                fitted.interactions(rows, np.full(len(test), a)) for a in self.arms
+            ]
+            tasks.append(
+                (
+                    fitted.interactions(self.design[train], arm[train]),
+                    y[train],
+                    np.vstack(per_arm),
+                )
+            )
+        out = []
+        for (_, test), (decision, _) in zip(
+            splits, self.search.fit_decision(tasks), strict=True
+        ):
+            out.append(expit(decision.reshape(len(self.arms), len(test)).T))
+        return out

@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import txpredict as tp
+from txpredict.model_selection import _nested
+from txpredict.model_selection._batched_logistic import (
+    BatchedLogisticSearch,
+    LogisticFastPath,
+    balanced_weights,
+    batched_logistic_regression,
+)
+from txpredict.model_selection._gram import best_candidate
+
+EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
+
+
+def _problems(rng, sizes, p):
+    X = np.zeros((len(sizes), max(sizes), p))
+    y = np.zeros((len(sizes), max(sizes)))
+    w = np.zeros((len(sizes), max(sizes)))
+    for b, m in enumerate(sizes):
+        X[b, :m] = rng.normal(size=(m, p)) * rng.uniform(0.1, 10, size=p)
+        y[b, :m] = (X[b, :m, 0] + rng.normal(size=m) * 3 > 0).astype(float)
+        y[b, :2] = 0, 1  # both classes
+        w[b, :m] = balanced_weights(y[b, :m])
+        X[b, m:] = rng.normal(size=(max(sizes) - m, p))  # padding must not matter
+    return X, y, w
+
+
+def test_batched_fits_equal_scikit_learn_at_tight_tolerance(rng):
+    sizes = [17, 40, 40, 63, 25, 30]
+    X, y, w = _problems(rng, sizes, p=4)
+    C = np.array([1e-3, 1e-2, 0.1, 1.0, 10.0, 1e4])  # 1e4: nearly unpenalised
+    coef, intercept = batched_logistic_regression(X, y, w, C)
+    for b, m in enumerate(sizes):
+        reference = LogisticRegression(C=C[b], class_weight="balanced", **EXACT)
+        reference.fit(X[b, :m], y[b, :m])
+        np.testing.assert_allclose(coef[b], reference.coef_[0], rtol=1e-7, atol=1e-9)
+        assert intercept[b] == pytest.approx(reference.intercept_[0], abs=1e-8)
+
+
+def test_batched_fit_converges_on_separable_data(rng):
+    """Weak penalty + separable classes: the line search keeps Newton stable."""
+    X = rng.normal(size=(1, 30, 2)) * 20
+    y = (X[0, :, 0] > 0).astype(float)[None]
+    coef, intercept = batched_logistic_regression(X, y, np.ones((1, 30)), [1e3])
+    assert np.all(np.isfinite(coef))
+    reference = LogisticRegression(C=1e3, **EXACT).fit(X[0], y[0])
+    np.testing.assert_allclose(coef[0], reference.coef_[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("scaling", ["standard", "center"])
+def test_search_equals_grid_search_cv(rng, scaling):
+    Cs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    splitter = StratifiedKFold(4, shuffle=True, random_state=3)
+    tasks = []
+    for m in (36, 50, 44):
+        A = rng.normal(size=(m, 5)) * [1, 2, 5, 0.1, 1]
+        y = (A[:, 0] + A[:, 2] / 5 + rng.normal(size=m) > 0).astype(int)
+        tasks.append((A, y, rng.normal(size=(7, 5))))
+    results = BatchedLogisticSearch(Cs, splitter, scaling).fit_decision(tasks)
+    for (A, y, rows), (decision, best) in zip(tasks, results, strict=True):
+        pipeline = make_pipeline(
+            StandardScaler(with_std=scaling == "standard"),
+            LogisticRegression(class_weight="balanced", **EXACT),
+        )
+        search = GridSearchCV(
+            pipeline, {"logisticregression__C": Cs}, scoring="roc_auc", cv=splitter
+        ).fit(A, y)
+        assert Cs[best] == search.best_params_["logisticregression__C"]
+        np.testing.assert_allclose(decision, search.decision_function(rows), atol=1e-8)
+
+
+def test_near_ties_resolve_to_the_first_candidate():
+    # Fold AUCs (2/3, 1/2, 7/9, 1/9, 5/9) and (2/3, 1/2, 7/9, 0, 2/3) have the
+    # same mean; computed as sums their floats may differ in the last bit.
+    assert best_candidate([0.5222222222222222, 0.5222222222222223, 0.41]) == 0
+    assert best_candidate([0.3, 0.5, 0.5 - 1e-9]) == 1
+
+
+def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
+    """Fold by fold against GridSearchCV: same C (or a tie), same decisions."""
+    cohort = tp.make_synthetic_cohort(40, grid="fsl6", random_state=0)
+    grid = {"C": [1e-3, 1e-2, 0.1, 1.0]}
+    model = tp.ResponseClassifier(
+        "roi", LogisticRegression(class_weight="balanced", **EXACT), param_grid=grid
+    )
+    result = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2)
+    design = tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+    y = cohort.y.to_numpy()
+    runner = _nested._Runner(model, cohort.X)
+    assert isinstance(runner.fast, LogisticFastPath)
+    n_ties = 0
+    for (_, fold), (_, row) in zip(
+        result.predictions.groupby(["repeat", "fold"], sort=True),
+        result.best_params().iterrows(),
+        strict=True,
+    ):
+        test = cohort.X.index.get_indexer(fold["participant_id"])
+        train = np.setdiff1d(np.arange(len(y)), test)
+        search = model.build_search(design[train]).fit(design[train], y[train])
+        chosen = search.best_params_["classifier__C"]
+        if row["C"] != chosen:  # only a tie may differ
+            means = search.cv_results_["mean_test_score"]
+            picked = grid["C"].index(row["C"])
+            assert means[picked] == pytest.approx(means.max(), abs=1e-12)
+            n_ties += 1
+            continue
+        np.testing.assert_allclose(
+            fold["score"], search.decision_function(design[test]), atol=1e-7
+        )
+        np.testing.assert_allclose(fold["probability"], expit(fold["score"]))
+        np.testing.assert_array_equal(fold["y_pred"], search.predict(design[test]))
+    assert n_ties <= 2
