@@ -1,12 +1,17 @@
-"""Modality prediction: wall time, and how much of the oracle policy is recovered.
+"""Modality prediction: wall time vs the scikit-learn route, and recovery vs n.
 
-(1) ``evaluate_selection`` on 200 synthetic patients (ROI features, interaction
-strategy), 10 repeats, n_jobs=2; (2) a 1000-permutation test of the policy gain;
-(3) the recovered (true) policy value and agreement with the truly better arm vs
-the oracle, at n = 100, 200, 400: how many patients does a study need?
+(1) ``evaluate_selection`` on 200 synthetic patients (ROI features), 10 repeats,
+for both strategies, side by side: the batched logistic fits (default) and the
+fold-by-fold scikit-learn route (``fast_path=False``: GridSearchCV + lbfgs in
+each arm and fold, n_jobs=2), medians of ``--repeats`` runs; (2) a
+1000-permutation test of the policy gain (interaction strategy, n_jobs=2), and
+the scikit-learn route's time per permutation on a few permutations; (3) the
+recovered (true) policy value and agreement with the truly better arm vs the
+oracle, at n = 100, 200, 400: how many patients does a study need?
 Writes ``benchmarks/results/modality.json``.
 
-Usage: ``python benchmarks/modality.py [--n-permutations 1000] [--quick]``
+Usage: ``python benchmarks/modality.py [--n-permutations 1000] [--repeats 3]
+[--quick]``
 """
 
 from __future__ import annotations
@@ -14,34 +19,79 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 import txpredict as tp
-from _common import machine, write_result
+from _common import machine, median, time_runs, write_result
+
+TARGET_SECONDS = 120  # evaluation (10 repeats) + 1000-permutation test, 2 cores
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-permutations", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    sizes, repeats = ([100, 200, 400], 10) if not args.quick else ([100], 1)
+    sizes, n_repeats, sklearn_permutations = [100, 200, 400], 10, 20
     if args.quick:
-        args.n_permutations = 9
-    selector = tp.ModalitySelector("roi", strategy="interaction")
+        sizes, n_repeats, sklearn_permutations = [100], 1, 2
+        args.n_permutations, args.repeats = 9, 1
 
     cohort = tp.make_synthetic_cohort(200, grid="fsl6", random_state=0)
-    start = time.perf_counter()
-    tp.evaluate_selection(selector, cohort.X, cohort.y, n_repeats=repeats, n_jobs=2)
-    evaluation_seconds = time.perf_counter() - start
+    X, y = cohort.X, cohort.y
+    evaluation = {}
+    for strategy in ("t_learner", "interaction"):
+        selector = tp.ModalitySelector("roi", strategy=strategy)
+        runs = {}
+        for route, fast in (("txpredict", "auto"), ("sklearn", False)):
+            runs[route] = median(
+                time_runs(
+                    lambda s=selector, f=fast: tp.evaluate_selection(
+                        s, X, y, n_repeats=n_repeats, fast_path=f, n_jobs=2
+                    ),
+                    args.repeats,
+                )
+            )
+        fast = tp.evaluate_selection(selector, X, y, n_repeats=n_repeats)
+        slow = tp.evaluate_selection(
+            selector, X, y, n_repeats=n_repeats, fast_path=False
+        )
+        agreement = float(
+            (fast.predictions["recommended"] == slow.predictions["recommended"]).mean()
+        )
+        evaluation[strategy] = {
+            "txpredict_seconds": runs["txpredict"],
+            "sklearn_route_seconds": runs["sklearn"],
+            "speedup": runs["sklearn"] / runs["txpredict"],
+            "recommendation_agreement": agreement,
+            "policy_value_txpredict": float(
+                fast.summary().at["policy_value_ipw", "estimate"]
+            ),
+            "policy_value_sklearn_route": float(
+                slow.summary().at["policy_value_ipw", "estimate"]
+            ),
+        }
+        print(strategy, evaluation[strategy])
+
+    selector = tp.ModalitySelector("roi", strategy="interaction")
     start = time.perf_counter()
     permuted = tp.evaluate_selection(
-        selector,
-        cohort.X,
-        cohort.y,
-        n_repeats=1,
-        n_permutations=args.n_permutations,
-        n_jobs=2,
+        selector, X, y, n_repeats=1, n_permutations=args.n_permutations, n_jobs=2
     )
     permutation_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    tp.evaluate_selection(
+        selector,
+        X,
+        y,
+        n_repeats=1,
+        n_permutations=sklearn_permutations,
+        fast_path=False,
+        n_jobs=2,
+    )
+    sklearn_per_permutation = (time.perf_counter() - start) / sklearn_permutations
+    total = evaluation["interaction"]["txpredict_seconds"] + permutation_seconds
 
     curve = []
     for n in sizes:
@@ -50,7 +100,7 @@ def main(argv=None):
             selector,
             study.X,
             study.y,
-            n_repeats=repeats,
+            n_repeats=n_repeats,
             truth=study.ground_truth,
             n_jobs=2,
         ).summary()
@@ -70,29 +120,37 @@ def main(argv=None):
         }
         curve.append(row)
         print(row)
+    ratio = sklearn_per_permutation * args.n_permutations / permutation_seconds
     print(
-        f"evaluate_selection (200 patients, {repeats} repeats, n_jobs=2): "
-        f"{evaluation_seconds:.1f} s"
+        f"policy-gain permutation test ({args.n_permutations} permutations, "
+        f"n_jobs=2): {permutation_seconds:.1f} s; scikit-learn route "
+        f"{sklearn_per_permutation:.2f} s per permutation "
+        f"(x{ratio:.0f}); "
+        f"gain {permuted.permutation['policy_gain']:.3f}, "
+        f"p = {permuted.permutation['p_value']:.4f}"
     )
-    print(
-        f"policy-gain permutation test ({args.n_permutations} permutations): "
-        f"{permutation_seconds:.1f} s, gain {permuted.permutation['policy_gain']:.3f}, "
-        f"p = {permuted.permutation['p_value']:.3f}"
-    )
+    print(f"evaluation + permutation test: {total:.1f} s (target {TARGET_SECONDS} s)")
     if not args.quick:
         path = write_result(
             "modality",
             {
-                "evaluation_seconds": evaluation_seconds,
+                "evaluation_200_patients": evaluation,
+                "evaluation_repeats": n_repeats,
+                "timing_runs": args.repeats,
                 "permutation": {
                     "n_permutations": args.n_permutations,
                     "seconds": permutation_seconds,
+                    "sklearn_route_seconds_per_permutation": sklearn_per_permutation,
+                    "sklearn_route_permutations_timed": sklearn_permutations,
                     "policy_gain": permuted.permutation["policy_gain"],
                     "p_value": permuted.permutation["p_value"],
+                    "null_quantiles_5_50_95": np.quantile(
+                        permuted.permutation["null_distribution"], [0.05, 0.5, 0.95]
+                    ).tolist(),
                 },
-                "target_seconds_evaluation_plus_permutation": 120,
+                "evaluation_plus_permutation_seconds": total,
+                "target_seconds_evaluation_plus_permutation": TARGET_SECONDS,
                 "recovery_by_sample_size": curve,
-                "repeats": repeats,
                 "machine": machine(),
             },
         )

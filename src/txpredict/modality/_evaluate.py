@@ -10,7 +10,8 @@ Reported (means over repeats; 95% intervals count each patient once):
   everyone received their recommendation, vs everyone on one arm and random
   allocation. It needs the assignment probabilities: in a randomised trial the
   arm proportions (the default), otherwise pass ``propensity``;
-- each arm's prognostic AUC (its model, on the patients who received that arm);
+- each arm's prognostic AUC, sensitivity and specificity (its model, on the
+  patients who received that arm);
 - with synthetic ground truth: agreement with the truly better arm and the true
   policy value against the oracle's.
 """
@@ -280,8 +281,12 @@ class SelectionResult:
             }
             for a in self.arms:
                 got = (frame["received"] == a).to_numpy()
+                p_arm = frame[f"p_{a}"].to_numpy()[got]
+                # The models are class-balanced: 0.5 is their decision threshold.
+                row[f"sensitivity_{a}"] = (p_arm[y[got] == 1] > 0.5).mean()
+                row[f"specificity_{a}"] = (p_arm[y[got] == 0] <= 0.5).mean()
                 row[f"auc_{a}"] = (
-                    fast_auc(y[got], frame[f"p_{a}"].to_numpy()[got])
+                    fast_auc(y[got], p_arm)
                     if (0 < y[got].sum() < got.sum())
                     else np.nan
                 )
@@ -324,6 +329,8 @@ class SelectionResult:
             got = first["received"] == a
             rows[f"everyone_{a}"] = pd.Series([first.loc[got, "y_true"].mean()])
             rows[f"prognostic_auc_{a}"] = per_repeat[f"auc_{a}"]
+            rows[f"prognostic_sensitivity_{a}"] = per_repeat[f"sensitivity_{a}"]
+            rows[f"prognostic_specificity_{a}"] = per_repeat[f"specificity_{a}"]
         rows["random_allocation"] = pd.Series(
             [
                 np.mean(

@@ -220,12 +220,35 @@ class ModalitySelector(BaseEstimator):
         products = [design * indicators[:, [k]] for k in range(indicators.shape[1])]
         return np.hstack([design, indicators, *products])
 
-    def predict_response_proba(self, X) -> pd.DataFrame:
-        """Probability of response under each arm (one column per arm)."""
+    def predict_response_proba(self, X, arms=None) -> pd.DataFrame:
+        """Probability of response under each arm (one column per arm).
+
+        Parameters
+        ----------
+        X : DataFrame
+        arms : sequence of str or None, default=None
+            The arms to predict (e.g. those a clinic offers), among ``arms_``;
+            None predicts all.
+        """
         check_is_fitted(self, "arms_")
+        arms = self._check_arms(arms)
         design = self._base().design(X, self.extractor_)
         index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(self.predict_design(design), index=index)[list(self.arms_)]
+        return pd.DataFrame(self.predict_design(design), index=index)[arms]
+
+    def _check_arms(self, arms):
+        if arms is None:
+            return list(self.arms_)
+        arms = [arms] if isinstance(arms, str) else list(arms)
+        unknown = [a for a in arms if a not in self.arms_]
+        if unknown:
+            raise TxpredictError(
+                f"Unknown treatment arm(s) {unknown}: this selector was trained on "
+                f"{list(self.arms_)}. Arm names must match the training data exactly."
+            )
+        if not arms:
+            raise TxpredictError(f"arms is empty; choose among {list(self.arms_)}.")
+        return arms
 
     def predict_design(self, design) -> dict:
         """Response probability under each arm, for an extracted design."""
@@ -240,19 +263,22 @@ class ModalitySelector(BaseEstimator):
                 )[:, 1]
         return out
 
-    def pai(self, X) -> pd.Series:
+    def pai(self, X, arms=None) -> pd.Series:
         """Personalized Advantage Index.
 
-        Two arms: P(response | arms_[1]) - P(response | arms_[0]) (positive
-        favours the second arm). More arms: best minus second best (>= 0).
+        Two arms: P(response | second arm) - P(response | first arm) (positive
+        favours the second of ``arms_``, or of ``arms``). More arms: best minus
+        second best (>= 0).
         """
-        p = self.predict_response_proba(X)
+        p = self.predict_response_proba(X, arms)
+        if p.shape[1] < 2:
+            raise TxpredictError("The PAI compares at least two arms.")
         if p.shape[1] == 2:
             return (p.iloc[:, 1] - p.iloc[:, 0]).rename("pai")
         ordered = np.sort(p.to_numpy(), axis=1)
         return pd.Series(ordered[:, -1] - ordered[:, -2], index=p.index, name="pai")
 
-    def recommend(self, X) -> pd.Series:
-        """The arm with the highest predicted response probability."""
-        p = self.predict_response_proba(X)
+    def recommend(self, X, arms=None) -> pd.Series:
+        """The arm with the highest response probability (among ``arms``: all)."""
+        p = self.predict_response_proba(X, arms)
         return p.idxmax(axis=1).rename("recommended")
