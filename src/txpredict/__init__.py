@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from txpredict._images import Grid
 from txpredict.cohort import Cohort, SymptomReduction, load_cohort
+from txpredict.cv_schemes import CVSchemesResult, compare_cv_schemes
 from txpredict.datasets import make_synthetic_cohort
 from txpredict.evaluation import (
     Comparison,
@@ -48,6 +49,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "AtlasRegion",
+    "CVSchemesResult",
     "Cohort",
     "Comparison",
     "DemographicFeatures",
@@ -65,6 +67,7 @@ __all__ = [
     "WholeBrainFeatures",
     "__version__",
     "compare",
+    "compare_cv_schemes",
     "compare_selections",
     "default_rois",
     "evaluate_selection",

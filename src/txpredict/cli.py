@@ -56,6 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", type=Path)
     predict.add_argument("images", type=Path, nargs="+")
 
+    benchmark = sub.add_parser("benchmark", help="benchmarks of methods")
+    which = benchmark.add_subparsers(dest="benchmark", required=True)
+    schemes = which.add_parser(
+        "cv-schemes",
+        help="how LOO, k-fold, non-nested and nested CV estimates compare with the "
+        "true accuracy, on replicate synthetic cohorts",
+    )
+    schemes.add_argument(
+        "--out", type=Path, default=Path("txpredict_cv_schemes"), help="output folder"
+    )
+    schemes.add_argument("--overwrite", action="store_true")
+    schemes.add_argument(
+        "--quick",
+        action="store_true",
+        help="n = 20, 40; 10 replicates; 500 true-sample patients (< 1 minute)",
+    )
+    schemes.add_argument(
+        "--sizes", default=None, help="comma-separated sample sizes (20,40,100,200)"
+    )
+    schemes.add_argument("--n-replicates", type=int, default=None)
+    schemes.add_argument("--n-true", type=int, default=None)
+    schemes.add_argument("--seed", type=int, default=0)
+    schemes.add_argument("--n-jobs", type=int, default=None)
+
     validate = sub.add_parser(
         "validate", help="check a dataset folder and summarise it"
     )
@@ -105,6 +129,38 @@ def _predict(args) -> int:
     return 0
 
 
+def _benchmark(args) -> int:
+    from txpredict.cv_schemes import QUICK, compare_cv_schemes
+
+    options = dict(QUICK) if args.quick else {}
+    if args.sizes:
+        try:
+            options["sample_sizes"] = [int(v) for v in args.sizes.split(",")]
+        except ValueError:
+            raise TxpredictError(
+                f"--sizes must be comma-separated integers, e.g. 20,40,100; got "
+                f"{args.sizes!r}."
+            ) from None
+    if args.n_replicates is not None:
+        options["n_replicates"] = args.n_replicates
+    if args.n_true is not None:
+        options["n_true"] = args.n_true
+    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
+        # Checked before hours of computing, not after.
+        raise TxpredictError(
+            f"Output folder {str(args.out)!r} is not empty; choose another "
+            "or pass --overwrite."
+        )
+    result = compare_cv_schemes(
+        **options, n_jobs=args.n_jobs, random_state=args.seed, progress=True
+    )
+    out = result.save(args.out, overwrite=args.overwrite)
+    columns = ["effect", "n", "scheme", "ba_mean", "ba_bias", "ba_sd", "ba_coverage"]
+    print(result.summary()[[*columns, "significant_rate"]].to_string(index=False))
+    print(f"wall time {result.info['wall_seconds']:.0f} s; wrote {out}/report.html")
+    return 0
+
+
 def _validate(args) -> int:
     from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort
 
@@ -131,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": _validate,
             "run": _run,
             "predict": _predict,
+            "benchmark": _benchmark,
         }
         return commands[args.command](args)
     except (TxpredictError, FileExistsError) as exc:

@@ -9,7 +9,10 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._nested import _prepare, _Runner
+
+# The module, not its names: _nested imports evaluation's statistics, so this
+# import may run while _nested is still initialising.
+from txpredict.model_selection import _nested
 from txpredict.model_selection._schemes import outer_splits
 
 _STATISTICS = ("auc", "balanced_accuracy")
@@ -133,7 +136,7 @@ def permutation_test(
         raise TxpredictError(
             f"n_permutations must be a positive integer; got {n_permutations!r}."
         )
-    estimator, _, y, outer_cv, groups = _prepare(
+    estimator, _, y, outer_cv, groups = _nested._prepare(
         estimator,
         X,
         y,
@@ -143,7 +146,7 @@ def permutation_test(
         groups=groups,
         allow_loo=False,
     )
-    runner = _Runner(estimator, X, fast_path=fast_path)
+    runner = _nested._Runner(estimator, X, fast_path=fast_path)
     split_kwargs = {
         "outer_cv": outer_cv,
         "n_repeats": n_repeats,

@@ -133,8 +133,11 @@ def _standardizer(A, scaling):
     return mean, scale
 
 
-def _fit(problems):
-    """Solve [(A_train, y_train, C, scaling)] together; (coef, intercept, stats)."""
+def fit_problems(problems, *, balanced=True):
+    """Solve [(A_train, y_train, C, scaling)] together; (coef, intercept, stats).
+
+    ``balanced=False`` fits without class weights (``class_weight=None``).
+    """
     m = max(len(a) for a, _, _, _ in problems)
     p = problems[0][0].shape[1]
     X = np.zeros((len(problems), m, p))
@@ -146,13 +149,14 @@ def _fit(problems):
         stats.append((mean, scale))
         X[b, : len(A)] = (A - mean) / scale
         Y[b, : len(A)] = y
-        W[b, : len(A)] = balanced_weights(y)
+        W[b, : len(A)] = balanced_weights(y) if balanced else 1.0
     C = np.array([c for _, _, c, _ in problems])
     coef, intercept = batched_logistic_regression(X, Y, W, C)
     return coef, intercept, stats
 
 
-def _decision(rows, coef, intercept, stats):
+def decision_of(rows, coef, intercept, stats):
+    """Decision function of fitted problem(s) on ``rows`` (raw feature units)."""
     mean, scale = stats
     return ((rows - mean) / scale) @ coef + intercept
 
@@ -203,12 +207,12 @@ class BatchedLogisticSearch:
                     for k, C in enumerate(self.Cs):
                         problems.append((A[tr], y[tr], C, self.scaling))
                         evaluations.append((t, k, A[te], y[te]))
-            coef, intercept, stats = _fit(problems)
+            coef, intercept, stats = fit_problems(problems)
             scores = np.zeros((len(tasks), len(self.Cs)))
             counts = np.zeros((len(tasks), len(self.Cs)))
             for b, (t, k, rows, y_test) in enumerate(evaluations):
                 scores[t, k] += fast_auc(
-                    y_test, _decision(rows, coef[b], intercept[b], stats[b])
+                    y_test, decision_of(rows, coef[b], intercept[b], stats[b])
                 )
                 counts[t, k] += 1
             best = [best_candidate(row) for row in scores / counts]
@@ -216,9 +220,9 @@ class BatchedLogisticSearch:
             (task[0], np.asarray(task[1]), self.Cs[k], self.scaling)
             for task, k in zip(tasks, best, strict=True)
         ]
-        coef, intercept, stats = _fit(problems)
+        coef, intercept, stats = fit_problems(problems)
         return [
-            (_decision(task[2], coef[b], intercept[b], stats[b]), best[b])
+            (decision_of(task[2], coef[b], intercept[b], stats[b]), best[b])
             for b, task in enumerate(tasks)
         ]
 
