@@ -67,3 +67,17 @@ def test_validate_reports_errors_with_exit_status_2(tmp_path, capsys):
 def test_usage_error_exits():
     with pytest.raises(SystemExit):
         main(["no-such-command"])
+
+
+def test_benchmark_cv_schemes_quick(tmp_path, capsys):
+    out = tmp_path / "cv"
+    argv = ["benchmark", "cv-schemes", "--quick", "--n-replicates", "3"]
+    assert main([*argv, "--sizes", "20", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"none\s+20\s+loo_prior_only\s+0\.0+\s", text)
+    assert "wall time" in text and (out / "report.html").exists()
+    # A second run refuses the folder before computing anything.
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main([*argv, "--sizes", "20,x", "--out", str(tmp_path / "b")]) == 2
+    assert "--sizes" in capsys.readouterr().err
