@@ -30,6 +30,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/nested_cv.py
 	$(BIN)/python benchmarks/modality.py
+	$(BIN)/python benchmarks/cv_schemes.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache txpredict_demo

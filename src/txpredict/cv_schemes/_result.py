@@ -133,13 +133,19 @@ class CVSchemesResult:
                 if scheme in _REFERENCES:
                     continue
                 h = g[g["scheme"] == scheme]
-                style = "-" if scheme == "nested" else "--"
-                axes[0][j].plot(
-                    h["n"], h[f"{short}_bias"], style, marker="o", label=scheme
+                style = (
+                    {"ls": "-", "color": "black", "lw": 2.5}
+                    if scheme == "nested"
+                    else {"ls": "--"}
                 )
-                axes[1][j].plot(
-                    h["n"], h[f"{short}_sd"], style, marker="o", label=scheme
-                )
+                for row, column in ((0, "bias"), (1, "sd")):
+                    axes[row][j].plot(
+                        h["n"],
+                        h[f"{short}_{column}"],
+                        marker="o",
+                        label=scheme,
+                        **style,
+                    )
             axes[0][j].axhline(0, color="grey", lw=0.8)
             axes[0][j].set_title(f"effect = {effect!r}")
             axes[0][j].set_ylabel(f"bias ({short}: estimate - true)")
@@ -178,8 +184,10 @@ class CVSchemesResult:
             "bias_and_spread": self.bias_figure(),
         }
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
-            self.estimates.to_csv(tmp / "estimates.csv", index=False)
-            summary.to_csv(tmp / "summary.csv", index=False)
+            self.estimates.to_csv(
+                tmp / "estimates.csv", index=False, float_format="%.6g"
+            )
+            summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g")
             (tmp / "summary.json").write_text(
                 json.dumps(
                     {"info": self.info, "summary": summary.to_dict(orient="records")},
