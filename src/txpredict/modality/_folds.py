@@ -21,6 +21,7 @@ from txpredict.errors import TxpredictError
 from txpredict.modality._selector import (
     check_arm_sizes,
     check_interaction_design,
+    interaction_design,
 )
 from txpredict.model_selection._batched_logistic import (
     MAX_BATCHED_FEATURES,
@@ -124,22 +125,15 @@ class SelectionRunner:
         ]
 
     def _interaction(self, y, arm, splits):
-        selector = self.selector
-        fitted = clone(selector)
-        fitted.arms_ = self.arms
         tasks = []
         for train, test in splits:
             rows = self.design[test]
             per_arm = [
-                fitted.interactions(rows, np.full(len(test), a)) for a in self.arms
+                interaction_design(rows, np.full(len(test), a), self.arms)
+                for a in self.arms
             ]
-            tasks.append(
-                (
-                    fitted.interactions(self.design[train], arm[train]),
-                    y[train],
-                    np.vstack(per_arm),
-                )
-            )
+            train_design = interaction_design(self.design[train], arm[train], self.arms)
+            tasks.append((train_design, y[train], np.vstack(per_arm)))
         out = []
         for (_, test), (decision, _) in zip(
             splits, self.search.fit_decision(tasks), strict=True

@@ -65,7 +65,15 @@ def check_arm_sizes(y, arm, arms, inner_cv):
             )
 
 
+def interaction_design(design, arm, arms):
+    """Features, indicators of arms[1:] and their products with the features."""
+    indicators = np.column_stack([(arm == a).astype(float) for a in arms[1:]])
+    products = [design * indicators[:, [k]] for k in range(indicators.shape[1])]
+    return np.hstack([design, indicators, *products])
+
+
 def check_interaction_design(design):
+    """The interaction model multiplies features by arms: numbers only."""
     if not isinstance(design, np.ndarray):
         raise TxpredictError(
             "strategy='interaction' needs image features only (e.g. 'roi', "
@@ -161,6 +169,7 @@ class ModalitySelector(BaseEstimator):
         return self.fit_design(design, y, arm.to_numpy(), arms, extractor)
 
     def check_strategy(self):
+        """Refuse an unknown ``strategy`` (before any work is done)."""
         if self.strategy not in _STRATEGIES:
             raise TxpredictError(
                 f"The 'strategy' parameter of ModalitySelector must be one of "
@@ -215,10 +224,8 @@ class ModalitySelector(BaseEstimator):
         }
 
     def interactions(self, design, arm):
-        """Features, arm indicators and arm x feature products (interaction model)."""
-        indicators = np.column_stack([(arm == a).astype(float) for a in self.arms_[1:]])
-        products = [design * indicators[:, [k]] for k in range(indicators.shape[1])]
-        return np.hstack([design, indicators, *products])
+        """Design of the interaction model for rows receiving ``arm``."""
+        return interaction_design(design, arm, self.arms_)
 
     def predict_response_proba(self, X, arms=None) -> pd.DataFrame:
         """Probability of response under each arm (one column per arm).
