@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -53,6 +52,7 @@ def test_batched_fit_converges_on_separable_data(rng):
     assert np.all(np.isfinite(coef))
     reference = LogisticRegression(C=1e3, **EXACT).fit(X[0], y[0])
     np.testing.assert_allclose(coef[0], reference.coef_[0], rtol=1e-6)
+    assert intercept[0] == pytest.approx(reference.intercept_[0], rel=1e-6, abs=1e-8)
 
 
 @pytest.mark.parametrize("scaling", ["standard", "center"])

@@ -47,7 +47,7 @@ class SelectionRunner:
         selector.check_strategy()
         self.selector = selector
         self.arms = tuple(arms)
-        base = selector._base()
+        base = selector.base_model()
         self.extractor = base.make_extractor()
         if self.extractor is not None:
             self.extractor.fit(X)

@@ -137,7 +137,8 @@ class ModalitySelector(BaseEstimator):
         self.inner_cv = inner_cv
         self.random_state = random_state
 
-    def _base(self):
+    def base_model(self):
+        """The ResponseClassifier behind each arm's model and the extractor."""
         return ResponseClassifier(
             self.features,
             self.classifier,
@@ -162,10 +163,10 @@ class ModalitySelector(BaseEstimator):
         """
         self.check_strategy()
         arm, arms = check_treatment(X, treatment, self.arms)
-        extractor = self._base().make_extractor()
+        extractor = self.base_model().make_extractor()
         if extractor is not None:
             extractor.fit(X)
-        design = self._base().design(X, extractor)
+        design = self.base_model().design(X, extractor)
         return self.fit_design(design, y, arm.to_numpy(), arms, extractor)
 
     def check_strategy(self):
@@ -186,7 +187,7 @@ class ModalitySelector(BaseEstimator):
         self.arms_ = tuple(arms)
         self.extractor_ = extractor
         y = np.asarray(y).astype(int)
-        base = self._base()
+        base = self.base_model()
         if self.strategy == "t_learner":
             check_arm_sizes(y, arm, self.arms_, self.inner_cv)
             self.models_ = {}
@@ -239,7 +240,7 @@ class ModalitySelector(BaseEstimator):
         """
         check_is_fitted(self, "arms_")
         arms = self._check_arms(arms)
-        design = self._base().design(X, self.extractor_)
+        design = self.base_model().design(X, self.extractor_)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(self.predict_design(design), index=index)[arms]
 
