@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import ParameterGrid
 
-from txpredict.model_selection._gram import best_candidate, fast_auc
+from txpredict.model_selection._gram import best_candidate, fast_auc, fast_path_family
 
 
 def _objective(Xa, y, weight, C, theta, penalty):
@@ -145,6 +147,7 @@ def fit_problems(problems, *, balanced=True):
     W = np.zeros((len(problems), m))
     stats = []
     for b, (A, y, _, scaling) in enumerate(problems):
+        A = np.asarray(A, dtype=np.float64)  # float32 features: float64 statistics
         mean, scale = _standardizer(A, scaling)
         stats.append((mean, scale))
         X[b, : len(A)] = (A - mean) / scale
@@ -238,11 +241,6 @@ def batched_search_of(model, design) -> BatchedLogisticSearch | None:
     "logistic" preset) on at most :data:`MAX_BATCHED_FEATURES` numeric features
     with no missing values, no feature selection or PCA, and a grid over C only.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import ParameterGrid
-
-    from txpredict.model_selection._gram import fast_path_family
-
     if fast_path_family(model, design) != "logistic":
         return None
     if design.shape[1] > MAX_BATCHED_FEATURES:
