@@ -6,7 +6,7 @@ learns (scaling, tuning, the response models) is refitted on each outer
 training set. For the L2 logistic models of the default selector on a few
 features, all the fits of a batch of splits (outer folds x arms x inner folds x
 grid values) are solved together by :class:`BatchedLogisticSearch`, which turns a
-1000-permutation test of the policy gain from ~17 minutes into seconds; other
+1000-permutation test of the policy gain from ~13 minutes into ~20 s; other
 models go through ``ModalitySelector.fit_design`` fold by fold.
 """
 

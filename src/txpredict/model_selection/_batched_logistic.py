@@ -4,7 +4,7 @@ Nested CV of a logistic model on a few ROI features (p ~ 10) fits hundreds of
 tiny problems per repeat: outer folds x arms x inner folds x grid values, and
 again for every permutation. scikit-learn's ``LogisticRegression`` spends about
 a millisecond per fit in input validation and solver set-up, which made a
-1000-permutation test of a treatment-selection policy take ~17 minutes
+1000-permutation test of a treatment-selection policy take ~13 minutes
 (``benchmarks/modality.py``). Here all problems of a step are stacked into one
 (B, m, p) array and solved together by damped Newton iterations, in a handful
 of batched numpy operations.
