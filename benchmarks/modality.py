@@ -7,7 +7,8 @@ each arm and fold, n_jobs=2), medians of ``--repeats`` runs; (2) a
 1000-permutation test of the policy gain (interaction strategy, n_jobs=2), and
 the scikit-learn route's time per permutation on a few permutations; (3) the
 recovered (true) policy value and agreement with the truly better arm vs the
-oracle, at n = 100, 200, 400: how many patients does a study need?
+oracle, at n = 100, 200, 400, 800 (``--studies`` independent studies each): how
+many patients does a study need?
 Writes ``benchmarks/results/modality.json``.
 
 Usage: ``python benchmarks/modality.py [--n-permutations 1000] [--repeats 3]
@@ -31,11 +32,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-permutations", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--studies", type=int, default=20, help="synthetic studies per sample size"
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    sizes, n_repeats, sklearn_permutations = [100, 200, 400], 10, 20
+    sizes, n_repeats, sklearn_permutations = [100, 200, 400, 800], 10, 20
+    n_studies = args.studies
     if args.quick:
-        sizes, n_repeats, sklearn_permutations = [100], 1, 2
+        sizes, n_repeats, sklearn_permutations, n_studies = [100], 1, 2, 2
         args.n_permutations, args.repeats = 9, 1
 
     cohort = tp.make_synthetic_cohort(200, grid="fsl6", random_state=0)
@@ -93,33 +98,58 @@ def main(argv=None):
     sklearn_per_permutation = (time.perf_counter() - start) / sklearn_permutations
     total = evaluation["interaction"]["txpredict_seconds"] + permutation_seconds
 
+    # The recovery curve: several independent studies per size, since one
+    # cohort's figure moves by several points from study to study.
     curve = []
+    measures = (
+        "true_policy_value",
+        "oracle_policy_value",
+        "agreement_with_better_arm",
+        "policy_value_ipw",
+        "matched_minus_unmatched",
+    )
     for n in sizes:
-        study = tp.make_synthetic_cohort(n, grid="fsl6", random_state=n)
-        s = tp.evaluate_selection(
-            selector,
-            study.X,
-            study.y,
-            n_repeats=n_repeats,
-            truth=study.ground_truth,
-            n_jobs=2,
-        ).summary()
-        row = {
-            "n": n,
-            **{
-                k: float(s.at[k, "estimate"])
-                for k in (
-                    "true_policy_value",
-                    "oracle_policy_value",
-                    "agreement_with_better_arm",
-                    "policy_value_ipw",
-                    "everyone_CBT",
-                    "everyone_SSRI+CBT",
-                )
-            },
-        }
+        values = {k: [] for k in measures}
+        best_single = []
+        for study_seed in range(n_studies):
+            study = tp.make_synthetic_cohort(
+                n, grid="fsl6", random_state=1000 * n + study_seed
+            )
+            s = tp.evaluate_selection(
+                selector,
+                study.X,
+                study.y,
+                n_repeats=n_repeats,
+                truth=study.ground_truth,
+            ).summary()["estimate"]
+            for k in measures:
+                values[k].append(float(s[k]))
+            # The truly best single arm: everyone on it, by the true probabilities.
+            best_single.append(
+                max(study.ground_truth[f"p_response_{a}"].mean() for a in study.arms)
+            )
+        row = {"n": n, "studies": n_studies}
+        for k, v in values.items():
+            row[k] = float(np.mean(v))
+            row[f"{k}_sd_across_studies"] = float(np.std(v, ddof=1))
+        row["best_single_arm_true"] = float(np.mean(best_single))
+        # Of what the oracle gains over treating everyone with the best arm, the
+        # share the learned policy gains (truth, not estimates).
+        row["share_of_oracle_gain_recovered"] = float(
+            np.mean(
+                [
+                    (t - b) / (o - b)
+                    for t, o, b in zip(
+                        values["true_policy_value"],
+                        values["oracle_policy_value"],
+                        best_single,
+                        strict=True,
+                    )
+                ]
+            )
+        )
         curve.append(row)
-        print(row)
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
     ratio = sklearn_per_permutation * args.n_permutations / permutation_seconds
     print(
         f"policy-gain permutation test ({args.n_permutations} permutations, "
