@@ -122,3 +122,19 @@ def test_rest_runs_are_4d_with_repetition_time():
     img = cohort.X["rest"].iloc[0]
     assert img.shape == (31, 37, 31, 30)
     assert img.header.get_zooms()[3] == pytest.approx(2.0)
+
+
+def test_population_prevalence_matches_the_generated_patients():
+    from txpredict.datasets._synthetic import population_prevalence
+
+    assert population_prevalence("none") == 0.5
+    cohort = tp.make_synthetic_cohort(
+        300, effect="interaction", grid="fsl6", random_state=4
+    )
+    truth = cohort.ground_truth
+    received = cohort.X["treatment"].to_numpy()
+    p = np.where(
+        received == "CBT", truth["p_response_CBT"], truth["p_response_SSRI+CBT"]
+    )
+    # 300 patients' mean response probability: SE about 0.01.
+    assert abs(population_prevalence("interaction") - p.mean()) < 0.04

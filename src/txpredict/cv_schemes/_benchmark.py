@@ -17,7 +17,6 @@ import time
 import joblib
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from tqdm.auto import tqdm
 
 from txpredict.cv_schemes._result import CVSchemesResult
@@ -29,11 +28,7 @@ from txpredict.cv_schemes._schemes import (
     truth_of,
 )
 from txpredict.datasets import make_synthetic_cohort
-from txpredict.datasets._synthetic import (
-    EFFECTS,
-    _latent_population,
-    _response_logits,
-)
+from txpredict.datasets._synthetic import EFFECTS, population_prevalence
 from txpredict.errors import TxpredictError
 from txpredict.features import RoiFeatures
 
@@ -66,15 +61,6 @@ def _population(effect, n_subjects, grid, seed, n_jobs):
         for size, s in zip(sizes, seeds, strict=True)
     )
     return np.vstack([f for f, _ in chunks]), np.concatenate([y for _, y in chunks])
-
-
-def population_prevalence(effect, n=200_000, seed=0) -> float:
-    """Responder proportion of the generator's population (1:1 randomised)."""
-    rng = np.random.default_rng(seed)
-    latents, age, _, severity = _latent_population(rng, n)
-    arm_code = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    logits = _response_logits(EFFECTS[effect], latents, age, severity, arm_code)
-    return float(expit(logits).mean())
 
 
 def _draw(rng, y_pool, n, prevalence):

@@ -107,6 +107,19 @@ def bayes_balanced_accuracy(coef, rng, n=200_000) -> float:
     return float((sensitivity + specificity) / 2)
 
 
+def population_prevalence(effect, n=200_000, seed=0) -> float:
+    """Responder proportion of the population of an ``effect`` setting.
+
+    Estimated on ``n`` simulated patients (latents only, randomised 1:1), like
+    :func:`bayes_balanced_accuracy`; exactly 0.5 for ``effect="none"``.
+    """
+    rng = np.random.default_rng(seed)
+    latents, age, _, severity = _latent_population(rng, n)
+    arm_code = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    logits = _response_logits(EFFECTS[effect], latents, age, severity, arm_code)
+    return float(expit(logits).mean())
+
+
 def _blob_weights(grid: Grid, mask_flat: np.ndarray):
     """Sparse (indices, weights) of each region's Gaussian blob(s) on the grid."""
     coords = grid.world_coordinates()
