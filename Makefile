@@ -30,6 +30,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/nested_cv.py
 	$(BIN)/python benchmarks/modality.py
+	$(BIN)/python benchmarks/modality_calibration.py
 	$(BIN)/python benchmarks/cv_schemes.py
 
 clean:
