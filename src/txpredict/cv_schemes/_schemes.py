@@ -32,7 +32,7 @@ from txpredict.model_selection._batched_logistic import (
     decision_of,
     fit_problems,
 )
-from txpredict.model_selection._gram import fast_auc
+from txpredict.model_selection._gram import fast_auc, fast_balanced_accuracy
 
 SCHEMES = (
     "loo",
@@ -52,15 +52,10 @@ C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 N_REPETITIONS = 10
 
 
-def balanced_accuracy_from_decision(y, decision) -> float:
-    """Balanced accuracy of the labels ``decision > 0``."""
-    y = np.asarray(y, dtype=bool)
-    predicted = np.asarray(decision) > 0
-    return float((predicted[y].mean() + (~predicted[~y]).mean()) / 2)
-
-
 def _scores(y, decision):
-    return balanced_accuracy_from_decision(y, decision), fast_auc(y, decision)
+    """(balanced accuracy of the labels ``decision > 0``, AUC)."""
+    decision = np.asarray(decision)
+    return fast_balanced_accuracy(y, decision > 0), fast_auc(y, decision)
 
 
 def _splits(y, k, seeds):
