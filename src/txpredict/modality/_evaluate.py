@@ -167,6 +167,20 @@ def evaluate_selection(
     return result
 
 
+def ipw_policy_value(y, received, recommended, propensity) -> float:
+    """Hajek (self-normalised IPW) response rate had everyone got ``recommended``.
+
+    Patients whose received arm matches the recommendation count, weighted by
+    1 / P(received arm); NaN when nobody matches.
+    """
+    received = np.asarray(received)
+    weights = (np.asarray(recommended) == received) / np.array(
+        [propensity[a] for a in received]
+    )
+    total = weights.sum()
+    return float((weights * np.asarray(y)).sum() / total) if total else np.nan
+
+
 def policy_gain(y, received, probabilities, arms, propensity):
     """IPW policy value of the recommendations minus the best single arm.
 
@@ -174,8 +188,7 @@ def policy_gain(y, received, probabilities, arms, propensity):
     the largest "everyone_<arm>") for one repeat, without building the table.
     """
     recommended = np.asarray(arms)[probabilities.argmax(axis=1)]
-    weights = (recommended == received) / np.array([propensity[a] for a in received])
-    value = (weights * y).sum() / weights.sum()
+    value = ipw_policy_value(y, received, recommended, propensity)
     return value - max(y[received == a].mean() for a in arms)
 
 
@@ -265,7 +278,6 @@ class SelectionResult:
             y = frame["y_true"].to_numpy()
             matched = (frame["recommended"] == frame["received"]).to_numpy()
             top = frame["pai_abs"].to_numpy() >= np.median(frame["pai_abs"])
-            weights = matched / frame["received"].map(self.propensity).to_numpy()
             row = {
                 "repeat": repeat,
                 "matched_rate": y[matched].mean() if matched.any() else np.nan,
@@ -277,7 +289,9 @@ class SelectionResult:
                 if (~matched & top).any()
                 else np.nan,
                 "n_matched": int(matched.sum()),
-                "policy_value": (weights * y).sum() / weights.sum(),
+                "policy_value": ipw_policy_value(
+                    y, frame["received"], frame["recommended"], self.propensity
+                ),
             }
             for a in self.arms:
                 got = (frame["received"] == a).to_numpy()
@@ -372,13 +386,17 @@ class SelectionResult:
 
 
 def _fold_policy_values(result):
-    values = []
-    for _, frame in result.predictions.groupby(["repeat", "fold"]):
-        matched = (frame["recommended"] == frame["received"]).to_numpy()
-        weights = matched / frame["received"].map(result.propensity).to_numpy()
-        y = frame["y_true"].to_numpy()
-        values.append((weights * y).sum() / weights.sum() if weights.sum() else np.nan)
-    return np.array(values)
+    return np.array(
+        [
+            ipw_policy_value(
+                frame["y_true"],
+                frame["received"],
+                frame["recommended"],
+                result.propensity,
+            )
+            for _, frame in result.predictions.groupby(["repeat", "fold"])
+        ]
+    )
 
 
 def compare_selections(result_a, result_b, *, names=("a", "b")) -> pd.DataFrame:
