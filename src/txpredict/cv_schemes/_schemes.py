@@ -114,19 +114,22 @@ def estimate_schemes(A, y, *, fixed_C, seed) -> dict:
     five = _splits(y, 5, seeds)
     ten = _splits(y, 10, seeds)
     out = {}
-    loo_all = _pooled_scores(A, y, loo, [fixed_C, *C_GRID])
-    out["loo"] = tuple(loo_all[0, 0])
+    # The fixed C is usually one of the grid's: each C is fitted once.
+    Cs = list(dict.fromkeys([fixed_C, *C_GRID]))
+    fixed, grid = 0, [Cs.index(C) for C in C_GRID]
+    loo_all = _pooled_scores(A, y, loo, Cs)
+    out["loo"] = tuple(loo_all[fixed, 0])
     # Tuned on the same folds: the best C's estimate is reported (each metric
     # picks its own best C, as a paper tuning for that metric would).
-    out["loo_tuned"] = tuple(loo_all[1:, 0].max(axis=0))
+    out["loo_tuned"] = tuple(loo_all[grid, 0].max(axis=0))
     unweighted = _pooled_scores(A, y, loo, [fixed_C], balanced=False)
     out["loo_unweighted"] = tuple(unweighted[0, 0])
     prior = np.array([y[train].mean() - 0.5 for train, _ in loo[0]])
     out["loo_prior_only"] = _scores(y, prior)  # LOO test sets are subjects 0..n-1
-    five_all = _pooled_scores(A, y, five, [fixed_C, *C_GRID])
-    out["kfold5"] = tuple(five_all[0, 0])
-    out["kfold5_repeated"] = tuple(five_all[0].mean(axis=0))
-    out["kfold5_tuned"] = tuple(five_all[1:].mean(axis=1).max(axis=0))
+    five_all = _pooled_scores(A, y, five, Cs)
+    out["kfold5"] = tuple(five_all[fixed, 0])
+    out["kfold5_repeated"] = tuple(five_all[fixed].mean(axis=0))
+    out["kfold5_tuned"] = tuple(five_all[grid].mean(axis=1).max(axis=0))
     ten_all = _pooled_scores(A, y, ten, [fixed_C])
     out["kfold10"] = tuple(ten_all[0, 0])
     out["kfold10_repeated"] = tuple(ten_all[0].mean(axis=0))
