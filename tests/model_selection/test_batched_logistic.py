@@ -5,6 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 
 import txpredict as tp
 from txpredict.model_selection import _nested
@@ -30,6 +31,13 @@ def _problems(rng, sizes, p):
         w[b, :m] = balanced_weights(y[b, :m])
         X[b, m:] = rng.normal(size=(max(sizes) - m, p))  # padding must not matter
     return X, y, w
+
+
+def test_balanced_weights_equal_scikit_learn(rng):
+    for y in (rng.integers(0, 2, 37), np.r_[np.zeros(30), np.ones(7)].astype(int)):
+        np.testing.assert_allclose(
+            balanced_weights(y), compute_sample_weight("balanced", y)
+        )
 
 
 def test_batched_fits_equal_scikit_learn_at_tight_tolerance(rng):

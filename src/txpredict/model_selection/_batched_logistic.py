@@ -117,7 +117,11 @@ def batched_logistic_regression(X, y, sample_weight, C, *, tol=1e-10, max_iter=1
 
 
 def balanced_weights(y):
-    """scikit-learn's ``class_weight="balanced"``: n / (2 * count of the class)."""
+    """scikit-learn's ``class_weight="balanced"``: n / (2 * count of the class).
+
+    Equal to ``compute_sample_weight("balanced", y)`` (tested), which spends
+    ~0.7 ms per call validating its input: ~1 s per permutation here.
+    """
     y = np.asarray(y, dtype=int)
     counts = np.bincount(y, minlength=2).astype(float)
     return (len(y) / (2.0 * counts))[y]
