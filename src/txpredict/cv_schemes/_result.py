@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import io
 import json
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -20,6 +19,7 @@ import pandas as pd
 
 from txpredict._io import atomic_directory
 from txpredict.cv_schemes._schemes import SCHEMES
+from txpredict.report._figures import png_bytes
 
 _METRICS = {"balanced_accuracy": "ba", "auc": "auc"}
 _REFERENCES = ("loo_unweighted", "loo_prior_only")  # off the bias plot's scale
@@ -199,11 +199,9 @@ class CVSchemesResult:
             )
             encoded = {}
             for name, fig in figures.items():
-                buffer = io.BytesIO()
-                fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-                plt.close(fig)
-                (tmp / f"{name}.png").write_bytes(buffer.getvalue())
-                encoded[name] = base64.b64encode(buffer.getvalue()).decode("ascii")
+                png = png_bytes(fig)
+                (tmp / f"{name}.png").write_bytes(png)
+                encoded[name] = base64.b64encode(png).decode("ascii")
             (tmp / "report.html").write_text(self._html(summary, encoded), "utf-8")
         return Path(out_dir)
 

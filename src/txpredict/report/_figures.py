@@ -15,11 +15,17 @@ from sklearn.metrics import roc_curve
 _FPR = np.linspace(0, 1, 101)
 
 
-def _png(fig) -> str:
+def png_bytes(fig) -> bytes:
+    """The figure as PNG (the reports' resolution); the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def _png(fig) -> str:
+    """The figure as base64 PNG, for an ``<img src="data:...">``."""
+    return base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
 def _tpr_at(y, score):
