@@ -206,7 +206,7 @@ class CVSchemesResult:
         return Path(out_dir)
 
     def _html(self, summary, figures) -> str:
-        from txpredict.report._html import _table, template
+        from txpredict.report._html import table_cells, template
 
         shown = summary[
             [
@@ -225,7 +225,7 @@ class CVSchemesResult:
                 "ba_max",
             ]
         ].set_index("effect")
-        columns, rows = _table(shown)
+        columns, rows = table_cells(shown)
         return template("cv_schemes.html.j2").render(
             info=self.info,
             version=version("txpredict"),

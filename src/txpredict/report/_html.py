@@ -27,7 +27,8 @@ def template(name: str) -> jinja2.Template:
     return environment.get_template(name)
 
 
-def _table(frame: pd.DataFrame):
+def table_cells(frame: pd.DataFrame):
+    """(header, rows of formatted cells) of a table for the report templates."""
     columns = [frame.index.name or "", *frame.columns]
     rows = [
         [index, *(_fmt(v) for v in row)]
@@ -49,10 +50,12 @@ def render_report(
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
-    columns, rows = _table(summaries[next(iter(results))].drop(columns="ci_method"))
+    columns, rows = table_cells(
+        summaries[next(iter(results))].drop(columns="ci_method")
+    )
     comparison_blocks = []
     for label, comparison in comparisons.items():
-        c_columns, c_rows = _table(comparison.table)
+        c_columns, c_rows = table_cells(comparison.table)
         verdict = (
             "the first model's AUC is significantly higher"
             if comparison.a_is_better

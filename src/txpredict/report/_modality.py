@@ -9,7 +9,7 @@ import numpy as np
 
 from txpredict.modality._uplift import qini_curve
 from txpredict.report._figures import _png, plt
-from txpredict.report._html import _table, template
+from txpredict.report._html import table_cells, template
 
 
 def _pai_figure(result):
@@ -88,8 +88,8 @@ def render_modality_report(
 ) -> str:
     """HTML text of the modality report."""
     summary = result.summary()
-    columns, rows = _table(summary)
-    comparison_columns, comparison_rows = _table(comparison)
+    columns, rows = table_cells(summary)
+    comparison_columns, comparison_rows = table_cells(comparison)
     return template("modality.html.j2").render(
         title=title,
         version=version("txpredict"),
