@@ -59,14 +59,10 @@ def specificity_score(y_true, y_pred, *, pos_label=1, sample_weight=None) -> flo
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
-    negative_true = (y_true != pos_label).astype(int)
-    negative_pred = (y_pred != pos_label).astype(int)
-    return float(
-        recall_score(
-            negative_true,
-            negative_pred,
-            pos_label=1,
-            sample_weight=sample_weight,
-            zero_division=np.nan,
-        )
+    # Specificity is the sensitivity of "non-responder".
+    return sensitivity_score(
+        (y_true != pos_label).astype(int),
+        (y_pred != pos_label).astype(int),
+        pos_label=1,
+        sample_weight=sample_weight,
     )
