@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	# A fresh demo each time, kept so that its report can be opened.
-	rm -rf txpredict_demo
-	$(BIN)/txpredict demo --out txpredict_demo
+	# A fresh demo each time, kept so that its report can be opened; --overwrite
+	# replaces only what an earlier demo wrote there.
+	$(BIN)/txpredict demo --out txpredict_demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks notebooks

@@ -28,25 +28,31 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert (out / "results" / "report.html").is_file()
 
 
-def test_demo_refuses_to_overwrite(tmp_path, capsys):
-    (tmp_path / "demo").mkdir()
-    (tmp_path / "demo" / "keep.txt").write_text("precious")
-    assert (
-        main(
-            [
-                "demo",
-                "--n-subjects",
-                "8",
-                "--grid",
-                "fsl6",
-                "--out",
-                str(tmp_path / "demo"),
-            ]
-        )
-        == 2
-    )
-    assert "already exists" in capsys.readouterr().err
-    assert (tmp_path / "demo" / "keep.txt").read_text() == "precious"
+def test_demo_overwrite_replaces_only_what_the_demo_wrote(tmp_path, capsys):
+    out = tmp_path / "demo"
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "notes.txt").write_text("precious")
+    argv = ["demo", "--n-subjects", "40", "--grid", "fsl6", "--n-repeats", "1"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert not (out / "cohort").exists()
+    assert main([*argv, "--out", str(out), "--overwrite"]) == 0
+    assert (out / "results" / "notes.txt").read_text() == "precious"
+    assert (out / "results" / "report.html").is_file()
+    assert "kept 1 it did not write (notes.txt)" in capsys.readouterr().out
+
+
+def test_demo_lists_the_grids_and_a_failed_demo_leaves_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--grid", "mni1", "--out", str(tmp_path / "d")])
+    assert "fsl2" in capsys.readouterr().err  # argparse lists the valid grids
+    # 12 patients cannot be split into 5 folds of each class: the analysis fails
+    # after the cohort was generated, and the half-made demo is removed.
+    for n, why in (("12", "fewer than outer_cv=5"), ("8", "1 responders")):
+        assert main(["demo", "--n-subjects", n, "--grid", "fsl6", "--out",
+                     str(tmp_path / "d")]) == 2  # fmt: skip
+        assert why in capsys.readouterr().err
+        assert not (tmp_path / "d" / "cohort").exists()
 
 
 def test_validate_summarises_a_dataset(small_cohort_dir, capsys):

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 import txpredict as tp
+from txpredict._io import MANIFEST, written_by_txpredict
 from txpredict.cli import main
 from txpredict.errors import TxpredictError
-from txpredict.run import read_config
+from txpredict.run import read_config, run_analysis
 
 PATTERN = "{participant_id}/func/{participant_id}_task-faces_stat-effect_statmap.nii.gz"
 
@@ -49,18 +50,22 @@ def analysis(tmp_path_factory, small_cohort_dir):
 
 
 def test_run_writes_every_output(analysis):
-    names = {p.name for p in analysis.iterdir()}
-    assert names == {
-        "summary.csv",
-        "predictions.csv",
-        "folds.csv",
-        "result.json",
-        "summaries.csv",
-        "comparison.csv",
-        "model.skops",
-        "report.html",
-        "config.toml",
-    }
+    names = {p.name for p in analysis.iterdir()} - {MANIFEST}
+    assert (
+        names
+        == written_by_txpredict(analysis)
+        == {
+            "summary.csv",
+            "predictions.csv",
+            "folds.csv",
+            "result.json",
+            "summaries.csv",
+            "comparison.csv",
+            "model.skops",
+            "report.html",
+            "config.toml",
+        }
+    )
     predictions = pd.read_csv(analysis / "predictions.csv")
     assert len(predictions) == 24 * 2
     comparison = pd.read_csv(analysis / "comparison.csv", index_col=[0, 1])
@@ -137,6 +142,36 @@ def test_existing_folder_is_never_overwritten(tmp_path, small_cohort_dir, capsys
     assert (tmp_path / "results" / "keep.txt").read_text() == "precious"
 
 
+def test_overwrite_keeps_the_users_own_files(analysis, tmp_path, small_cohort_dir):
+    """The data-loss bug: overwrite = true deleted a user's file in the folder."""
+    folder = tmp_path / "results"
+    shutil.copytree(analysis, folder)
+    (folder / "notes.txt").write_text("my own notes")
+    (folder / "summary.csv").write_text("stale")
+    config = write_config(tmp_path, small_cohort_dir, extra="overwrite = true")
+    messages = []
+    run_analysis(read_config(config), progress=messages.append)
+    assert (folder / "notes.txt").read_text() == "my own notes"
+    assert (folder / "summary.csv").read_text() != "stale"
+    assert any(
+        "replaced 9 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
+        for m in messages
+    )
+
+
+def test_a_users_file_named_like_an_output_is_refused_before_any_work(
+    tmp_path, small_cohort_dir, capsys
+):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "report.html").write_text("the user's own page")
+    config = write_config(tmp_path, small_cohort_dir, extra="overwrite = true")
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr()
+    assert "['report.html']" in err.err and "never replaces" in err.err
+    assert "Loaded" not in err.out  # refused before reading the cohort
+    assert (tmp_path / "results" / "report.html").read_text() == "the user's own page"
+
+
 def test_config_errors_are_explained(tmp_path, small_cohort_dir):
     config = write_config(tmp_path, small_cohort_dir, extra="colour = 'blue'")
     with pytest.raises(
@@ -177,14 +212,19 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     config.write_text(text)
     assert main(["run", str(config)]) == 0
     folder = tmp_path / "results"
-    assert {p.name for p in folder.iterdir()} == {
-        "selection_summary.csv",
-        "selection_predictions.csv",
-        "selection_comparison.csv",
-        "selector.skops",
-        "report.html",
-        "config.toml",
-    }
+    names = {p.name for p in folder.iterdir()} - {MANIFEST}
+    assert (
+        names
+        == written_by_txpredict(folder)
+        == {
+            "selection_summary.csv",
+            "selection_predictions.csv",
+            "selection_comparison.csv",
+            "selector.skops",
+            "report.html",
+            "config.toml",
+        }
+    )
     summary = pd.read_csv(folder / "selection_summary.csv", index_col=0)
     assert {"policy_value_ipw", "agreement_with_better_arm", "qini_coefficient"} <= set(
         summary.index

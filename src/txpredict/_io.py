@@ -1,13 +1,25 @@
-"""Atomic file output: a reader never sees half a file, a failure leaves nothing."""
+"""Atomic file output: a reader never sees half a file, a failure leaves nothing.
+
+Output folders carry a manifest (:data:`MANIFEST`) listing the files txpredict
+wrote there. Writing again into such a folder (``overwrite=True``) replaces
+those files, removes the ones the new run no longer writes, and never touches
+anything else: a user's own file in an output folder is never deleted or
+overwritten.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Name of the list of files txpredict wrote into an output folder.
+MANIFEST = ".txpredict-manifest.json"
 
 
 def _umask() -> int:
@@ -49,22 +61,188 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-@contextlib.contextmanager
-def atomic_directory(
-    path: str | os.PathLike, *, overwrite: bool = False
-) -> Iterator[Path]:
-    """Yield a temporary folder that becomes ``path`` only if the block succeeds.
+def written_by_txpredict(folder: str | os.PathLike) -> set[str]:
+    """Files (relative POSIX paths) that txpredict's manifest says it wrote."""
+    try:
+        payload = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+        return {str(f) for f in payload["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
-    An existing non-empty ``path`` is an error unless ``overwrite=True``: results
-    are never silently replaced.
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    )
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Files (and empty folders) in ``folder`` that txpredict did not write."""
+    ours = written_by_txpredict(folder)
+    foreign = [f for f in _files_under(folder) if f not in ours]
+    foreign += [
+        p.relative_to(folder).as_posix() + "/"
+        for p in folder.rglob("*")
+        if p.is_dir() and not any(p.iterdir())
+    ]
+    return sorted(foreign)
+
+
+def _is_empty(folder: Path) -> bool:
+    return not any(p.name != MANIFEST for p in folder.iterdir())
+
+
+def check_output_folder(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool,
+    will_write: Iterable[str] | None = None,
+    option: str = "overwrite=True",
+) -> None:
+    """Refuse an output folder whose contents a run would destroy.
+
+    Call it before any work, so a run does not fail at its very end. An existing
+    non-empty folder needs ``overwrite``; even then a file that txpredict did
+    not write is never replaced: if a name in ``will_write`` is taken by such a
+    file, this raises and names it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    overwrite : bool
+    will_write : iterable of str or None, default=None
+        Relative paths the run will write, when known in advance.
+    option : str, default="overwrite=True"
+        How the user sets ``overwrite`` here (a keyword, a TOML key, a flag),
+        for the error message.
     """
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        if not overwrite:
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise FileExistsError(
+            f"The output path {str(path)!r} is a file, not a folder; choose a "
+            "folder name."
+        )
+    if _is_empty(path):
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"Output folder {str(path)!r} already exists and is not empty. Choose a "
+            f"new folder, or set {option} to replace what txpredict wrote there "
+            "(files it did not write are never touched)."
+        )
+    if will_write is not None:
+        ours = written_by_txpredict(path)
+        taken = sorted(f for f in will_write if (path / f).exists() and f not in ours)
+        if taken:
             raise FileExistsError(
-                f"Output folder {str(path)!r} already exists and is not empty. "
-                "Choose a new folder, delete it, or pass overwrite=True."
+                f"Output folder {str(path)!r} holds {taken}, which txpredict did not "
+                "write (or whose record of writing them is gone); txpredict never "
+                "replaces files it did not write. Move or rename them, or choose "
+                "another folder."
             )
+
+
+@dataclass
+class Publication:
+    """What writing an output folder did to an existing folder of that name."""
+
+    folder: Path
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def describe(self) -> str | None:
+        """A sentence for the user, or None when the folder was new."""
+        if not (self.replaced or self.removed or self.kept):
+            return None
+        parts = []
+        if self.replaced:
+            parts.append(
+                f"replaced {len(self.replaced)} file(s) of an earlier txpredict run"
+            )
+        if self.removed:
+            parts.append(
+                f"removed {len(self.removed)} it no longer writes "
+                f"({_shorten(self.removed)})"
+            )
+        if self.kept:
+            parts.append(
+                f"kept {len(self.kept)} it did not write ({_shorten(self.kept)})"
+            )
+        return f"In {self.folder}: " + "; ".join(parts) + "."
+
+
+def _shorten(names, limit=5) -> str:
+    names = list(names)
+    more = f", ... {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _publish(tmp: Path, path: Path) -> Publication:
+    """Move the files of ``tmp`` into ``path``, touching only what txpredict wrote."""
+    files = _files_under(tmp)
+    manifest = json.dumps({"writer": "txpredict", "files": files}, indent=1)
+    if not path.exists() or (path.is_dir() and _is_empty(path)):
+        (tmp / MANIFEST).write_text(manifest, encoding="utf-8")
+        if path.exists():
+            shutil.rmtree(path)  # empty, or only an old manifest of ours
+        os.replace(tmp, path)  # one rename: the folder appears complete
+        return Publication(path)
+    ours = written_by_txpredict(path)
+    # Checked again, now that every name is known: nothing is moved until the
+    # whole publication is known to touch only txpredict's own files.
+    check_output_folder(path, overwrite=True, will_write=files)
+    taken_by_folders = [f for f in files if (path / f).is_dir()]
+    if taken_by_folders:
+        raise FileExistsError(
+            f"Output folder {str(path)!r} has folder(s) {taken_by_folders} where "
+            "txpredict writes files; move them or choose another folder."
+        )
+    report = Publication(path)
+    for stale in sorted(ours - set(files)):
+        target = path / stale
+        if target.is_file():
+            target.unlink()
+            report.removed.append(stale)
+            _remove_empty_parents(target.parent, path)
+    for name in files:
+        target = path / name
+        if target.exists():
+            report.replaced.append(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / name, target)
+    write_text_atomic(path / MANIFEST, manifest)
+    report.kept = _foreign_entries(path)
+    return report
+
+
+def _remove_empty_parents(folder: Path, top: Path) -> None:
+    while folder != top and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+@contextlib.contextmanager
+def atomic_directory(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    report: Callable[[str], object] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary folder; its files appear in ``path`` if the block succeeds.
+
+    A new (or empty) ``path`` appears at once, complete. An existing non-empty
+    ``path`` is an error unless ``overwrite=True``; then only the files that
+    txpredict wrote there before are replaced or removed (see
+    :data:`MANIFEST`), one atomic rename each, and ``report`` (e.g. ``print``)
+    is told what was replaced, removed and kept.
+    """
+    path = Path(path)
+    check_output_folder(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(
         tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -72,9 +250,10 @@ def atomic_directory(
     tmp.chmod(0o777 & ~_umask())  # as a plain mkdir would make it, not mkdtemp's 0700
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        os.replace(tmp, path)
+        publication = _publish(tmp, path)
+        message = publication.describe()
+        if report is not None and message:
+            report(message)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from txpredict.datasets._grids import GRIDS
 from txpredict.errors import TxpredictError
 
 
@@ -36,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["interaction", "prognostic", "demographics", "none"],
     )
     demo.add_argument(
-        "--grid", default="fsl2", help="synthetic image grid (fsl2, fsl6)"
+        "--grid",
+        default="fsl2",
+        choices=sorted(GRIDS),
+        help="synthetic image grid (fsl2: FSL MNI152 2 mm; fsl6: small, fast)",
+    )
+    demo.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace what an earlier demo wrote in --out (nothing else is touched)",
     )
     demo.add_argument("--n-repeats", type=int, default=5)
     demo.add_argument(
@@ -104,6 +113,7 @@ def _demo(args) -> int:
         "random_state": args.seed,
         "n_jobs": args.n_jobs,
         "modality": args.modality,
+        "overwrite": args.overwrite,
     }
     if args.out is not None:
         print(run_demo(args.out, **options))
@@ -130,6 +140,7 @@ def _predict(args) -> int:
 
 
 def _benchmark(args) -> int:
+    from txpredict._io import check_output_folder
     from txpredict.cv_schemes import QUICK, compare_cv_schemes
 
     options = dict(QUICK) if args.quick else {}
@@ -145,12 +156,8 @@ def _benchmark(args) -> int:
         options["n_replicates"] = args.n_replicates
     if args.n_true is not None:
         options["n_true"] = args.n_true
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        # Checked before hours of computing, not after.
-        raise TxpredictError(
-            f"Output folder {str(args.out)!r} is not empty; choose another "
-            "or pass --overwrite."
-        )
+    # Checked before hours of computing, not after.
+    check_output_folder(args.out, overwrite=args.overwrite, option="--overwrite")
     result = compare_cv_schemes(
         **options, n_jobs=args.n_jobs, random_state=args.seed, progress=True
     )

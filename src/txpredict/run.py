@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
-from txpredict._io import atomic_directory
+from txpredict._io import atomic_directory, check_output_folder
 from txpredict.cohort import DEFAULT_IMAGE_PATTERN, SymptomReduction, load_cohort
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
@@ -66,6 +66,28 @@ _SECTIONS = {
     "modality": {"strategy", "arms"},
 }
 _TASKS = ("response", "modality")
+#: Files each task writes into its output folder.
+_OUTPUTS = {
+    "response": (
+        "summary.csv",
+        "predictions.csv",
+        "folds.csv",
+        "result.json",
+        "summaries.csv",
+        "comparison.csv",
+        "model.skops",
+        "report.html",
+        "config.toml",
+    ),
+    "modality": (
+        "selection_summary.csv",
+        "selection_predictions.csv",
+        "selection_comparison.csv",
+        "selector.skops",
+        "report.html",
+        "config.toml",
+    ),
+}
 
 
 def read_config(path) -> dict:
@@ -129,11 +151,13 @@ def _prepare(config, progress):
         **config.get("model", {}),
     }
     folder = Path(output["folder"])
-    if folder.exists() and any(folder.iterdir()) and not output.get("overwrite"):
-        raise TxpredictError(
-            f"Output folder {str(folder)!r} already exists and is not empty. Choose "
-            "a new [output] folder, delete it, or set overwrite = true."
-        )
+    # Before any work: a run must not fail at its end on the folder it writes to.
+    check_output_folder(
+        folder,
+        overwrite=bool(output.get("overwrite")),
+        will_write=_OUTPUTS[config.get("task", "response")],
+        option="overwrite = true in [output]",
+    )
     cohort = load_cohort(
         data["dataset"],
         data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
@@ -151,8 +175,10 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
     ``comparison.csv``, ``result.json``, ``model.skops`` (the final model
     fitted on all patients), ``report.html`` and a copy of the configuration.
-    Nothing is written unless everything succeeds, and an existing non-empty
-    folder is never overwritten unless ``overwrite = true``.
+    Nothing is written unless everything succeeds. An existing non-empty
+    folder is refused unless ``overwrite = true``, and even then only the files
+    an earlier txpredict run wrote there are replaced: a file of the user's own
+    is never deleted or overwritten.
     """
     if config.get("task", "response") == "modality":
         return run_modality(config, progress=progress)
@@ -232,7 +258,9 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         cv_text=cv_text,
         rois=rois,
     )
-    with atomic_directory(folder, overwrite=bool(output.get("overwrite"))) as tmp:
+    with atomic_directory(
+        folder, overwrite=bool(output.get("overwrite")), report=progress
+    ) as tmp:
         main = results["model"]
         main.summary().to_csv(tmp / "summary.csv")
         main.predictions.to_csv(tmp / "predictions.csv", index=False)
@@ -370,7 +398,9 @@ def run_modality(config: dict, *, progress=print) -> Path:
         cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
         roi_features=roi,
     )
-    with atomic_directory(folder, overwrite=bool(output.get("overwrite"))) as tmp:
+    with atomic_directory(
+        folder, overwrite=bool(output.get("overwrite")), report=progress
+    ) as tmp:
         result.summary().to_csv(tmp / "selection_summary.csv")
         result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
         comparison.to_csv(tmp / "selection_comparison.csv")

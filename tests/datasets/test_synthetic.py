@@ -5,6 +5,7 @@ from scipy.special import expit
 
 import txpredict as tp
 from txpredict.datasets import EFFECTS, GRIDS, fsl_grid
+from txpredict.errors import CohortError
 
 
 def test_fsl_grid_is_the_standard_one():
@@ -104,6 +105,10 @@ def test_out_dir_is_never_silently_overwritten_and_failure_leaves_nothing(tmp_pa
     broken = tmp_path / "broken"
     with pytest.raises(ValueError, match="Unknown grid"):
         tp.make_synthetic_cohort(4, grid="fsl3", random_state=0, out_dir=broken)
+    assert not broken.exists()
+    # A cohort load_cohort would refuse (1 responder) is not left on disk either.
+    with pytest.raises(CohortError, match="1 responders"):
+        tp.make_synthetic_cohort(8, grid="fsl6", random_state=0, out_dir=broken)
     assert not broken.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from txpredict._images import Grid
+from txpredict.errors import TxpredictError
 
 
 def _affine(voxel, origin, flip_x):
@@ -46,7 +47,7 @@ def get_grid(grid) -> Grid:
         return grid
     if isinstance(grid, str):
         if grid not in GRIDS:
-            raise ValueError(
+            raise TxpredictError(
                 f"Unknown grid {grid!r}; choose one of {sorted(GRIDS)} or pass "
                 "(shape, affine)."
             )

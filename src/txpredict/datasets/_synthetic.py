@@ -35,6 +35,7 @@ from txpredict._images import Grid, mni_brain_mask
 from txpredict._io import atomic_directory
 from txpredict.cohort import Cohort, load_cohort
 from txpredict.datasets._grids import get_grid
+from txpredict.errors import TxpredictError
 from txpredict.features._rois import default_rois
 
 REGIONS = ("dACC", "pgACC", "sgACC", "cuneus", "amygdala")
@@ -264,14 +265,14 @@ def make_synthetic_cohort(
     ['amygdala', 'better_arm']
     """
     if effect not in EFFECTS:
-        raise ValueError(
+        raise TxpredictError(
             f"The 'effect' parameter must be one of {sorted(EFFECTS)}. "
             f"Got {effect!r} instead."
         )
     if int(n_subjects) < 4:
-        raise ValueError(f"n_subjects must be at least 4; got {n_subjects!r}.")
+        raise TxpredictError(f"n_subjects must be at least 4; got {n_subjects!r}.")
     if len(arms) != 2 or len(set(arms)) != 2:
-        raise ValueError(f"arms must be two distinct names; got {arms!r}.")
+        raise TxpredictError(f"arms must be two distinct names; got {arms!r}.")
     n = int(n_subjects)
     rng = np.random.default_rng(random_state)
     seeds = np.random.SeedSequence(rng.integers(2**63))
@@ -375,6 +376,9 @@ def make_synthetic_cohort(
         patterns["rest"] = (
             "{participant_id}/func/{participant_id}_task-rest_bold.nii.gz"
         )
+    # Checked before writing: a cohort that load_cohort would refuse (too few
+    # responders at a tiny n) must not be left behind on disk.
+    Cohort(participants, "responder", "treatment", arms)
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         participants.to_csv(tmp / "participants.tsv", sep="\t", index=False)
         truth.to_csv(tmp / "ground_truth.tsv", sep="\t", index=False)
