@@ -15,13 +15,12 @@ from txpredict.evaluation import (
     PermutationTestResult,
     compare,
     permutation_test,
-    sensitivity_score,
-    specificity_score,
 )
 from txpredict.features import (
     AtlasRegion,
     DemographicFeatures,
     ImageFeatures,
+    PrecomputedFeatures,
     RoiFeatures,
     Sphere,
     WholeBrainFeatures,
@@ -41,6 +40,7 @@ from txpredict.model_selection import (
 )
 from txpredict.models import ResponseClassifier
 from txpredict.persistence import load_model, save_model
+from txpredict.stats import sensitivity_score, specificity_score
 
 try:
     __version__ = version("txpredict")
@@ -59,6 +59,7 @@ __all__ = [
     "ModalitySelector",
     "NestedCVResult",
     "PermutationTestResult",
+    "PrecomputedFeatures",
     "ResponseClassifier",
     "RoiFeatures",
     "SelectionResult",

@@ -248,7 +248,7 @@ def test_summary_reports_chance_dummy_and_intervals(cohort):
     assert s.at["auc", "estimate"] == pytest.approx(per_repeat["auc"].mean())
     # The Wilson interval counts each subject once (n = 40, not 80).
     n_pos = int(cohort.y.sum())
-    low, _ = tp.evaluation.wilson_interval(per_repeat["tp"].mean(), n_pos)
+    low, _ = tp.stats.wilson_interval(per_repeat["tp"].mean(), n_pos)
     assert s.at["sensitivity", "ci_low"] == pytest.approx(low)
 
 

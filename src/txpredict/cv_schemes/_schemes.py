@@ -32,7 +32,7 @@ from txpredict.model_selection._batched_logistic import (
     decision_of,
     fit_problems,
 )
-from txpredict.model_selection._gram import fast_auc, fast_balanced_accuracy
+from txpredict.stats import fast_auc, fast_balanced_accuracy
 
 SCHEMES = (
     "loo",

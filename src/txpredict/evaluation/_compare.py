@@ -8,11 +8,7 @@ import numpy as np
 import pandas as pd
 
 from txpredict.errors import TxpredictError
-from txpredict.evaluation._statistics import (
-    corrected_resampled_ttest,
-    delong_test,
-    mcnemar_test,
-)
+from txpredict.stats import corrected_resampled_ttest, delong_test, mcnemar_test
 
 
 @dataclass

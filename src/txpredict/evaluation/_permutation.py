@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import joblib
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from txpredict.errors import TxpredictError
 
@@ -14,6 +13,7 @@ from txpredict.errors import TxpredictError
 # import may run while _nested is still initialising.
 from txpredict.model_selection import _nested
 from txpredict.model_selection._schemes import outer_splits
+from txpredict.stats import fast_auc, fast_balanced_accuracy
 
 _STATISTICS = ("auc", "balanced_accuracy")
 
@@ -56,9 +56,7 @@ def _statistic(scoring, y, splits, outputs):
             if r == repeat:
                 score[test], pred[test] = out["score"], out["y_pred"]
         values.append(
-            roc_auc_score(y, score)
-            if scoring == "auc"
-            else balanced_accuracy_score(y, pred)
+            fast_auc(y, score) if scoring == "auc" else fast_balanced_accuracy(y, pred)
         )
     return float(np.mean(values))
 

@@ -7,6 +7,7 @@ from txpredict.features._image_features import (
     RoiFeatures,
     WholeBrainFeatures,
 )
+from txpredict.features._precomputed import PrecomputedFeatures
 from txpredict.features._rois import (
     AtlasRegion,
     Sphere,
@@ -19,6 +20,7 @@ __all__ = [
     "AtlasRegion",
     "DemographicFeatures",
     "ImageFeatures",
+    "PrecomputedFeatures",
     "RoiFeatures",
     "Sphere",
     "WholeBrainFeatures",

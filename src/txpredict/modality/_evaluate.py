@@ -27,12 +27,11 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from txpredict.errors import TxpredictError
-from txpredict.evaluation._statistics import corrected_resampled_ttest
 from txpredict.modality._folds import SelectionRunner
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
-from txpredict.model_selection._gram import fast_auc
 from txpredict.model_selection._schemes import repeat_seeds, splits_hash
+from txpredict.stats import cohens_h, corrected_resampled_ttest, difference_se, fast_auc
 
 
 def _fold_frame(p, ids, test, arm, y, arms, repeat, fold):
@@ -239,15 +238,6 @@ def _policy_gain_permutation(
     }
 
 
-def _difference_se(pa, pb, na, nb):
-    """Standard error of a difference of two proportions (Wald)."""
-    return np.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
-
-
-def _cohens_h(pa, pb):
-    return 2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb))
-
-
 @dataclass
 class SelectionResult:
     """Out-of-fold recommendations and their evaluation.
@@ -375,13 +365,13 @@ class SelectionResult:
         pa = table.at["matched_response_rate", "estimate"]
         pb = table.at["unmatched_response_rate", "estimate"]
         n_matched = per_repeat["n_matched"].mean()
-        se = _difference_se(pa, pb, n_matched, len(first) - n_matched)
+        se = difference_se(pa, pb, n_matched, len(first) - n_matched)
         difference = table.at["matched_minus_unmatched", "estimate"]
         table.loc["matched_minus_unmatched", ["ci_low", "ci_high"]] = (
             difference - 1.96 * se,
             difference + 1.96 * se,
         )
-        table.loc["cohens_h_matched_vs_unmatched", "estimate"] = _cohens_h(pa, pb)
+        table.loc["cohens_h_matched_vs_unmatched", "estimate"] = cohens_h(pa, pb)
         return table
 
 

@@ -25,7 +25,8 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ParameterGrid
 
-from txpredict.model_selection._gram import best_candidate, fast_auc, fast_path_family
+from txpredict.model_selection._gram import best_candidate, fast_path_family
+from txpredict.stats import fast_auc
 
 
 def _objective(Xa, y, weight, C, theta, penalty):

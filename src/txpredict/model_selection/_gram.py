@@ -24,13 +24,13 @@ route (tested on identical splits).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
 from txpredict.models._presets import make_classifier
+from txpredict.stats import fast_auc, fast_balanced_accuracy
 
 _BLOCK = 16384  # columns per block when forming A A^T in float64
 
@@ -52,32 +52,6 @@ def center_kernel(K, train, rows):
     grand = train_means.mean()
     row_means = K[np.ix_(rows, train)].mean(axis=1)
     return K[np.ix_(rows, train)] - row_means[:, None] - train_means[None, :] + grand
-
-
-def fast_auc(y_true, score) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties count half), for 0/1 labels.
-
-    Equals ``sklearn.metrics.roc_auc_score`` (tested) without its input
-    validation, which cost 20x the computation in the fast path's inner loop.
-    """
-    y_true = np.asarray(y_true, dtype=bool)
-    score = np.asarray(score)
-    n_pos = int(y_true.sum())
-    n_neg = len(y_true) - n_pos
-    if n_pos * n_neg <= 65536:
-        # Small folds: counting pairs beats ranking (the same exact count).
-        pos, neg = score[y_true, None], score[None, ~y_true]
-        wins = np.count_nonzero(pos > neg) + 0.5 * np.count_nonzero(pos == neg)
-        return float(wins / (n_pos * n_neg))
-    ranks = rankdata(score)
-    return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def fast_balanced_accuracy(y_true, y_pred) -> float:
-    """Balanced accuracy for 0/1 labels (as ``balanced_accuracy_score``)."""
-    y_true = np.asarray(y_true, dtype=bool)
-    y_pred = np.asarray(y_pred, dtype=bool)
-    return float((y_pred[y_true].mean() + (~y_pred[~y_true]).mean()) / 2)
 
 
 def best_candidate(mean_scores) -> int:

@@ -20,17 +20,11 @@ from sklearn.utils import _safe_indexing
 
 from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
-from txpredict.evaluation._statistics import delong_auc_ci, wilson_interval
 from txpredict.model_selection._batched_logistic import (
     LogisticFastPath,
     batched_search_of,
 )
-from txpredict.model_selection._gram import (
-    GramFastPath,
-    fast_auc,
-    fast_balanced_accuracy,
-    fast_path_family,
-)
+from txpredict.model_selection._gram import GramFastPath, fast_path_family
 from txpredict.model_selection._schemes import (
     check_class_sizes,
     check_groups,
@@ -39,6 +33,13 @@ from txpredict.model_selection._schemes import (
     n_folds,
     outer_splits,
     splits_hash,
+)
+from txpredict.stats import (
+    binary_metrics,
+    confusion_counts,
+    delong_auc_ci,
+    metrics_from_counts,
+    wilson_interval,
 )
 
 
@@ -82,21 +83,6 @@ def check_X_y(X, y):
             f"{labels.tolist()[:10]}."
         )
     return index, values.astype(int)
-
-
-def _metrics_of(y_true, y_pred, score):
-    """Scores of one outer test fold (numpy versions, tested equal to sklearn's)."""
-    y_true = np.asarray(y_true, dtype=bool)
-    y_pred = np.asarray(y_pred, dtype=bool)
-    both = 0 < y_true.sum() < len(y_true)
-    sensitivity = y_pred[y_true].mean() if y_true.any() else np.nan
-    specificity = (~y_pred[~y_true]).mean() if (~y_true).any() else np.nan
-    return {
-        "balanced_accuracy": fast_balanced_accuracy(y_true, y_pred) if both else np.nan,
-        "sensitivity": float(sensitivity),
-        "specificity": float(specificity),
-        "auc": fast_auc(y_true, score) if both else np.nan,
-    }
 
 
 class _Runner:
@@ -391,7 +377,7 @@ class NestedCVResult:
                     "fold": fold,
                     "n_train": len(train),
                     "n_test": len(test),
-                    **_metrics_of(y[test], out["y_pred"], out["score"]),
+                    **binary_metrics(y[test], out["y_pred"], out["score"]),
                     "best_params": json.dumps(
                         out["best_params"], sort_keys=True, default=str
                     ),
@@ -409,29 +395,18 @@ class NestedCVResult:
         out = []
         for repeat, frame in self.predictions.groupby("repeat"):
             y, pred = frame["y_true"].to_numpy(), frame[pred_column].to_numpy()
-            tp_ = int(((pred == 1) & (y == 1)).sum())
-            tn = int(((pred == 0) & (y == 0)).sum())
-            fp = int(((pred == 1) & (y == 0)).sum())
-            fn = int(((pred == 0) & (y == 1)).sum())
+            counts = confusion_counts(y, pred)
             auc, low, high = delong_auc_ci(y, frame[score_column].to_numpy())
             out.append(
                 {
                     "repeat": repeat,
-                    "tp": tp_,
-                    "tn": tn,
-                    "fp": fp,
-                    "fn": fn,
-                    "sensitivity": tp_ / (tp_ + fn),
-                    "specificity": tn / (tn + fp),
-                    "ppv": tp_ / (tp_ + fp) if tp_ + fp else np.nan,
-                    "npv": tn / (tn + fn) if tn + fn else np.nan,
+                    **counts,
+                    **metrics_from_counts(**counts),
                     "auc": auc,
                     "auc_se": (high - low) / (2 * 1.959964),
                 }
             )
-        frame = pd.DataFrame(out)
-        frame["balanced_accuracy"] = (frame["sensitivity"] + frame["specificity"]) / 2
-        return frame
+        return pd.DataFrame(out)
 
     def per_repeat(self) -> pd.DataFrame:
         """Metrics of each repeat, pooled over its folds (one row per repeat)."""

@@ -3,16 +3,17 @@ import pytest
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from txpredict.evaluation import (
+from txpredict.stats import (
     corrected_resampled_ttest,
     delong_auc_ci,
     delong_test,
+    fast_auc,
+    fast_balanced_accuracy,
     mcnemar_test,
     sensitivity_score,
     specificity_score,
     wilson_interval,
 )
-from txpredict.model_selection._gram import fast_auc, fast_balanced_accuracy
 
 
 def test_sensitivity_specificity_match_confusion_matrix(rng):

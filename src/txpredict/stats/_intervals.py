@@ -1,0 +1,96 @@
+"""Confidence intervals of classification metrics on one test set.
+
+- Wilson score interval for proportions (sensitivity, specificity, PPV, NPV).
+- DeLong's variance of the AUC, in the fast O(n log n) form of Sun & Xu (2014,
+  IEEE Signal Process Lett 21:1389).
+
+These treat their predictions as an independent test set of fixed models:
+right for a frozen model scored on new patients, not for cross-validated
+predictions (see :mod:`txpredict.stats._cv`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from scipy.stats import rankdata
+
+
+def wilson_interval(successes, n, confidence=0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion.
+
+    Parameters
+    ----------
+    successes : float
+        Number of successes (may be fractional: a mean over CV repeats).
+    n : int
+        Number of trials.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        NaN when ``n`` is 0.
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(10, 20)
+    >>> round(low, 3), round(high, 3)
+    (0.299, 0.701)
+    """
+    if n <= 0:
+        return (np.nan, np.nan)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    p = successes / n
+    denominator = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def delong_components(y_true, scores):
+    """AUCs (one per row of ``scores``) and DeLong's covariance matrix."""
+    y_true = np.asarray(y_true).astype(bool)
+    scores = np.atleast_2d(np.asarray(scores, dtype=float))
+    positives, negatives = scores[:, y_true], scores[:, ~y_true]
+    m, n = positives.shape[1], negatives.shape[1]
+    if m == 0 or n == 0:
+        raise ValueError("DeLong's AUC needs both responders and non-responders.")
+    tx = rankdata(positives, axis=1)  # midranks: ties count half
+    ty = rankdata(negatives, axis=1)
+    tz = rankdata(np.concatenate([positives, negatives], axis=1), axis=1)
+    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
+    v01 = (tz[:, :m] - tx) / n
+    v10 = 1.0 - (tz[:, m:] - ty) / m
+    covariance = np.atleast_2d(np.cov(v01)) / m + np.atleast_2d(np.cov(v10)) / n
+    return aucs, covariance
+
+
+def delong_auc_ci(y_true, scores, confidence=0.95) -> tuple[float, float, float]:
+    """AUC with DeLong's confidence interval.
+
+    Returns
+    -------
+    (auc, low, high) : tuple of float
+
+    Examples
+    --------
+    >>> y, scores = [0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9]
+    >>> auc, low, high = delong_auc_ci(y, scores)
+    >>> round(auc, 3)
+    0.889
+    """
+    aucs, covariance = delong_components(y_true, scores)
+    auc, se = float(aucs[0]), float(np.sqrt(max(covariance[0, 0], 0.0)))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return auc, max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
+def difference_se(pa, pb, na, nb) -> float:
+    """Standard error of a difference of two independent proportions (Wald)."""
+    return float(np.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb))
+
+
+def cohens_h(pa, pb) -> float:
+    """Cohen's h, the effect size of a difference of two proportions."""
+    return float(2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb)))

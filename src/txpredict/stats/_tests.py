@@ -1,0 +1,92 @@
+"""Tests comparing two sets of predictions or fold scores.
+
+- DeLong's test for two correlated ROC curves (same patients, two models).
+- Nadeau & Bengio's (2003, Mach Learn 52:239) corrected resampled t-test: the
+  folds of repeated CV share training subjects, so the naive t-test across
+  folds is far too liberal; the correction inflates the variance by
+  ``n_test / n_train``.
+- Exact McNemar test on paired predictions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from txpredict.stats._intervals import delong_components
+
+
+def delong_test(y_true, scores_a, scores_b) -> dict:
+    """DeLong's test of two correlated ROC curves (same subjects, two models).
+
+    Returns
+    -------
+    dict
+        ``auc_a``, ``auc_b``, ``difference`` (a - b), ``z`` and two-sided
+        ``p_value``.
+    """
+    aucs, covariance = delong_components(y_true, np.vstack([scores_a, scores_b]))
+    difference = aucs[0] - aucs[1]
+    variance = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
+    if variance <= 0:
+        z, p = (0.0, 1.0) if difference == 0 else (np.inf * np.sign(difference), 0.0)
+    else:
+        z = difference / np.sqrt(variance)
+        p = 2 * stats.norm.sf(abs(z))
+    return {
+        "auc_a": float(aucs[0]),
+        "auc_b": float(aucs[1]),
+        "difference": float(difference),
+        "z": float(z),
+        "p_value": float(p),
+    }
+
+
+def corrected_resampled_ttest(differences, n_train, n_test) -> dict:
+    """Nadeau-Bengio corrected t-test of per-fold score differences.
+
+    Parameters
+    ----------
+    differences : array-like of shape (n_repeats * n_folds,)
+        Score of model a minus score of model b on each outer test fold.
+    n_train, n_test : float
+        (Mean) sizes of the training and test parts of a fold.
+
+    Returns
+    -------
+    dict
+        ``mean_difference``, ``t``, ``df`` and two-sided ``p_value``.
+    """
+    d = np.asarray(differences, dtype=float)
+    J = len(d)
+    if J < 2:
+        raise ValueError("The corrected t-test needs at least 2 folds.")
+    variance = d.var(ddof=1)
+    mean = d.mean()
+    if variance == 0:
+        t, p = (0.0, 1.0) if mean == 0 else (np.inf * np.sign(mean), 0.0)
+    else:
+        t = mean / np.sqrt((1 / J + n_test / n_train) * variance)
+        p = 2 * stats.t.sf(abs(t), df=J - 1)
+    return {
+        "mean_difference": float(mean),
+        "t": float(t),
+        "df": J - 1,
+        "p_value": float(p),
+    }
+
+
+def mcnemar_test(correct_a, correct_b) -> dict:
+    """Exact McNemar test on paired correct/incorrect predictions.
+
+    Returns
+    -------
+    dict
+        ``a_only`` (a right, b wrong), ``b_only`` and two-sided ``p_value``.
+    """
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    n = a_only + b_only
+    p = 1.0 if n == 0 else float(stats.binomtest(a_only, n, 0.5).pvalue)
+    return {"a_only": a_only, "b_only": b_only, "p_value": p}
