@@ -65,9 +65,7 @@ def _run_block(runner, ys, seeds_kwargs, groups, scoring):
     out = []
     for y in ys:
         splits = outer_splits(y, **seeds_kwargs)
-        outputs = [
-            runner.fit_predict(train, test, y, groups) for _, _, train, test in splits
-        ]
+        outputs = runner.run(y, splits, groups)
         out.append(_statistic(scoring, y, splits, outputs))
     return out
 

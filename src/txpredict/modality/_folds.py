@@ -52,7 +52,9 @@ class SelectionRunner:
         if self.extractor is not None:
             self.extractor.fit(X)
         self.design = base.design(X, self.extractor)
-        self.search = self._batched_search(base) if fast_path else None
+        batched = self._batched_search(base) if fast_path else None
+        # The batched route works on its own encoding of the design.
+        self.search, self.batched_design = batched or (None, None)
         if fast_path is True and self.search is None:
             raise TxpredictError(
                 "fast_path=True, but the batched fits do not apply to this selector: "
@@ -71,9 +73,10 @@ class SelectionRunner:
             return None
         if np.isnan(self.design).any():
             return None
-        return BatchedLogisticSearch(
+        search = BatchedLogisticSearch(
             grid["logisticregression__C"], base.inner_splitter(), "standard"
         )
+        return search, self.design
 
     def probabilities(self, y, arm, splits, n_jobs=None):
         """Response probability under each arm for the test rows of each split.
@@ -111,12 +114,13 @@ class SelectionRunner:
         return design.iloc[rows] if hasattr(design, "iloc") else design[rows]
 
     def _t_learner(self, y, arm, splits):
+        design = self.batched_design
         tasks = []
         for train, test in splits:
             check_arm_sizes(y[train], arm[train], self.arms, self.selector.inner_cv)
             for name in self.arms:
                 rows = train[arm[train] == name]
-                tasks.append((self.design[rows], y[rows], self.design[test]))
+                tasks.append((design[rows], y[rows], design[test]))
         decisions = [d for d, _ in self.search.fit_decision(tasks)]
         k = len(self.arms)
         return [
@@ -127,12 +131,14 @@ class SelectionRunner:
     def _interaction(self, y, arm, splits):
         tasks = []
         for train, test in splits:
-            rows = self.design[test]
+            rows = self.batched_design[test]
             per_arm = [
                 interaction_design(rows, np.full(len(test), a), self.arms)
                 for a in self.arms
             ]
-            train_design = interaction_design(self.design[train], arm[train], self.arms)
+            train_design = interaction_design(
+                self.batched_design[train], arm[train], self.arms
+            )
             tasks.append((train_design, y[train], np.vstack(per_arm)))
         out = []
         for (_, test), (decision, _) in zip(

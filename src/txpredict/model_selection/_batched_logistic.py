@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import SelectPercentile
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import ParameterGrid
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import _safe_indexing
 
 from txpredict.model_selection._gram import best_candidate, fast_path_family
+from txpredict.model_selection._preparation import encode_design
+from txpredict.models._presets import linear_family
 from txpredict.stats import fast_auc
 
 
@@ -146,7 +154,10 @@ def fit_problems(problems, *, balanced=True):
     ``balanced=False`` fits without class weights (``class_weight=None``).
     """
     m = max(len(a) for a, _, _, _ in problems)
-    p = problems[0][0].shape[1]
+    # Problems may differ in width (a category missing from one training set
+    # drops its one-hot column): narrower ones are padded with zero columns,
+    # whose penalised coefficients stay exactly 0.
+    p = max(a.shape[1] for a, _, _, _ in problems)
     X = np.zeros((len(problems), m, p))
     Y = np.zeros((len(problems), m))
     W = np.zeros((len(problems), m))
@@ -155,7 +166,7 @@ def fit_problems(problems, *, balanced=True):
         A = np.asarray(A, dtype=np.float64)  # float32 features: float64 statistics
         mean, scale = _standardizer(A, scaling)
         stats.append((mean, scale))
-        X[b, : len(A)] = (A - mean) / scale
+        X[b, : len(A), : A.shape[1]] = (A - mean) / scale
         Y[b, : len(A)] = y
         W[b, : len(A)] = balanced_weights(y) if balanced else 1.0
     C = np.array([c for _, _, c, _ in problems])
@@ -166,31 +177,45 @@ def fit_problems(problems, *, balanced=True):
 def decision_of(rows, coef, intercept, stats):
     """Decision function of fitted problem(s) on ``rows`` (raw feature units)."""
     mean, scale = stats
-    return ((rows - mean) / scale) @ coef + intercept
+    return ((rows - mean) / scale) @ coef[: len(mean)] + intercept
 
 
 class BatchedLogisticSearch:
     """Tune C by inner CV and refit, for many training sets in one batch.
 
-    Reproduces, for each task, ``GridSearchCV(make_pipeline(scaler,
+    Reproduces, for each task, ``GridSearchCV(make_pipeline(preparation,
     LogisticRegression(class_weight="balanced")), {"C": Cs}, scoring="roc_auc",
-    cv=splitter)``: the same inner splits, the mean inner AUC per candidate, the
-    first of the best candidates (see :func:`best_candidate`), a refit on the whole
-    training set, and its decision function on other rows.
+    cv=splitter)``: the same inner splits, the preparation fitted on each
+    (inner or outer) training set only, the mean inner AUC per candidate, the
+    first of the best candidates (see :func:`best_candidate`), a refit on the
+    whole training set, and its decision function on other rows.
 
     Parameters
     ----------
     Cs : sequence of float
     splitter : cross-validation splitter
-        Its ``split(X, y)`` gives the inner folds of a training set.
+        Its ``split(X, y, groups)`` gives the inner folds of a training set.
     scaling : {"standard", "center", None}, default="standard"
         Per training set, as ``StandardScaler`` (with_std only for "standard").
+        Ignored when ``preparation`` is given.
+    preparation : scikit-learn transformer or None, default=None
+        Steps fitted on each training set before the classifier (e.g. a
+        ``DemographicFeatures`` encoder, an imputer and a scaler); cloned for
+        every training set, as GridSearchCV does. None: the numpy scaling.
     """
 
-    def __init__(self, Cs, splitter, scaling="standard"):
+    def __init__(self, Cs, splitter, scaling="standard", preparation=None):
         self.Cs = list(Cs)
         self.splitter = splitter
         self.scaling = scaling
+        self.preparation = preparation
+
+    def _prepare(self, A, y, rows):
+        """(training features, features of ``rows``) as the classifier sees them."""
+        if self.preparation is None:
+            return A, rows, self.scaling
+        step = clone(self.preparation).fit(A, y)
+        return step.transform(A), step.transform(rows), None
 
     def fit_decision(self, tasks):
         """Decision function on each task's rows after tuning on its training set.
@@ -198,6 +223,7 @@ class BatchedLogisticSearch:
         Parameters
         ----------
         tasks : list of (A_train, y_train, A_rows) or (A_train, y_train, A_rows, groups)
+            ``A`` may be an array or, with a ``preparation``, a DataFrame.
 
         Returns
         -------
@@ -212,9 +238,12 @@ class BatchedLogisticSearch:
                 A, y = task[0], np.asarray(task[1])
                 groups = task[3] if len(task) > 3 else None
                 for tr, te in self.splitter.split(np.zeros((len(y), 1)), y, groups):
+                    F, rows, scaling = self._prepare(
+                        _safe_indexing(A, tr), y[tr], _safe_indexing(A, te)
+                    )
                     for k, C in enumerate(self.Cs):
-                        problems.append((A[tr], y[tr], C, self.scaling))
-                        evaluations.append((t, k, A[te], y[te]))
+                        problems.append((F, y[tr], C, scaling))
+                        evaluations.append((t, k, rows, y[te]))
             coef, intercept, stats = fit_problems(problems)
             scores = np.zeros((len(tasks), len(self.Cs)))
             counts = np.zeros((len(tasks), len(self.Cs)))
@@ -224,14 +253,16 @@ class BatchedLogisticSearch:
                 )
                 counts[t, k] += 1
             best = [best_candidate(row) for row in scores / counts]
-        problems = [
-            (task[0], np.asarray(task[1]), self.Cs[k], self.scaling)
-            for task, k in zip(tasks, best, strict=True)
-        ]
+        problems, rows = [], []
+        for task, k in zip(tasks, best, strict=True):
+            y = np.asarray(task[1])
+            F, prepared_rows, scaling = self._prepare(task[0], y, task[2])
+            problems.append((F, y, self.Cs[k], scaling))
+            rows.append(prepared_rows)
         coef, intercept, stats = fit_problems(problems)
         return [
-            (decision_of(task[2], coef[b], intercept[b], stats[b]), best[b])
-            for b, task in enumerate(tasks)
+            (decision_of(rows[b], coef[b], intercept[b], stats[b]), best[b])
+            for b in range(len(tasks))
         ]
 
 
@@ -239,20 +270,30 @@ class BatchedLogisticSearch:
 MAX_BATCHED_FEATURES = 100
 
 
-def batched_search_of(model, design) -> BatchedLogisticSearch | None:
-    """The batched search reproducing a ResponseClassifier's inner search, or None.
+def batched_search_of(model, design):
+    """The batched search reproducing a ResponseClassifier's inner search.
 
     It applies to an L2 ``LogisticRegression(class_weight="balanced")`` (the
-    "logistic" preset) on at most :data:`MAX_BATCHED_FEATURES` numeric features
-    with no missing values, no feature selection or PCA, and a grid over C only.
+    "logistic" preset) tuned by ROC AUC over C only, on at most
+    :data:`MAX_BATCHED_FEATURES` features as the classifier sees them. Numeric
+    designs without missing values are scaled in numpy; demographic designs
+    (alone or beside ROI features) are imputed, scaled and one-hot encoded per
+    training set by :class:`FoldPreparation`; any other pipeline (selection,
+    PCA) has its steps before the classifier fitted on each training set.
+
+    Returns
+    -------
+    (BatchedLogisticSearch, design) or None
+        The search and the design it works on (an encoding of ``design`` for
+        tabular ones); None when the batched route does not reproduce the model.
     """
-    if fast_path_family(model, design) != "logistic":
-        return None
-    if design.shape[1] > MAX_BATCHED_FEATURES:
+    from txpredict.models import ResponseClassifier
+
+    if not isinstance(model, ResponseClassifier):
         return None
     search = model.build_search(design)
     classifier = search.estimator.named_steps["classifier"]
-    if type(classifier) is not LogisticRegression or not classifier.fit_intercept:
+    if linear_family(classifier) != "logistic" or not classifier.fit_intercept:
         return None
     if classifier.class_weight != "balanced" or model.scoring != "roc_auc":
         return None
@@ -260,11 +301,44 @@ def batched_search_of(model, design) -> BatchedLogisticSearch | None:
     if any(set(c) - {"classifier__C"} for c in candidates):
         return None
     Cs = [c.get("classifier__C", classifier.C) for c in candidates]
-    return BatchedLogisticSearch(Cs, model.inner_splitter(), model.resolved_scaling())
+    splitter = model.inner_splitter()
+    if fast_path_family(model, design) == "logistic":  # numeric, nothing missing
+        if design.shape[1] > MAX_BATCHED_FEATURES:
+            return None  # the Gram fast path is cheaper
+        search = BatchedLogisticSearch(Cs, splitter, model.resolved_scaling())
+        return search, np.asarray(design, dtype=np.float64)
+    preparation = search.estimator[:-1]
+    encoded = encode_design(design, preparation)
+    if encoded is not None:
+        design, preparation = encoded
+        width = preparation.n_image + len(preparation.numeric)
+        width += sum(preparation.n_levels)
+    elif isinstance(design, np.ndarray) and all(
+        isinstance(step, _NUMERIC_STEPS) for _, step in _flat_steps(preparation)
+    ):
+        width = design.shape[1]  # imputation, scaling, selection, PCA: at most
+    else:
+        return None  # e.g. a user's transformer: fitted fold by fold, as it is
+    if width > MAX_BATCHED_FEATURES:
+        return None
+    return BatchedLogisticSearch(Cs, splitter, preparation=preparation), design
+
+
+#: Steps the batched route may fit per training set on a numeric design.
+_NUMERIC_STEPS = (SimpleImputer, StandardScaler, SelectPercentile, PCA)
+
+
+def _flat_steps(pipeline):
+    """(name, step) of a pipeline, nested pipelines unrolled."""
+    for name, step in pipeline.steps:
+        if isinstance(step, Pipeline):
+            yield from _flat_steps(step)
+        else:
+            yield name, step
 
 
 class LogisticFastPath:
-    """Nested-CV fits of a ResponseClassifier's logistic model on few features.
+    """Nested-CV fits of a ResponseClassifier's logistic model, all folds at once.
 
     Same interface and results as :class:`GramFastPath` (same inner splits,
     candidates and tie-break as ``GridSearchCV``), with the exact optimum of each
@@ -273,24 +347,43 @@ class LogisticFastPath:
 
     def __init__(self, model, design, search):
         self.model = model
-        self.design = np.asarray(design, dtype=np.float64)
+        self.design = design  # as returned by batched_search_of, with the search
         self.search = search
         # As ResponseClassifier: best_params_ names only what the grid tuned.
         self.tuned = "classifier__C" in model.build_search(design).param_grid
 
-    def fit_predict(self, train, test, y, groups=None):
-        """Tune by inner CV on ``train``, refit, and predict ``test``."""
+    def fit_predict_many(self, splits, y, groups=None):
+        """Tune on each split's training part, refit, predict its test part.
+
+        All the fits of all ``splits`` (outer folds x inner folds x grid values)
+        are solved in one batch.
+        """
         search = self.search
-        task = (self.design[train], y[train], self.design[test])
+        tasks = []
+        for train, test in splits:
+            task = (
+                _safe_indexing(self.design, train),
+                y[train],
+                _safe_indexing(self.design, test),
+            )
+            tasks.append(task if groups is None else (*task, groups[train]))
         if groups is not None:
             search = BatchedLogisticSearch(
-                search.Cs, self.model.inner_splitter(groups), search.scaling
+                search.Cs,
+                self.model.inner_splitter(groups),
+                search.scaling,
+                search.preparation,
             )
-            task = (*task, groups[train])
-        ((decision, best),) = search.fit_decision([task])
-        return {
-            "score": decision,
-            "probability": expit(decision),
-            "y_pred": (decision > 0).astype(int),
-            "best_params": {"C": search.Cs[best]} if self.tuned else {},
-        }
+        return [
+            {
+                "score": decision,
+                "probability": expit(decision),
+                "y_pred": (decision > 0).astype(int),
+                "best_params": {"C": search.Cs[best]} if self.tuned else {},
+            }
+            for decision, best in search.fit_decision(tasks)
+        ]
+
+    def fit_predict(self, train, test, y, groups=None):
+        """Tune by inner CV on ``train``, refit, and predict ``test``."""
+        return self.fit_predict_many([(train, test)], y, groups)[0]

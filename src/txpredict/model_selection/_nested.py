@@ -106,21 +106,25 @@ class _Runner:
             self.design = estimator.design(X, self.extractor)
         else:
             self.design = X
-        family = fast_path_family(estimator, self.design) if fast_path else None
-        if fast_path is True and family is None:
+        # The one place that picks a route: batched logistic fits (few features,
+        # any per-fold preparation), Gram matrices (linear models, many
+        # features), or the generic fold-by-fold scikit-learn route.
+        self.fast = None
+        if fast_path:
+            batched = batched_search_of(estimator, self.design)
+            family = fast_path_family(estimator, self.design)
+            if batched is not None:
+                self.fast = LogisticFastPath(estimator, batched[1], batched[0])
+            elif family is not None:
+                self.fast = GramFastPath(estimator, self.design, family)
+        if fast_path is True and self.fast is None:
             raise TxpredictError(
-                "fast_path=True, but no fast path applies to this model: "
-                "it needs a ResponseClassifier with image features only, a linear "
-                "classifier ('linear_svm', 'logistic', 'ridge'), no select_percentile"
-                "/pca_components, and no missing feature values."
+                "fast_path=True, but no fast path applies to this model: it needs a "
+                "ResponseClassifier with either the 'logistic' classifier tuned over "
+                "C on at most 100 features, or a linear classifier ('linear_svm', "
+                "'logistic', 'ridge') on image features with no select_percentile/"
+                "pca_components and no missing values."
             )
-        batched = batched_search_of(estimator, self.design) if family else None
-        if batched is not None:
-            self.fast = LogisticFastPath(estimator, self.design, batched)
-        elif family is not None:
-            self.fast = GramFastPath(estimator, self.design, family)
-        else:
-            self.fast = None
 
     def fit_predict(self, train, test, y, groups):
         start = time.perf_counter()
@@ -129,10 +133,7 @@ class _Runner:
         else:
             out = self._generic(train, test, y, groups)
         out["fit_seconds"] = time.perf_counter() - start
-        # The prior-only dummy: predicts the training majority, scores its prevalence.
-        prevalence = y[train].mean()
-        out["dummy_score"] = np.full(len(test), prevalence)
-        out["dummy_pred"] = np.full(len(test), int(prevalence > 0.5))
+        out.update(self._dummy(y, train, test))
         return out
 
     def _generic(self, train, test, y, groups):
@@ -166,11 +167,32 @@ class _Runner:
             "best_params": dict(params),
         }
 
-    def run(self, y, splits, groups, n_jobs):
-        return joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(self.fit_predict)(train, test, y, groups)
-            for _, _, train, test in splits
+    def run(self, y, splits, groups, n_jobs=None):
+        """Outputs of every (repeat, fold, train, test) split, in order."""
+        if not hasattr(self.fast, "fit_predict_many"):
+            return joblib.Parallel(n_jobs=n_jobs)(
+                joblib.delayed(self.fit_predict)(train, test, y, groups)
+                for _, _, train, test in splits
+            )
+        # Batched: every fit of every split is solved at once, in one process.
+        start = time.perf_counter()
+        outputs = self.fast.fit_predict_many(
+            [(train, test) for _, _, train, test in splits], y, groups
         )
+        seconds = (time.perf_counter() - start) / len(splits)
+        for (_, _, train, test), out in zip(splits, outputs, strict=True):
+            out["fit_seconds"] = seconds
+            out.update(self._dummy(y, train, test))
+        return outputs
+
+    @staticmethod
+    def _dummy(y, train, test):
+        """The prior-only dummy: the training majority, scored by its prevalence."""
+        prevalence = y[train].mean()
+        return {
+            "dummy_score": np.full(len(test), prevalence),
+            "dummy_pred": np.full(len(test), int(prevalence > 0.5)),
+        }
 
 
 def _prepare(estimator, X, y, *, outer_cv, inner_cv, n_repeats, groups, allow_loo):
