@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -89,3 +90,84 @@ def test_permutation_p_values_are_roughly_uniform_on_null_data():
     p_values = np.array(p_values)
     assert stats.kstest(p_values, "uniform").pvalue > 0.01
     assert np.mean(p_values <= 0.05) <= 0.2
+
+
+def _site_confounded(seed=0, n=120):
+    """Three sites with different response rates; the 'ROI' values carry the
+    site (a scanner offset) and nothing about the patient's response."""
+    rng = np.random.default_rng(seed)
+    site = np.repeat(["a", "b", "c"], n // 3)
+    rate = {"a": 0.1, "b": 0.5, "c": 0.9}
+    y = (rng.random(n) < np.vectorize(rate.get)(site)).astype(int)
+    offset = {"a": -2.0, "b": 0.0, "c": 2.0}
+    roi = np.vectorize(offset.get)(site)[:, None] + rng.normal(size=(n, 3))
+    X = pd.DataFrame(roi, columns=["r1", "r2", "r3"])
+    X.index = [f"sub-{i:03d}" for i in range(n)]
+    X["site"] = site
+    return X, pd.Series(y, index=X.index)
+
+
+def test_permuting_within_sites_does_not_reward_learning_the_site():
+    X, y = _site_confounded()
+    model = tp.ResponseClassifier(
+        tp.PrecomputedFeatures(["r1", "r2", "r3"]), param_grid={"C": [1.0]}
+    )
+    options = {"n_permutations": 49, "scoring": "balanced_accuracy", "random_state": 1}
+    free = tp.permutation_test(model, X, y, **options)
+    assert free.p_value <= 0.04  # the site's response rate looks like a signal
+    within = tp.permutation_test(
+        model, X, y, groups=X["site"], outer_cv=3, inner_groups=False, **options
+    )
+    assert within.within_groups and "within groups" in repr(within)
+    # The permuted labels keep each site's response rate: learning the site
+    # is no better than the null, and the observed score is not exceptional.
+    assert within.p_value > 0.1
+    assert within.null_distribution.mean() > 0.6
+
+
+def test_permutation_needs_arrangements_that_respect_the_groups():
+    X, y = _site_confounded(n=30)
+    y[:] = (X["site"] == "c").astype(int)  # every site a single class
+    model = tp.ResponseClassifier(tp.PrecomputedFeatures(["r1"]), param_grid={})
+    with pytest.raises(TxpredictError, match=r"only 1 distinct arrangement.*within"):
+        tp.permutation_test(
+            model, X, y, groups=X["site"], outer_cv=3, inner_groups=False
+        )
+    with pytest.raises(TxpredictError, match="only 1 distinct arrangement"):
+        tp.nested_cross_validate(
+            model,
+            X,
+            y,
+            groups=X["site"],
+            outer_cv=3,
+            inner_groups=False,
+            n_permutations=9,
+        )
+
+
+def test_nested_cv_reports_the_permutation_p_values(cohort, tmp_path):
+    model = tp.ResponseClassifier("roi", param_grid={"C": [0.01, 1.0]})
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=2, n_permutations=19, random_state=3
+    )
+    s = result.summary()
+    assert s.at["auc", "p_value"] == pytest.approx(1 / 20)  # a planted effect
+    assert np.isnan(s.at["sensitivity", "p_value"])
+    # The same test as permutation_test with the same settings.
+    alone = tp.permutation_test(
+        model,
+        cohort.X,
+        cohort.y,
+        n_repeats=2,
+        n_permutations=19,
+        random_state=3,
+        scoring="balanced_accuracy",
+    )
+    assert alone.statistic == pytest.approx(s.at["balanced_accuracy", "estimate"])
+    np.testing.assert_allclose(
+        alone.null_distribution,
+        result.permutation["balanced_accuracy"].null_distribution,
+    )
+    result.save(tmp_path / "r.json")
+    loaded = tp.NestedCVResult.load(tmp_path / "r.json")
+    pd.testing.assert_frame_equal(loaded.summary(), s)

@@ -8,7 +8,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 import txpredict as tp
-from txpredict.model_selection import _nested
 from txpredict.model_selection._batched_logistic import (
     BatchedLogisticSearch,
     LogisticFastPath,
@@ -16,6 +15,7 @@ from txpredict.model_selection._batched_logistic import (
     batched_logistic_regression,
 )
 from txpredict.model_selection._gram import best_candidate
+from txpredict.model_selection._runner import Runner
 
 EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
 
@@ -102,7 +102,7 @@ def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
     result = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2)
     design = tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
     y = cohort.y.to_numpy()
-    runner = _nested._Runner(model, cohort.X)
+    runner = Runner(model, cohort.X)
     assert isinstance(runner.fast, LogisticFastPath)
     n_ties = 0
     for (_, fold), (_, row) in zip(
@@ -126,3 +126,23 @@ def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
         np.testing.assert_allclose(fold["probability"], expit(fold["score"]))
         np.testing.assert_array_equal(fold["y_pred"], search.predict(design[test]))
     assert n_ties <= 2
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 5, 10])
+@pytest.mark.parametrize("labels", [(0, 1), ("b", "a"), (0, 1, 2)])
+def test_fast_stratified_splits_equal_scikit_learn(rng, n_splits, labels):
+    from txpredict.model_selection._schemes import split
+
+    for seed in (0, 7, 2**31 - 1):
+        extra = rng.choice(labels, size=int(rng.integers(0, 60)))
+        y = rng.permutation(np.concatenate([np.repeat(labels, n_splits), extra]))
+        for shuffle in (True, False):
+            splitter = StratifiedKFold(
+                n_splits, shuffle=shuffle, random_state=seed if shuffle else None
+            )
+            expected = list(splitter.split(np.zeros((len(y), 1)), y))
+            got = split(splitter, y)
+            assert len(got) == len(expected)
+            for (a, b), (c, d) in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, c)
+                np.testing.assert_array_equal(b, d)

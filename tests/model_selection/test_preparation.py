@@ -8,9 +8,9 @@ from sklearn.linear_model import LogisticRegression
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
-from txpredict.model_selection import _nested
 from txpredict.model_selection._batched_logistic import LogisticFastPath
 from txpredict.model_selection._preparation import FoldPreparation, encode_design
+from txpredict.model_selection._runner import Runner
 
 EXACT = LogisticRegression(
     class_weight="balanced", solver="newton-cholesky", tol=1e-12, max_iter=1000
@@ -97,7 +97,7 @@ def test_demographics_baseline_takes_the_batched_route_and_equals_sklearn(rng):
         param_grid=grid,
         demographic_columns=["age", "sex", "baseline_severity", "site"],
     )
-    runner = _nested._Runner(model, X)
+    runner = Runner(model, X)
     assert isinstance(runner.fast, LogisticFastPath)
     result = tp.nested_cross_validate(model, X, cohort.y, n_repeats=2)
     design = model.design(X, None)

@@ -1,7 +1,10 @@
 """Evaluation of cross-validated models: comparisons and permutation tests."""
 
 from txpredict.evaluation._compare import Comparison, compare
-from txpredict.evaluation._permutation import PermutationTestResult, permutation_test
+from txpredict.model_selection._permutation import (
+    PermutationTestResult,
+    permutation_test,
+)
 
 __all__ = [
     "Comparison",

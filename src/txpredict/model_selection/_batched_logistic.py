@@ -29,10 +29,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import _safe_indexing
 
 from txpredict.model_selection._gram import best_candidate, fast_path_family
 from txpredict.model_selection._preparation import encode_design
+from txpredict.model_selection._schemes import split
 from txpredict.models._presets import linear_family
 from txpredict.stats import fast_auc
 
@@ -125,6 +125,15 @@ def batched_logistic_regression(X, y, sample_weight, C, *, tol=1e-10, max_iter=1
     return theta[:, :-1], theta[:, -1]
 
 
+def _rows(A, index):
+    """Rows of an array or a DataFrame.
+
+    scikit-learn's ``_safe_indexing`` without its input checks, which cost a
+    third of a batched nested CV.
+    """
+    return A[index] if isinstance(A, np.ndarray) else A.iloc[index]
+
+
 def balanced_weights(y):
     """scikit-learn's ``class_weight="balanced"``: n / (2 * count of the class).
 
@@ -164,9 +173,13 @@ def fit_problems(problems, *, balanced=True):
     stats = []
     for b, (A, y, _, scaling) in enumerate(problems):
         A = np.asarray(A, dtype=np.float64)  # float32 features: float64 statistics
-        mean, scale = _standardizer(A, scaling)
-        stats.append((mean, scale))
-        X[b, : len(A), : A.shape[1]] = (A - mean) / scale
+        if scaling is None:  # prepared already
+            stats.append(None)
+            X[b, : len(A), : A.shape[1]] = A
+        else:
+            mean, scale = _standardizer(A, scaling)
+            stats.append((mean, scale))
+            X[b, : len(A), : A.shape[1]] = (A - mean) / scale
         Y[b, : len(A)] = y
         W[b, : len(A)] = balanced_weights(y) if balanced else 1.0
     C = np.array([c for _, _, c, _ in problems])
@@ -175,9 +188,13 @@ def fit_problems(problems, *, balanced=True):
 
 
 def decision_of(rows, coef, intercept, stats):
-    """Decision function of fitted problem(s) on ``rows`` (raw feature units)."""
-    mean, scale = stats
-    return ((rows - mean) / scale) @ coef[: len(mean)] + intercept
+    """Decision function of a fitted problem on ``rows``.
+
+    ``stats`` is the problem's (mean, scale), or None for prepared rows.
+    """
+    if stats is not None:
+        rows = (rows - stats[0]) / stats[1]
+    return rows @ coef[: rows.shape[1]] + intercept
 
 
 class BatchedLogisticSearch:
@@ -211,9 +228,13 @@ class BatchedLogisticSearch:
         self.preparation = preparation
 
     def _prepare(self, A, y, rows):
-        """(training features, features of ``rows``) as the classifier sees them."""
+        """(training features, features of ``rows``) as the classifier sees them.
+
+        Prepared once per training set, whatever the number of grid values.
+        """
         if self.preparation is None:
-            return A, rows, self.scaling
+            mean, scale = _standardizer(np.asarray(A, dtype=np.float64), self.scaling)
+            return (A - mean) / scale, (rows - mean) / scale, None
         step = clone(self.preparation).fit(A, y)
         return step.transform(A), step.transform(rows), None
 
@@ -237,10 +258,8 @@ class BatchedLogisticSearch:
             for t, task in enumerate(tasks):
                 A, y = task[0], np.asarray(task[1])
                 groups = task[3] if len(task) > 3 else None
-                for tr, te in self.splitter.split(np.zeros((len(y), 1)), y, groups):
-                    F, rows, scaling = self._prepare(
-                        _safe_indexing(A, tr), y[tr], _safe_indexing(A, te)
-                    )
+                for tr, te in split(self.splitter, y, groups):
+                    F, rows, scaling = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
                     for k, C in enumerate(self.Cs):
                         problems.append((F, y[tr], C, scaling))
                         evaluations.append((t, k, rows, y[te]))
@@ -361,11 +380,7 @@ class LogisticFastPath:
         search = self.search
         tasks = []
         for train, test in splits:
-            task = (
-                _safe_indexing(self.design, train),
-                y[train],
-                _safe_indexing(self.design, test),
-            )
+            task = (_rows(self.design, train), y[train], _rows(self.design, test))
             tasks.append(task if groups is None else (*task, groups[train]))
         if groups is not None:
             search = BatchedLogisticSearch(

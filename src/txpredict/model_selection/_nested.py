@@ -9,228 +9,35 @@ nothing); everything else is refitted in every outer fold.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 
-import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.utils import _safe_indexing
 
 from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._batched_logistic import (
-    LogisticFastPath,
-    batched_search_of,
+from txpredict.model_selection._permutation import (
+    PermutationTestResult,
+    permutation_tests,
 )
-from txpredict.model_selection._gram import GramFastPath, fast_path_family
+from txpredict.model_selection._runner import Runner, split_scores
 from txpredict.model_selection._schemes import (
-    check_class_sizes,
-    check_groups,
     check_inner_groups,
-    check_outer_cv,
-    n_folds,
     outer_splits,
     splits_hash,
 )
+from txpredict.model_selection._validation import prepare_inputs
 from txpredict.stats import (
+    DEFAULT_METHODS,
+    METHODS,
+    METRICS,
+    CVPredictions,
     binary_metrics,
+    check_permutable,
     confusion_counts,
-    delong_auc_ci,
-    metrics_from_counts,
-    wilson_interval,
+    cv_estimates,
+    cv_intervals,
 )
-
-
-def check_X_y(X, y):
-    """Align y to X; refuse NaN, mismatched lengths or indices, non-binary y."""
-    if not hasattr(X, "__len__"):
-        raise TxpredictError("X must be a DataFrame (or array) of subjects.")
-    index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
-    if isinstance(y, pd.Series):
-        if len(y) != len(index):
-            raise TxpredictError(
-                f"X has {len(index)} subjects but y has {len(y)} values; pass the "
-                "outcome of exactly the subjects in X (e.g. cohort.X, cohort.y)."
-            )
-        if isinstance(X, pd.DataFrame) and not y.index.equals(index):
-            if set(y.index) != set(index):
-                only_x = sorted(map(str, set(index) - set(y.index)))[:5]
-                only_y = sorted(map(str, set(y.index) - set(index)))[:5]
-                raise TxpredictError(
-                    "The indices of X and y name different subjects (only in X: "
-                    f"{only_x}; only in y: {only_y}). Use y from the same cohort."
-                )
-            y = y.reindex(index)
-        values = y.to_numpy()
-    else:
-        values = np.asarray(y)
-        if len(values) != len(index):
-            raise TxpredictError(
-                f"X has {len(index)} subjects but y has {len(values)} values."
-            )
-    missing = pd.isna(values)
-    if missing.any():
-        raise TxpredictError(
-            f"y is missing for {int(missing.sum())} subject(s): "
-            f"{list(map(str, index[missing]))[:10]}. Remove them or fill the outcome."
-        )
-    labels = np.unique(values)
-    if not set(labels.tolist()) <= {0, 1}:
-        raise TxpredictError(
-            f"y must be binary (1 = responder, 0 = non-responder); got values "
-            f"{labels.tolist()[:10]}."
-        )
-    return index, values.astype(int)
-
-
-class _Runner:
-    """Everything of a nested CV that does not depend on the labels, built once.
-
-    Stateless image features are extracted for the whole cohort, and on the Gram
-    fast path the Gram matrix is formed, so that repeats and permutations reuse
-    them.
-    """
-
-    def __init__(self, estimator, X, *, fast_path="auto"):
-        from txpredict.models import ResponseClassifier
-
-        self.estimator = estimator
-        self.is_response_model = isinstance(estimator, ResponseClassifier)
-        self.extractor = None
-        if self.is_response_model:
-            self.extractor = estimator.make_extractor()
-            if self.extractor is not None:
-                self.extractor.fit(X)
-            self.design = estimator.design(X, self.extractor)
-        else:
-            self.design = X
-        # The one place that picks a route: batched logistic fits (few features,
-        # any per-fold preparation), Gram matrices (linear models, many
-        # features), or the generic fold-by-fold scikit-learn route.
-        self.fast = None
-        if fast_path:
-            batched = batched_search_of(estimator, self.design)
-            family = fast_path_family(estimator, self.design)
-            if batched is not None:
-                self.fast = LogisticFastPath(estimator, batched[1], batched[0])
-            elif family is not None:
-                self.fast = GramFastPath(estimator, self.design, family)
-        if fast_path is True and self.fast is None:
-            raise TxpredictError(
-                "fast_path=True, but no fast path applies to this model: it needs a "
-                "ResponseClassifier with either the 'logistic' classifier tuned over "
-                "C on at most 100 features, or a linear classifier ('linear_svm', "
-                "'logistic', 'ridge') on image features with no select_percentile/"
-                "pca_components and no missing values."
-            )
-
-    def fit_predict(self, train, test, y, groups):
-        start = time.perf_counter()
-        if self.fast is not None:
-            out = self.fast.fit_predict(train, test, y, groups)
-        else:
-            out = self._generic(train, test, y, groups)
-        out["fit_seconds"] = time.perf_counter() - start
-        out.update(self._dummy(y, train, test))
-        return out
-
-    def _generic(self, train, test, y, groups):
-        model = clone(self.estimator)
-        train_design = _safe_indexing(self.design, train)
-        test_design = _safe_indexing(self.design, test)
-        group_train = None if groups is None else groups[train]
-        if self.is_response_model:
-            model.fit_design(train_design, y[train], self.extractor, groups=group_train)
-            predictor = model.search_
-            params = model.best_params_
-        else:
-            fit_params = {} if group_train is None else {"groups": group_train}
-            model.fit(train_design, y[train], **fit_params)
-            predictor = model
-            params = getattr(model, "best_params_", {})
-        probability = (
-            predictor.predict_proba(test_design)[:, 1]
-            if hasattr(predictor, "predict_proba")
-            else None
-        )
-        score = (
-            predictor.decision_function(test_design)
-            if hasattr(predictor, "decision_function")
-            else probability
-        )
-        return {
-            "score": np.asarray(score, float),
-            "probability": probability,
-            "y_pred": np.asarray(predictor.predict(test_design)),
-            "best_params": dict(params),
-        }
-
-    def run(self, y, splits, groups, n_jobs=None):
-        """Outputs of every (repeat, fold, train, test) split, in order."""
-        if not hasattr(self.fast, "fit_predict_many"):
-            return joblib.Parallel(n_jobs=n_jobs)(
-                joblib.delayed(self.fit_predict)(train, test, y, groups)
-                for _, _, train, test in splits
-            )
-        # Batched: every fit of every split is solved at once, in one process.
-        start = time.perf_counter()
-        outputs = self.fast.fit_predict_many(
-            [(train, test) for _, _, train, test in splits], y, groups
-        )
-        seconds = (time.perf_counter() - start) / len(splits)
-        for (_, _, train, test), out in zip(splits, outputs, strict=True):
-            out["fit_seconds"] = seconds
-            out.update(self._dummy(y, train, test))
-        return outputs
-
-    @staticmethod
-    def _dummy(y, train, test):
-        """The prior-only dummy: the training majority, scored by its prevalence."""
-        prevalence = y[train].mean()
-        return {
-            "dummy_score": np.full(len(test), prevalence),
-            "dummy_pred": np.full(len(test), int(prevalence > 0.5)),
-        }
-
-
-def _prepare(estimator, X, y, *, outer_cv, inner_cv, n_repeats, groups, allow_loo):
-    index, y = check_X_y(X, y)
-    n = len(y)
-    outer_cv = check_outer_cv(outer_cv, n, allow_loo=allow_loo)
-    if groups is not None:
-        groups = np.asarray(
-            groups.reindex(index)
-            if isinstance(groups, pd.Series) and isinstance(X, pd.DataFrame)
-            else groups
-        )
-        if len(groups) != n:
-            raise TxpredictError(f"groups has {len(groups)} values for {n} subjects.")
-    k = n_folds(outer_cv, n, groups)
-    if outer_cv != "loo":
-        check_class_sizes(y, k)
-        if groups is not None:
-            check_groups(groups, k)
-    if inner_cv is not None:
-        if not hasattr(estimator, "inner_cv"):
-            raise TxpredictError(
-                f"inner_cv={inner_cv!r} was given but {type(estimator).__name__} has "
-                "no inner_cv parameter; set the inner CV on the estimator itself."
-            )
-        estimator = clone(estimator).set_params(inner_cv=inner_cv)
-    if hasattr(estimator, "inner_cv") and isinstance(estimator.inner_cv, int):
-        check_class_sizes(
-            y,
-            estimator.inner_cv,
-            what="inner_cv",
-            fraction=(k - 1) / k if outer_cv != "loo" else 1.0,
-        )
-    if not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
-        raise TxpredictError(
-            f"n_repeats must be a positive integer; got {n_repeats!r}."
-        )
-    return estimator, index, y, outer_cv, groups
 
 
 def nested_cross_validate(
@@ -246,6 +53,7 @@ def nested_cross_validate(
     stratify=True,
     allow_loo=False,
     fast_path="auto",
+    n_permutations=0,
     n_jobs=None,
     random_state=0,
 ):
@@ -281,10 +89,18 @@ def nested_cross_validate(
     fast_path : "auto", True or False, default="auto"
         Use a fast path when it reproduces the model (linear models on image
         features): batched Newton fits for the L2 logistic model on up to 100
-        features (ROI summaries), Gram matrices otherwise. True requires one.
+        features (ROI summaries, demographics), Gram matrices otherwise. True
+        requires one.
+    n_permutations : int, default=0
+        Run txpredict's test of "better than chance": the whole nested
+        procedure (same outer_cv, n_repeats, groups) re-run on this many
+        permutations of the labels, within groups when ``groups`` is given
+        (see :func:`permutation_test`). Its p-values for AUC and balanced
+        accuracy appear in :meth:`NestedCVResult.summary`. 0 skips it.
     n_jobs : int or None, default=None
-        Outer folds run in parallel (joblib; ``joblib.parallel_config`` picks
-        the backend, e.g. Dask). Results do not depend on it.
+        Outer folds (or permutations) run in parallel (joblib;
+        ``joblib.parallel_config`` picks the backend, e.g. Dask). Results do
+        not depend on it.
     random_state : int, default=0
         Seed of the outer shuffles (one derived seed per repeat).
 
@@ -303,7 +119,7 @@ def nested_cross_validate(
     >>> list(result.summary().columns[:3])
     ['estimate', 'ci_low', 'ci_high']
     """
-    estimator, index, y, outer_cv, groups = _prepare(
+    estimator, index, y, outer_cv, groups = prepare_inputs(
         estimator,
         X,
         y,
@@ -326,13 +142,35 @@ def nested_cross_validate(
         getattr(estimator, "inner_cv", None), int
     ):
         check_inner_groups(groups, splits, estimator.inner_cv)
-    runner = _Runner(estimator, X, fast_path=fast_path)
+    runner = Runner(estimator, X, fast_path=fast_path)
+    if n_permutations:
+        check_permutable(y, groups)  # before the work, not after
     outputs = runner.run(y, splits, inner_group_labels, n_jobs)
+    permutation = None
+    if n_permutations:
+        permutation = permutation_tests(
+            runner,
+            y,
+            split_kwargs={
+                "outer_cv": outer_cv,
+                "n_repeats": n_repeats,
+                "groups": groups,
+                "stratify": stratify,
+                "random_state": random_state,
+            },
+            groups=groups,
+            inner_groups=inner_group_labels,
+            n_permutations=n_permutations,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            observed=split_scores(y, splits, outputs),
+        )
     return NestedCVResult.from_outputs(
         index,
         y,
         splits,
         outputs,
+        permutation=permutation,
         info={
             "estimator": repr(estimator),
             "outer_cv": outer_cv if isinstance(outer_cv, int | str) else repr(outer_cv),
@@ -365,15 +203,19 @@ class NestedCVResult:
         comparable only if these are equal.
     info : dict
         How the result was computed.
+    permutation : dict of str to PermutationTestResult or None
+        The permutation tests of AUC and balanced accuracy, when
+        ``nested_cross_validate`` ran with ``n_permutations``.
     """
 
     predictions: pd.DataFrame
     folds: pd.DataFrame
     splits_hash: str
     info: dict = field(default_factory=dict)
+    permutation: dict | None = None
 
     @classmethod
-    def from_outputs(cls, index, y, splits, outputs, info):
+    def from_outputs(cls, index, y, splits, outputs, info, permutation=None):
         """Assemble the tidy tables from the per-fold outputs."""
         rows, fold_rows = [], []
         for (repeat, fold, train, test), out in zip(splits, outputs, strict=True):
@@ -409,108 +251,125 @@ class NestedCVResult:
         predictions = pd.concat(rows, ignore_index=True)
         info = {**info, "n_subjects": len(y), "n_responders": int(y.sum())}
         return cls(
-            predictions, pd.DataFrame(fold_rows), splits_hash(index, splits), info
+            predictions,
+            pd.DataFrame(fold_rows),
+            splits_hash(index, splits),
+            info,
+            permutation,
         )
 
     # -- summaries ------------------------------------------------------------
-    def _per_repeat(self, pred_column, score_column):
-        out = []
+    def cv_predictions(self, dummy=False) -> CVPredictions:
+        """The out-of-fold predictions grouped for :mod:`txpredict.stats`."""
+        p = self.predictions
+        return CVPredictions(
+            p["y_true"],
+            p["dummy_pred" if dummy else "y_pred"],
+            p["dummy_score" if dummy else "score"],
+            p["repeat"],
+            p["fold"],
+        )
+
+    def per_repeat(self) -> pd.DataFrame:
+        """Metrics of each repeat (one row per repeat).
+
+        Confusion counts and the metrics of each repeat's pooled out-of-fold
+        predictions; ``auc`` is the mean of that repeat's fold AUCs.
+        """
+        rows = []
         for repeat, frame in self.predictions.groupby("repeat"):
-            y, pred = frame["y_true"].to_numpy(), frame[pred_column].to_numpy()
-            counts = confusion_counts(y, pred)
-            auc, low, high = delong_auc_ci(y, frame[score_column].to_numpy())
-            out.append(
+            single = NestedCVResult(frame, self.folds, self.splits_hash)
+            counts = confusion_counts(frame["y_true"], frame["y_pred"])
+            rows.append(
                 {
                     "repeat": repeat,
                     **counts,
-                    **metrics_from_counts(**counts),
-                    "auc": auc,
-                    "auc_se": (high - low) / (2 * 1.959964),
+                    **cv_estimates(single.cv_predictions()),
                 }
             )
-        return pd.DataFrame(out)
+        return pd.DataFrame(rows)
 
-    def per_repeat(self) -> pd.DataFrame:
-        """Metrics of each repeat, pooled over its folds (one row per repeat)."""
-        return self._per_repeat("y_pred", "score")
+    def intervals(self, method=None, confidence=0.95) -> pd.DataFrame:
+        """Every interval method side by side (or one), for every metric.
+
+        Parameters
+        ----------
+        method : {"test_set", "corrected_folds", "corrected_test_set"} or None
+            None: all of them. See :mod:`txpredict.stats._cv` for what each is
+            and ``benchmarks/calibration.py`` for their measured coverage;
+            :meth:`summary` shows, per metric, the narrowest that reached it.
+        confidence : float, default=0.95
+
+        Returns
+        -------
+        DataFrame
+            One row per metric and method: ``estimate``, ``ci_low``, ``ci_high``.
+        """
+        methods = METHODS if method is None else [method]
+        cv = self.cv_predictions()
+        return (
+            pd.concat(
+                {m: cv_intervals(cv, m, confidence) for m in methods},
+                names=["method", "metric"],
+            )
+            .swaplevel()
+            .sort_index(level=0, sort_remaining=False)
+        )
 
     def summary(self, confidence=0.95) -> pd.DataFrame:
         """Sensitivity, specificity, balanced accuracy, AUC, PPV and NPV.
 
-        Each estimate is the mean over repeats of the metric pooled over that
-        repeat's out-of-fold predictions (every subject predicted once per
-        repeat). Confidence intervals count each subject once: Wilson for
-        proportions, a normal interval from the two binomial variances for
-        balanced accuracy, DeLong for AUC. ``sd_across_repeats`` shows how much
-        the estimate moves with the fold shuffle alone; it is not a CI. The
-        prior-only dummy (predicts the training majority) and chance are shown
-        beside the model, always.
+        ``estimate``: sensitivity, specificity, balanced accuracy, PPV and NPV
+        pooled over each repeat's out-of-fold predictions, averaged over
+        repeats; the AUC is the mean of the outer folds' AUCs (decision values
+        of different folds are not comparable).
+
+        ``ci_low``/``ci_high``: for each metric, the narrowest interval whose
+        coverage of the true performance (of the model fitted to the cohort,
+        on new patients) stayed within 93-97% in ``benchmarks/calibration.py``
+        (``ci_method`` names it; the measured coverage is in the README and the
+        report). :meth:`intervals` shows every method.
+
+        ``p_value``: txpredict's answer to "better than chance" for AUC and
+        balanced accuracy, the permutation test of the whole nested procedure
+        (NaN unless ``nested_cross_validate`` ran with ``n_permutations``).
+
+        ``sd_across_repeats`` shows how much the estimate moves with the fold
+        shuffle alone; it is not a CI. The prior-only dummy (predicts the
+        training majority) and chance are shown beside the model, always.
         """
-        from scipy import stats
-
-        z = stats.norm.ppf(0.5 + confidence / 2)
-        model = self.per_repeat()
-        dummy = self._per_repeat("dummy_pred", "dummy_score")
-        y = self.predictions.drop_duplicates("participant_id")["y_true"].to_numpy()
-        n_pos, n_neg = int(y.sum()), int((1 - y).sum())
-        prevalence = n_pos / len(y)
-        rows = {}
-
-        def proportion(name, successes, n):
-            low, high = wilson_interval(successes, n, confidence)
-            return (model[name].mean(), low, high, "Wilson")
-
-        rows["sensitivity"] = proportion("sensitivity", model["tp"].mean(), n_pos)
-        rows["specificity"] = proportion("specificity", model["tn"].mean(), n_neg)
-        sens, spec = model["sensitivity"].mean(), model["specificity"].mean()
-        half = z * np.sqrt(sens * (1 - sens) / n_pos + spec * (1 - spec) / n_neg) / 2
-        ba = model["balanced_accuracy"].mean()
-        rows["balanced_accuracy"] = (
-            ba,
-            max(0.0, ba - half),
-            min(1.0, ba + half),
-            "normal (binomial variances)",
+        cv = self.cv_predictions()
+        by_method = {m: cv_intervals(cv, m, confidence) for m in METHODS}
+        per_repeat = self.per_repeat()
+        dummy = cv_estimates(self.cv_predictions(dummy=True))
+        prevalence = self.info.get("n_responders", np.nan) / self.info.get(
+            "n_subjects", np.nan
         )
-        auc = model["auc"].mean()
-        se = np.sqrt((model["auc_se"] ** 2).mean())
-        rows["auc"] = (auc, max(0.0, auc - z * se), min(1.0, auc + z * se), "DeLong")
-        rows["ppv"] = proportion(
-            "ppv", model["tp"].mean(), (model["tp"] + model["fp"]).mean()
-        )
-        rows["npv"] = proportion(
-            "npv", model["tn"].mean(), (model["tn"] + model["fn"]).mean()
-        )
-        chance = {
-            "sensitivity": 0.5,
-            "specificity": 0.5,
-            "balanced_accuracy": 0.5,
-            "auc": 0.5,
+        chance = dict.fromkeys(METRICS, 0.5) | {
             "ppv": prevalence,
             "npv": 1 - prevalence,
         }
-        table = pd.DataFrame(
-            [
-                (
-                    k,
-                    *v,
-                    model[k].std(ddof=1) if len(model) > 1 else np.nan,
-                    chance[k],
-                    dummy[k].mean(),
-                )
-                for k, v in rows.items()
-            ],
-            columns=[
-                "metric",
-                "estimate",
-                "ci_low",
-                "ci_high",
-                "ci_method",
-                "sd_across_repeats",
-                "chance",
-                "dummy_prior",
-            ],
-        ).set_index("metric")
-        return table
+        rows = []
+        for metric in METRICS:
+            method = DEFAULT_METHODS[metric]
+            row = by_method[method].loc[metric]
+            test = (self.permutation or {}).get(metric)
+            rows.append(
+                {
+                    "metric": metric,
+                    "estimate": row["estimate"],
+                    "ci_low": row["ci_low"],
+                    "ci_high": row["ci_high"],
+                    "ci_method": method,
+                    "p_value": np.nan if test is None else test.p_value,
+                    "sd_across_repeats": per_repeat[metric].std(ddof=1)
+                    if len(per_repeat) > 1
+                    else np.nan,
+                    "chance": chance[metric],
+                    "dummy_prior": dummy[metric],
+                }
+            )
+        return pd.DataFrame(rows).set_index("metric")
 
     def to_frame(self) -> pd.DataFrame:
         """The out-of-fold predictions (one row per subject and repeat)."""
@@ -552,6 +411,15 @@ class NestedCVResult:
                 self.predictions.to_json(orient="split", index=False)
             ),
             "folds": json.loads(self.folds.to_json(orient="split", index=False)),
+            "permutation": {
+                name: {
+                    "statistic": test.statistic,
+                    "null_distribution": test.null_distribution.tolist(),
+                    "p_value": test.p_value,
+                    "within_groups": test.within_groups,
+                }
+                for name, test in (self.permutation or {}).items()
+            },
         }
         write_text_atomic(path, json.dumps(payload, default=str))
 
@@ -568,9 +436,20 @@ class NestedCVResult:
 
         predictions = frame(payload["predictions"])
         predictions["participant_id"] = predictions["participant_id"].astype(str)
+        permutation = {
+            name: PermutationTestResult(
+                test["statistic"],
+                np.asarray(test["null_distribution"]),
+                test["p_value"],
+                name,
+                test["within_groups"],
+            )
+            for name, test in payload.get("permutation", {}).items()
+        }
         return cls(
             predictions,
             frame(payload["folds"]),
             payload["splits_hash"],
             payload["info"],
+            permutation or None,
         )

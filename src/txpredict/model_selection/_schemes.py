@@ -125,6 +125,48 @@ def check_inner_groups(groups, splits, inner_cv):
         )
 
 
+def split(splitter, y, groups=None):
+    """``splitter.split(X, y, groups)`` as a list of (train, test) index arrays.
+
+    A shuffled ``StratifiedKFold`` with an integer seed is split here, by
+    scikit-learn's own allocation (round robin over the sorted classes, then
+    each class's fold labels shuffled by ``RandomState(seed)``), without its
+    input validation: in a permutation test of a batched nested CV that
+    validation took 40% of the time. Tested equal to scikit-learn's splits;
+    anything else goes to ``splitter.split``.
+    """
+    y = np.asarray(y)
+    if not (
+        type(splitter) is StratifiedKFold
+        and groups is None
+        and (
+            isinstance(splitter.random_state, int | np.integer) or not splitter.shuffle
+        )
+    ):
+        return list(splitter.split(np.zeros((len(y), 1)), y, groups))
+    k = splitter.n_splits
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, order = np.unique(first, return_inverse=True)
+    encoded = order[inverse]  # classes numbered by first appearance, as sklearn
+    if np.bincount(encoded).min() < k:  # sklearn warns or raises: let it
+        return list(splitter.split(np.zeros((len(y), 1)), y))
+    sorted_classes = np.sort(encoded)
+    allocation = np.array(
+        [np.bincount(sorted_classes[i::k], minlength=len(first)) for i in range(k)]
+    )
+    rng = np.random.RandomState(splitter.random_state if splitter.shuffle else 0)
+    test_folds = np.empty(len(y), dtype=int)
+    for c in range(len(first)):
+        folds = np.arange(k).repeat(allocation[:, c])
+        if splitter.shuffle:
+            rng.shuffle(folds)
+        test_folds[encoded == c] = folds
+    return [
+        (np.flatnonzero(test_folds != i), np.flatnonzero(test_folds == i))
+        for i in range(k)
+    ]
+
+
 def repeat_seeds(random_state, n_repeats) -> list[int]:
     """One seed per repeat, derived from ``random_state`` (reproducible)."""
     return [
@@ -134,8 +176,6 @@ def repeat_seeds(random_state, n_repeats) -> list[int]:
 
 def outer_splits(y, *, outer_cv, n_repeats, groups, stratify, random_state):
     """All (repeat, fold, train, test) of a repeated outer CV, in a fixed order."""
-    n = len(y)
-    placeholder = np.zeros((n, 1))
     if outer_cv == "loo":
         splitter = LeaveOneOut() if groups is None else LeaveOneGroupOut()
         seeds = [None]  # deterministic: repeats would all be the same
@@ -164,7 +204,7 @@ def outer_splits(y, *, outer_cv, n_repeats, groups, stratify, random_state):
                 splitter, "random_state"
             ):
                 splitter.random_state = seed
-        for fold, (train, test) in enumerate(splitter.split(placeholder, y, groups)):
+        for fold, (train, test) in enumerate(split(splitter, y, groups)):
             splits.append((repeat, fold, train, test))
     return splits
 

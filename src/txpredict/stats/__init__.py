@@ -5,6 +5,15 @@ It imports nothing from txpredict but its errors, so every other package
 and a fix lands once.
 """
 
+from txpredict.stats._cv import (
+    DEFAULT_METHODS,
+    DESCRIPTIONS,
+    METHODS,
+    CVPredictions,
+    cv_estimates,
+    cv_intervals,
+    design_effect,
+)
 from txpredict.stats._intervals import (
     cohens_h,
     delong_auc_ci,
@@ -22,6 +31,7 @@ from txpredict.stats._metrics import (
     sensitivity_score,
     specificity_score,
 )
+from txpredict.stats._resampling import check_permutable, n_arrangements, permute
 from txpredict.stats._tests import (
     corrected_resampled_ttest,
     delong_test,
@@ -29,19 +39,29 @@ from txpredict.stats._tests import (
 )
 
 __all__ = [
+    "DEFAULT_METHODS",
+    "DESCRIPTIONS",
+    "METHODS",
     "METRICS",
+    "CVPredictions",
     "binary_metrics",
+    "check_permutable",
     "cohens_h",
     "confusion_counts",
     "corrected_resampled_ttest",
+    "cv_estimates",
+    "cv_intervals",
     "delong_auc_ci",
     "delong_components",
     "delong_test",
+    "design_effect",
     "difference_se",
     "fast_auc",
     "fast_balanced_accuracy",
     "mcnemar_test",
     "metrics_from_counts",
+    "n_arrangements",
+    "permute",
     "sensitivity_score",
     "specificity_score",
     "wilson_interval",

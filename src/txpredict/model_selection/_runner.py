@@ -1,0 +1,158 @@
+"""The one place that fits a model on the splits of a nested CV, by the fastest route.
+
+Everything that does not depend on the labels is built once per cohort (the
+extracted image features, the Gram matrix, the encoded design), so that
+repeats and permutations reuse it. The route is chosen here, once: batched
+logistic fits (few features), Gram matrices (linear models on many features),
+or the generic fold-by-fold scikit-learn route.
+"""
+
+from __future__ import annotations
+
+import time
+
+import joblib
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import _safe_indexing
+
+from txpredict.errors import TxpredictError
+from txpredict.model_selection._batched_logistic import (
+    LogisticFastPath,
+    batched_search_of,
+)
+from txpredict.model_selection._gram import GramFastPath, fast_path_family
+from txpredict.stats import fast_auc, fast_balanced_accuracy
+
+
+class Runner:
+    """Everything of a nested CV that does not depend on the labels, built once.
+
+    Stateless image features are extracted for the whole cohort, and on the Gram
+    fast path the Gram matrix is formed, so that repeats and permutations reuse
+    them.
+    """
+
+    def __init__(self, estimator, X, *, fast_path="auto"):
+        from txpredict.models import ResponseClassifier
+
+        self.estimator = estimator
+        self.is_response_model = isinstance(estimator, ResponseClassifier)
+        self.extractor = None
+        if self.is_response_model:
+            self.extractor = estimator.make_extractor()
+            if self.extractor is not None:
+                self.extractor.fit(X)
+            self.design = estimator.design(X, self.extractor)
+        else:
+            self.design = X
+        # The one place that picks a route: batched logistic fits (few features,
+        # any per-fold preparation), Gram matrices (linear models, many
+        # features), or the generic fold-by-fold scikit-learn route.
+        self.fast = None
+        if fast_path:
+            batched = batched_search_of(estimator, self.design)
+            family = fast_path_family(estimator, self.design)
+            if batched is not None:
+                self.fast = LogisticFastPath(estimator, batched[1], batched[0])
+            elif family is not None:
+                self.fast = GramFastPath(estimator, self.design, family)
+        if fast_path is True and self.fast is None:
+            raise TxpredictError(
+                "fast_path=True, but no fast path applies to this model: it needs a "
+                "ResponseClassifier with either the 'logistic' classifier tuned over "
+                "C on at most 100 features, or a linear classifier ('linear_svm', "
+                "'logistic', 'ridge') on image features with no select_percentile/"
+                "pca_components and no missing values."
+            )
+
+    def fit_predict(self, train, test, y, groups):
+        start = time.perf_counter()
+        if self.fast is not None:
+            out = self.fast.fit_predict(train, test, y, groups)
+        else:
+            out = self._generic(train, test, y, groups)
+        out["fit_seconds"] = time.perf_counter() - start
+        out.update(self._dummy(y, train, test))
+        return out
+
+    def _generic(self, train, test, y, groups):
+        model = clone(self.estimator)
+        train_design = _safe_indexing(self.design, train)
+        test_design = _safe_indexing(self.design, test)
+        group_train = None if groups is None else groups[train]
+        if self.is_response_model:
+            model.fit_design(train_design, y[train], self.extractor, groups=group_train)
+            predictor = model.search_
+            params = model.best_params_
+        else:
+            fit_params = {} if group_train is None else {"groups": group_train}
+            model.fit(train_design, y[train], **fit_params)
+            predictor = model
+            params = getattr(model, "best_params_", {})
+        probability = (
+            predictor.predict_proba(test_design)[:, 1]
+            if hasattr(predictor, "predict_proba")
+            else None
+        )
+        score = (
+            predictor.decision_function(test_design)
+            if hasattr(predictor, "decision_function")
+            else probability
+        )
+        return {
+            "score": np.asarray(score, float),
+            "probability": probability,
+            "y_pred": np.asarray(predictor.predict(test_design)),
+            "best_params": dict(params),
+        }
+
+    def run(self, y, splits, groups, n_jobs=None):
+        """Outputs of every (repeat, fold, train, test) split, in order."""
+        if not hasattr(self.fast, "fit_predict_many"):
+            return joblib.Parallel(n_jobs=n_jobs)(
+                joblib.delayed(self.fit_predict)(train, test, y, groups)
+                for _, _, train, test in splits
+            )
+        # Batched: every fit of every split is solved at once, in one process.
+        start = time.perf_counter()
+        outputs = self.fast.fit_predict_many(
+            [(train, test) for _, _, train, test in splits], y, groups
+        )
+        seconds = (time.perf_counter() - start) / len(splits)
+        for (_, _, train, test), out in zip(splits, outputs, strict=True):
+            out["fit_seconds"] = seconds
+            out.update(self._dummy(y, train, test))
+        return outputs
+
+    @staticmethod
+    def _dummy(y, train, test):
+        """The prior-only dummy: the training majority, scored by its prevalence."""
+        prevalence = y[train].mean()
+        return {
+            "dummy_score": np.full(len(test), prevalence),
+            "dummy_pred": np.full(len(test), int(prevalence > 0.5)),
+        }
+
+
+def split_scores(y, splits, outputs) -> dict[str, float]:
+    """The headline statistics of a nested CV, as :meth:`NestedCVResult.summary`.
+
+    Balanced accuracy: pooled over each repeat's out-of-fold predictions, then
+    averaged over repeats. AUC: computed in each outer test fold and averaged
+    over all folds: decision values of different folds' models are on
+    different scales, and pooling them biases the AUC (below 0.5 on null data;
+    Airola et al. 2011, Comput Stat Data Anal 55:1828).
+    """
+    n_repeats = max(r for r, *_ in splits) + 1
+    predicted = np.empty((n_repeats, len(y)), dtype=int)
+    aucs = []
+    for (repeat, _, _, test), out in zip(splits, outputs, strict=True):
+        predicted[repeat, test] = out["y_pred"]
+        aucs.append(fast_auc(y[test], out["score"]))
+    return {
+        "auc": float(np.mean(aucs)),
+        "balanced_accuracy": float(
+            np.mean([fast_balanced_accuracy(y, row) for row in predicted])
+        ),
+    }
