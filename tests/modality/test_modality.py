@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -200,11 +201,12 @@ def test_policy_gain_is_the_summary_difference(frick_like):
         p["received"].to_numpy(),
         p[["p_CBT", "p_SSRI+CBT"]].to_numpy(),
         result.arms,
-        result.propensity,
+        p.groupby("received")["propensity"].first().to_dict(),
     )
     s = result.summary()["estimate"]
     expected = s["policy_value_ipw"] - max(s["everyone_CBT"], s["everyone_SSRI+CBT"])
     assert gain == pytest.approx(expected, abs=1e-12)
+    assert s["policy_gain"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_permutation_null_does_not_depend_on_n_jobs(frick_like):
@@ -246,3 +248,63 @@ def test_summary_reports_each_arms_prognostic_performance(frick_like):
         assert 0 < s[f"prognostic_specificity_{arm}"] < 1
     # The Frick-like cohort has prognostic signal in both arms.
     assert s["prognostic_auc_CBT"] > 0.6 and s["prognostic_auc_SSRI+CBT"] > 0.6
+
+
+def test_per_patient_propensities_correct_non_randomised_assignment(frick_like):
+    """Patients with high dACC got SSRI+CBT more often: weighting by each
+    patient's probability of the arm received recovers everyone's response
+    rate under that arm; the arm proportions do not."""
+    rng = np.random.default_rng(0)
+    truth = frick_like.ground_truth
+    p_ssri = 1 / (1 + np.exp(-2.0 * truth["dACC"].to_numpy()))
+    ssri = rng.random(len(truth)) < p_ssri
+    X = frick_like.X.assign(
+        treatment=np.where(ssri, "SSRI+CBT", "CBT"),
+        p_received=np.where(ssri, p_ssri, 1 - p_ssri),
+    )
+    p = np.where(ssri, truth["p_response_SSRI+CBT"], truth["p_response_CBT"])
+    y = pd.Series((rng.random(len(truth)) < p).astype(int), index=X.index)
+    selector = tp.ModalitySelector("roi", strategy="interaction")
+    options = {"n_repeats": 1}
+    weighted = tp.evaluate_selection(
+        selector, X, y, propensity="p_received", randomized=False, **options
+    ).summary()["estimate"]
+    with pytest.warns(UserWarning, match="one probability per patient"):
+        naive = tp.evaluate_selection(
+            selector, X, y, randomized=False, **options
+        ).summary()["estimate"]
+    target = truth["p_response_SSRI+CBT"].mean()  # everyone on SSRI+CBT
+    assert abs(weighted["everyone_SSRI+CBT"] - target) < 0.05
+    assert abs(naive["everyone_SSRI+CBT"] - target) > 2 * abs(
+        weighted["everyone_SSRI+CBT"] - target
+    )
+    with pytest.raises(TxpredictError, match="assigned at random"):
+        tp.evaluate_selection(
+            selector, X, y, propensity="p_received", n_permutations=9, **options
+        )
+    bad = X.assign(p_received=X["p_received"].where(X.index != "sub-007", 1.5))
+    with pytest.raises(TxpredictError, match=r"column 'p_received'.*sub-007"):
+        tp.evaluate_selection(selector, bad, y, propensity="p_received", **options)
+
+
+def test_policy_value_test_set_variance_is_the_binomial_one():
+    from txpredict.stats import policy_intervals
+
+    y = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1])
+    received = np.array(["a", "b"] * 5)
+    recommended = np.array(["a"] * 6 + ["b"] * 4)
+    frame = pd.DataFrame(
+        {
+            "repeat": 0,
+            "fold": np.arange(10) % 2,
+            "y_true": y,
+            "received": received,
+            "recommended": recommended,
+        }
+    )
+    table = policy_intervals(frame, np.ones(10), ("a", "b"), "test_set")
+    matched = received == recommended
+    v = y[matched].mean()
+    half = 1.959964 * np.sqrt(v * (1 - v) / matched.sum())
+    assert table.at["policy_value", "estimate"] == pytest.approx(v)
+    assert table.at["policy_value", "ci_high"] - v == pytest.approx(half, rel=1e-6)

@@ -1,25 +1,31 @@
 """Evaluate treatment selection the way the literature does, with nested CV.
 
 Every patient's recommendation comes from models that never saw the patient.
-Reported (means over repeats; 95% intervals count each patient once):
+Reported (means over repeats):
 
 - response rate of patients who received the recommended arm ("matched") vs
-  those who did not, the difference and Cohen's h (DeRubeis et al. 2014; Webb et
-  al. 2019), also among the half with the largest |PAI|;
+  those who did not, the difference (with a confidence interval) and Cohen's
+  h (DeRubeis et al. 2014; Webb et al. 2019), also among the half with the
+  largest |PAI|;
 - policy value: the inverse-probability-weighted (Hajek) response rate had
-  everyone received their recommendation, vs everyone on one arm and random
-  allocation. It needs the assignment probabilities: in a randomised trial the
-  arm proportions (the default), otherwise pass ``propensity``;
+  everyone received their recommendation, and its gain over the best single
+  arm (both with intervals), vs everyone on one arm and random allocation;
 - each arm's prognostic AUC, sensitivity and specificity (its model, on the
   patients who received that arm);
 - with synthetic ground truth: agreement with the truly better arm and the true
   policy value against the oracle's.
+
+Assignment probabilities: in a randomised trial the arm proportions (the
+default) or the allocation ratio (``propensity={"CBT": 1/3, ...}``); in a
+non-randomised study one probability per patient, from a propensity model
+(``propensity="p_received"``, a column of X, or an array): the probability that
+the patient received the arm they did.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import joblib
 import numpy as np
@@ -30,8 +36,17 @@ from txpredict.errors import TxpredictError
 from txpredict.modality._folds import SelectionRunner
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
-from txpredict.model_selection._schemes import repeat_seeds, splits_hash
-from txpredict.stats import cohens_h, corrected_resampled_ttest, difference_se, fast_auc
+from txpredict.model_selection._schemes import repeat_seeds, split, splits_hash
+from txpredict.stats import (
+    DEFAULT_POLICY_METHODS,
+    MEASURES,
+    METHODS,
+    binary_metrics,
+    cohens_h,
+    corrected_resampled_ttest,
+    policy_intervals,
+    policy_measures,
+)
 
 
 def _fold_frame(p, ids, test, arm, y, arms, repeat, fold):
@@ -51,8 +66,7 @@ def _fold_frame(p, ids, test, arm, y, arms, repeat, fold):
 def _outer_splits(y, arm, outer_cv, seed):
     """Stratified on arm x outcome, so every fold has each arm's responders."""
     strata = arm + "|" + y.astype(str)
-    splitter = StratifiedKFold(outer_cv, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), strata))
+    return split(StratifiedKFold(outer_cv, shuffle=True, random_state=seed), strata)
 
 
 def evaluate_selection(
@@ -82,12 +96,17 @@ def evaluate_selection(
     outer_cv : int, default=5
         Stratified on arm x outcome.
     n_repeats : int, default=10
-    propensity : dict of str to float or None, default=None
-        Probability of assignment to each arm. None takes the arm proportions,
-        which is right for a randomised trial only.
+    propensity : dict, str, array-like or None, default=None
+        Assignment probabilities for the inverse-probability weights. A dict
+        (arm -> probability) for a randomised trial's allocation ratio; a
+        column of X or an array with, for each patient, the probability of
+        the arm they received (non-randomised data: from a propensity model
+        fitted to the patients' pre-treatment characteristics). None takes the
+        arm proportions, right for a randomised trial only.
     randomized : bool, default=True
-        Whether arms were assigned at random. If not, and no ``propensity`` is
-        given, the policy value is not interpretable and a warning says so.
+        Whether arms were assigned at random. If not, and no per-patient
+        ``propensity`` is given, the policy value is not interpretable and a
+        warning says so; the permutation test needs randomised arms.
     n_permutations : int, default=0
         Permutation test of the policy gain (policy value minus the best single
         arm): arm labels are permuted within outcome strata and the whole
@@ -119,18 +138,14 @@ def evaluate_selection(
             f"An arm x outcome group has {smallest} patient(s), fewer than "
             f"outer_cv={outer_cv} folds; use fewer folds or more patients."
         )
-    if propensity is None:
-        if not randomized:
-            warnings.warn(
-                "Inverse-probability weighting needs known assignment probabilities; "
-                "in a non-randomised study pass propensity= (e.g. from a propensity "
-                "model). The arm proportions used instead may bias the policy value.",
-                UserWarning,
-                stacklevel=2,
-            )
-        propensity = (arm.value_counts(normalize=True)).to_dict()
-    elif set(propensity) != set(arms):
-        raise TxpredictError(f"propensity must give a probability for each arm {arms}.")
+    received = check_propensity(propensity, X, arm, arms, randomized)
+    if n_permutations and not (propensity is None or isinstance(propensity, dict)):
+        raise TxpredictError(
+            "The permutation test of the policy gain permutes the arms, which is "
+            "valid only when they were assigned at random; with per-patient "
+            "propensities (non-randomised data) use n_permutations=0 and the "
+            "intervals of the summary."
+        )
     runner = SelectionRunner(selector, X, arms, fast_path=fast_path)
     arm = arm.to_numpy()
     ids = X.index.astype(str).to_numpy()
@@ -152,43 +167,88 @@ def evaluate_selection(
         ],
         ignore_index=True,
     )
+    index = pd.Index(ids)
+    predictions["propensity"] = received.to_numpy()[
+        index.get_indexer(predictions["participant_id"])
+    ]
     result = SelectionResult(
         predictions,
         arms,
-        dict(propensity),
         None if truth is None else truth.copy(),
         splits_hash=fingerprint,
     )
     if n_permutations:
+        allocation = propensity or arm_proportions(pd.Series(arm))
         result.permutation = _policy_gain_permutation(
-            runner, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
+            runner, y, arm, outer_cv, n_permutations, allocation, n_jobs, random_state
         )
     return result
 
 
-def ipw_policy_value(y, received, recommended, propensity) -> float:
-    """Hajek (self-normalised IPW) response rate had everyone got ``recommended``.
-
-    Patients whose received arm matches the recommendation count, weighted by
-    1 / P(received arm); NaN when nobody matches.
-    """
-    received = np.asarray(received)
-    weights = (np.asarray(recommended) == received) / np.array(
-        [propensity[a] for a in received]
-    )
-    total = weights.sum()
-    return float((weights * np.asarray(y)).sum() / total) if total else np.nan
+def arm_proportions(arm: pd.Series) -> dict:
+    """Each arm's share of the patients (a randomised trial's allocation)."""
+    return arm.value_counts(normalize=True).to_dict()
 
 
-def policy_gain(y, received, probabilities, arms, propensity):
-    """IPW policy value of the recommendations minus the best single arm.
+def check_propensity(propensity, X, arm, arms, randomized) -> pd.Series:
+    """P(received arm) of each patient, from any accepted form of ``propensity``."""
+    if propensity is None:
+        if not randomized:
+            warnings.warn(
+                "Inverse-probability weighting needs known assignment probabilities; "
+                "in a non-randomised study pass propensity= (one probability per "
+                "patient, from a propensity model). The arm proportions used "
+                "instead may bias the policy value.",
+                UserWarning,
+                stacklevel=3,
+            )
+        propensity = arm_proportions(arm)
+    if isinstance(propensity, dict):
+        missing = [a for a in arms if a not in propensity]
+        if missing:
+            raise TxpredictError(
+                f"propensity must give a probability for each arm {list(arms)}; "
+                f"missing: {missing}."
+            )
+        values = arm.map(propensity).astype(float)
+        what = "propensity"
+    elif isinstance(propensity, str):
+        if not isinstance(X, pd.DataFrame) or propensity not in X.columns:
+            raise TxpredictError(
+                f"propensity={propensity!r} is not a column of X; pass the column "
+                "holding each patient's probability of the arm received, an array, "
+                "or a dict of arm probabilities."
+            )
+        values = pd.to_numeric(X[propensity], errors="coerce")
+        what = f"column {propensity!r}"
+    else:
+        values = pd.Series(np.asarray(propensity, dtype=float), index=arm.index)
+        if len(values) != len(arm):
+            raise TxpredictError(
+                f"propensity has {len(values)} values for {len(arm)} patients."
+            )
+        what = "propensity"
+    bad = values.index[~((values > 0) & (values <= 1))].tolist()
+    if bad:
+        raise TxpredictError(
+            f"The {what} must be a probability in (0, 1] for every patient (the "
+            f"probability of the arm received); patient(s) {list(map(str, bad))[:5]}"
+            " have other or missing values."
+        )
+    return values
 
-    The same numbers as ``SelectionResult.summary()`` ("policy_value_ipw" minus
-    the largest "everyone_<arm>") for one repeat, without building the table.
+
+def policy_gain(y, received, probabilities, arms, allocation):
+    """Policy value of the recommendations minus the best single arm's.
+
+    The summary's ``policy_gain`` for one repeat, with a randomised trial's
+    ``allocation`` (arm -> probability) as the weights: the statistic of the
+    permutation test.
     """
     recommended = np.asarray(arms)[probabilities.argmax(axis=1)]
-    value = ipw_policy_value(y, received, recommended, propensity)
-    return value - max(y[received == a].mean() for a in arms)
+    weights = 1.0 / np.array([allocation[a] for a in received])
+    measures = policy_measures(y, received, recommended, weights, arms)
+    return measures["policy_gain"][0]
 
 
 def _permutation_gains(runner, y, arms_list, outer_cv, propensity, seed):
@@ -246,28 +306,39 @@ class SelectionResult:
     ----------
     predictions : DataFrame
         One row per patient and repeat: predicted response probability under
-        each arm (``p_<arm>``), received and recommended arm, outcome, |PAI|.
+        each arm (``p_<arm>``), received and recommended arm, outcome, |PAI|,
+        and ``propensity``, the probability of the arm received (the inverse
+        of the patient's weight in the policy values).
     arms : tuple of str
-    propensity : dict
     truth : DataFrame or None
     permutation : dict or None
         ``policy_gain`` (policy value minus the best single arm, one repeat),
         its permutation ``p_value`` and ``null_distribution``.
+    splits_hash : str
     """
 
     predictions: pd.DataFrame
     arms: tuple
-    propensity: dict = field(default_factory=dict)
     truth: pd.DataFrame | None = None
     permutation: dict | None = None
     splits_hash: str = ""
 
+    @property
+    def weights(self) -> np.ndarray:
+        """Inverse-probability weight of each row of :attr:`predictions`."""
+        return 1.0 / self.predictions["propensity"].to_numpy(dtype=float)
+
     def _per_repeat(self):
         rows = []
+        weights = self.weights
         for repeat, frame in self.predictions.groupby("repeat"):
             y = frame["y_true"].to_numpy()
+            received = frame["received"].to_numpy()
             matched = (frame["recommended"] == frame["received"]).to_numpy()
             top = frame["pai_abs"].to_numpy() >= np.median(frame["pai_abs"])
+            measures = policy_measures(
+                y, received, frame["recommended"], weights[frame.index], self.arms
+            )
             row = {
                 "repeat": repeat,
                 "matched_rate": y[matched].mean() if matched.any() else np.nan,
@@ -279,23 +350,18 @@ class SelectionResult:
                 if (~matched & top).any()
                 else np.nan,
                 "n_matched": int(matched.sum()),
-                "policy_value": ipw_policy_value(
-                    y, frame["received"], frame["recommended"], self.propensity
-                ),
+                **{name: value for name, (value, _) in measures.items()},
             }
             for a in self.arms:
-                got = (frame["received"] == a).to_numpy()
+                got = received == a
                 p_arm = frame[f"p_{a}"].to_numpy()[got]
                 # The models are class-balanced: 0.5 is their decision threshold.
-                row[f"sensitivity_{a}"] = (p_arm[y[got] == 1] > 0.5).mean()
-                row[f"specificity_{a}"] = (p_arm[y[got] == 0] <= 0.5).mean()
-                row[f"auc_{a}"] = (
-                    fast_auc(y[got], p_arm)
-                    if (0 < y[got].sum() < got.sum())
-                    else np.nan
-                )
+                metrics = binary_metrics(y[got], p_arm > 0.5, p_arm)
+                row[f"sensitivity_{a}"] = metrics["sensitivity"]
+                row[f"specificity_{a}"] = metrics["specificity"]
+                row[f"auc_{a}"] = metrics["auc"]
             if len(self.arms) == 2:
-                second = (frame["received"] == self.arms[1]).to_numpy()
+                second = received == self.arms[1]
                 pai = (
                     frame[f"p_{self.arms[1]}"] - frame[f"p_{self.arms[0]}"]
                 ).to_numpy()
@@ -313,41 +379,69 @@ class SelectionResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def summary(self) -> pd.DataFrame:
-        """The evaluation table (estimate, 95% CI where defined, SD across repeats)."""
+    def intervals(self, method=None, confidence=0.95) -> pd.DataFrame:
+        """Intervals of the matched-unmatched difference, policy value and gain.
+
+        Parameters
+        ----------
+        method : {"test_set", "corrected_folds", "corrected_test_set"} or None
+            None: every method (see :func:`txpredict.stats.policy_intervals`
+            and ``benchmarks/calibration.py`` for their measured coverage).
+        confidence : float, default=0.95
+
+        Returns
+        -------
+        DataFrame
+            One row per measure and method.
+        """
+        methods = METHODS if method is None else [method]
+        return (
+            pd.concat(
+                {
+                    m: policy_intervals(
+                        self.predictions, self.weights, self.arms, m, confidence
+                    )
+                    for m in methods
+                },
+                names=["method", "measure"],
+            )
+            .swaplevel()
+            .sort_index(level=0, sort_remaining=False)
+        )
+
+    def summary(self, confidence=0.95) -> pd.DataFrame:
+        """The evaluation table: estimate, interval where one is calibrated, SD.
+
+        ``ci_low``/``ci_high`` are given for the matched-minus-unmatched
+        difference, the policy value and the policy gain, by the method
+        (``ci_method``) whose coverage ``benchmarks/calibration.py`` measured
+        within 93-97% (see the README); ``sd_across_repeats`` is the spread due
+        to the fold shuffle alone, not an interval.
+        """
         per_repeat = self._per_repeat()
-        p = self.predictions
-        first = p[p["repeat"] == p["repeat"].min()]
         rows = {
             "matched_response_rate": per_repeat["matched_rate"],
             "unmatched_response_rate": per_repeat["unmatched_rate"],
-            "matched_minus_unmatched": per_repeat["matched_rate"]
-            - per_repeat["unmatched_rate"],
+            "matched_minus_unmatched": per_repeat["matched_minus_unmatched"],
             "top_half_pai_matched_minus_unmatched": per_repeat["top_half_matched_rate"]
             - per_repeat["top_half_unmatched_rate"],
             "policy_value_ipw": per_repeat["policy_value"],
+            "policy_gain": per_repeat["policy_gain"],
         }
         if "qini_coefficient" in per_repeat:
             rows["qini_coefficient"] = per_repeat["qini_coefficient"]
         for a in self.arms:
-            got = first["received"] == a
-            rows[f"everyone_{a}"] = pd.Series([first.loc[got, "y_true"].mean()])
+            rows[f"everyone_{a}"] = per_repeat[f"everyone_{a}"]
             rows[f"prognostic_auc_{a}"] = per_repeat[f"auc_{a}"]
             rows[f"prognostic_sensitivity_{a}"] = per_repeat[f"sensitivity_{a}"]
             rows[f"prognostic_specificity_{a}"] = per_repeat[f"specificity_{a}"]
-        rows["random_allocation"] = pd.Series(
-            [
-                np.mean(
-                    [
-                        first.loc[first["received"] == a, "y_true"].mean()
-                        for a in self.arms
-                    ]
-                )
-            ]
-        )
+        rows["random_allocation"] = per_repeat[
+            [f"everyone_{a}" for a in self.arms]
+        ].mean(axis=1)
         if self.truth is not None:
             rows["agreement_with_better_arm"] = per_repeat["agreement_with_better_arm"]
             rows["true_policy_value"] = per_repeat["true_policy_value"]
+            first = self.predictions[self.predictions["repeat"] == 0]
             t = self.truth.loc[first["participant_id"]]
             rows["oracle_policy_value"] = pd.Series(
                 [t[[f"p_response_{a}" for a in self.arms]].max(axis=1).mean()]
@@ -360,30 +454,33 @@ class SelectionResult:
                 },
             }
         )
-        table["ci_low"], table["ci_high"] = np.nan, np.nan
-        # Each patient counted once: n matched / unmatched averaged over repeats.
+        table["ci_low"], table["ci_high"], table["ci_method"] = np.nan, np.nan, ""
+        for measure in MEASURES:
+            method = DEFAULT_POLICY_METHODS[measure]
+            interval = policy_intervals(
+                self.predictions, self.weights, self.arms, method, confidence
+            ).loc[measure]
+            name = "policy_value_ipw" if measure == "policy_value" else measure
+            table.loc[name, ["ci_low", "ci_high"]] = interval[["ci_low", "ci_high"]]
+            table.loc[name, "ci_method"] = method
         pa = table.at["matched_response_rate", "estimate"]
         pb = table.at["unmatched_response_rate", "estimate"]
-        n_matched = per_repeat["n_matched"].mean()
-        se = difference_se(pa, pb, n_matched, len(first) - n_matched)
-        difference = table.at["matched_minus_unmatched", "estimate"]
-        table.loc["matched_minus_unmatched", ["ci_low", "ci_high"]] = (
-            difference - 1.96 * se,
-            difference + 1.96 * se,
-        )
         table.loc["cohens_h_matched_vs_unmatched", "estimate"] = cohens_h(pa, pb)
-        return table
+        columns = ["estimate", "ci_low", "ci_high", "ci_method", "sd_across_repeats"]
+        return table[columns]
 
 
 def _fold_policy_values(result):
+    weights = result.weights
     return np.array(
         [
-            ipw_policy_value(
+            policy_measures(
                 frame["y_true"],
                 frame["received"],
                 frame["recommended"],
-                result.propensity,
-            )
+                weights[frame.index],
+                result.arms,
+            )["policy_value"][0]
             for _, frame in result.predictions.groupby(["repeat", "fold"])
         ]
     )

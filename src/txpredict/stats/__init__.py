@@ -31,6 +31,13 @@ from txpredict.stats._metrics import (
     sensitivity_score,
     specificity_score,
 )
+from txpredict.stats._policy import (
+    DEFAULT_POLICY_METHODS,
+    MEASURES,
+    hajek,
+    policy_intervals,
+    policy_measures,
+)
 from txpredict.stats._resampling import check_permutable, n_arrangements, permute
 from txpredict.stats._tests import (
     corrected_resampled_ttest,
@@ -40,7 +47,9 @@ from txpredict.stats._tests import (
 
 __all__ = [
     "DEFAULT_METHODS",
+    "DEFAULT_POLICY_METHODS",
     "DESCRIPTIONS",
+    "MEASURES",
     "METHODS",
     "METRICS",
     "CVPredictions",
@@ -58,10 +67,13 @@ __all__ = [
     "difference_se",
     "fast_auc",
     "fast_balanced_accuracy",
+    "hajek",
     "mcnemar_test",
     "metrics_from_counts",
     "n_arrangements",
     "permute",
+    "policy_intervals",
+    "policy_measures",
     "sensitivity_score",
     "specificity_score",
     "wilson_interval",
