@@ -63,8 +63,11 @@ def test_batched_fit_converges_on_separable_data(rng):
     assert intercept[0] == pytest.approx(reference.intercept_[0], rel=1e-6, abs=1e-8)
 
 
-@pytest.mark.parametrize("scaling", ["standard", "center"])
-def test_search_equals_grid_search_cv(rng, scaling):
+@pytest.mark.parametrize(
+    "scaling, scoring",
+    [("standard", "roc_auc"), ("center", "roc_auc"), ("standard", "neg_log_loss")],
+)
+def test_search_equals_grid_search_cv(rng, scaling, scoring):
     Cs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
     splitter = StratifiedKFold(4, shuffle=True, random_state=3)
     tasks = []
@@ -72,14 +75,16 @@ def test_search_equals_grid_search_cv(rng, scaling):
         A = rng.normal(size=(m, 5)) * [1, 2, 5, 0.1, 1]
         y = (A[:, 0] + A[:, 2] / 5 + rng.normal(size=m) > 0).astype(int)
         tasks.append((A, y, rng.normal(size=(7, 5))))
-    results = BatchedLogisticSearch(Cs, splitter, scaling).fit_decision(tasks)
+    results = BatchedLogisticSearch(
+        Cs, splitter, scaling, scoring=scoring
+    ).fit_decision(tasks)
     for (A, y, rows), (decision, best) in zip(tasks, results, strict=True):
         pipeline = make_pipeline(
             StandardScaler(with_std=scaling == "standard"),
             LogisticRegression(class_weight="balanced", **EXACT),
         )
         search = GridSearchCV(
-            pipeline, {"logisticregression__C": Cs}, scoring="roc_auc", cv=splitter
+            pipeline, {"logisticregression__C": Cs}, scoring=scoring, cv=splitter
         ).fit(A, y)
         assert Cs[best] == search.best_params_["logisticregression__C"]
         np.testing.assert_allclose(decision, search.decision_function(rows), atol=1e-8)

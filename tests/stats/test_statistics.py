@@ -6,10 +6,10 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from txpredict.stats import (
     corrected_resampled_ttest,
     delong_auc_ci,
+    delong_components,
     delong_test,
     fast_auc,
     fast_balanced_accuracy,
-    mcnemar_test,
     sensitivity_score,
     specificity_score,
     wilson_interval,
@@ -49,17 +49,41 @@ def test_fast_scores_equal_sklearn(rng, ties, n):
     )
 
 
-def test_delong_matches_known_example_and_mann_whitney_variance(rng):
-    y = np.r_[np.zeros(30), np.ones(30)]
-    score = np.r_[rng.normal(0, 1, 30), rng.normal(1, 1, 30)]
-    auc, low, high = delong_auc_ci(y, score)
-    assert auc == pytest.approx(roc_auc_score(y, score))
-    assert low < auc < high
-    # A model against itself: no difference.
+def test_delong_variance_is_the_placement_value_formula_on_both_paths(rng):
+    """DeLong et al. (1988): Var = var(V10) / m + var(V01) / n, from placement
+    values written out by hand; the pairwise (small) and rank (large) paths
+    agree with it and with each other, ties included."""
+    for m, n in ((30, 25), (300, 260)):  # pairwise path, then ranks
+        y = np.r_[np.ones(m), np.zeros(n)].astype(int)
+        score = np.round(np.r_[rng.normal(0.7, 1, m), rng.normal(0, 1, n)], 1)
+        pos, neg = score[:m], score[m:]
+        psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+        expected = v10.var(ddof=1) / m + v01.var(ddof=1) / n
+        aucs, covariance = delong_components(y, score)
+        assert aucs[0] == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+        assert covariance[0, 0] == pytest.approx(expected, rel=1e-10)
+        auc, low, high = delong_auc_ci(y, score)
+        assert low == pytest.approx(2 * auc - high)
+        assert high - auc == pytest.approx(1.959964 * np.sqrt(expected), rel=1e-5)
+
+
+def test_delong_variance_matches_the_sampling_variance_of_the_auc(rng):
+    """Binormal scores with a known AUC: DeLong's variance, averaged over many
+    samples, equals the AUC's variance across samples (within 10%)."""
+    aucs, variances = [], []
+    for _ in range(2000):
+        y = np.r_[np.ones(40), np.zeros(60)].astype(int)
+        score = np.r_[rng.normal(1.0, 1, 40), rng.normal(0, 1, 60)]
+        a, covariance = delong_components(y, score)
+        aucs.append(a[0])
+        variances.append(covariance[0, 0])
+    assert np.mean(aucs) == pytest.approx(stats.norm.cdf(1 / np.sqrt(2)), abs=0.005)
+    assert np.mean(variances) == pytest.approx(np.var(aucs), rel=0.1)
+    # A model against itself: no difference; much better vs random: detected.
     result = delong_test(y, score, score)
     assert result["difference"] == 0 and result["p_value"] == 1.0
-    # Much better vs random scores: detected.
-    better = delong_test(y, score + 3 * y, rng.standard_normal(60))
+    better = delong_test(y, score + 3 * y, rng.standard_normal(100))
     assert better["p_value"] < 1e-4 and better["difference"] > 0.3
 
 
@@ -81,11 +105,3 @@ def test_corrected_ttest_is_more_conservative_than_naive(rng):
     assert corrected["p_value"] > naive.pvalue
     expected_t = d.mean() / np.sqrt((1 / 50 + 20 / 80) * d.var(ddof=1))
     assert corrected["t"] == pytest.approx(expected_t)
-
-
-def test_mcnemar_counts_discordant_pairs():
-    a = np.array([1, 1, 1, 1, 1, 1, 0, 0], bool)
-    b = np.array([0, 0, 0, 0, 0, 1, 0, 1], bool)
-    result = mcnemar_test(a, b)
-    assert (result["a_only"], result["b_only"]) == (5, 1)
-    assert result["p_value"] == pytest.approx(stats.binomtest(5, 6).pvalue)

@@ -20,6 +20,8 @@ the same (tested against scikit-learn's solvers at tight tolerance).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy.special import expit
 from sklearn.base import clone
@@ -31,7 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from txpredict.model_selection._gram import best_candidate, fast_path_family
-from txpredict.model_selection._preparation import encode_design
+from txpredict.model_selection._preparation import FoldPreparation, encode_design
 from txpredict.model_selection._schemes import split
 from txpredict.models._presets import linear_family
 from txpredict.stats import fast_auc
@@ -197,13 +199,40 @@ def decision_of(rows, coef, intercept, stats):
     return rows @ coef[: rows.shape[1]] + intercept
 
 
+def _auc_columns(y, decisions) -> np.ndarray:
+    """ROC AUC of each column of ``decisions`` (as :func:`fast_auc`, exactly)."""
+    y = np.asarray(y, dtype=bool)
+    positives, negatives = decisions[y], decisions[~y]
+    if len(positives) * len(negatives) > 65536:
+        return np.array([fast_auc(y, column) for column in decisions.T])
+    above = positives[:, None, :] > negatives[None, :, :]
+    tied = positives[:, None, :] == negatives[None, :, :]
+    wins = np.count_nonzero(above, axis=(0, 1)) + 0.5 * np.count_nonzero(
+        tied, axis=(0, 1)
+    )
+    return wins / (len(positives) * len(negatives))
+
+
+def _neg_log_loss_columns(y, decisions) -> np.ndarray:
+    """scikit-learn's ``neg_log_loss`` of expit(decision), for each column.
+
+    In the log-sum-exp form (no clipping needed; sklearn clips probabilities
+    at machine epsilon, which differs only for |decision| > 36).
+    """
+    y = np.asarray(y, dtype=float)[:, None]
+    return -np.mean(np.logaddexp(0.0, decisions) - y * decisions, axis=0)
+
+
+_SCORERS = {"roc_auc": _auc_columns, "neg_log_loss": _neg_log_loss_columns}
+
+
 class BatchedLogisticSearch:
     """Tune C by inner CV and refit, for many training sets in one batch.
 
     Reproduces, for each task, ``GridSearchCV(make_pipeline(preparation,
-    LogisticRegression(class_weight="balanced")), {"C": Cs}, scoring="roc_auc",
+    LogisticRegression(class_weight="balanced")), {"C": Cs}, scoring=scoring,
     cv=splitter)``: the same inner splits, the preparation fitted on each
-    (inner or outer) training set only, the mean inner AUC per candidate, the
+    (inner or outer) training set only, the mean inner score per candidate, the
     first of the best candidates (see :func:`best_candidate`), a refit on the
     whole training set, and its decision function on other rows.
 
@@ -219,13 +248,22 @@ class BatchedLogisticSearch:
         Steps fitted on each training set before the classifier (e.g. a
         ``DemographicFeatures`` encoder, an imputer and a scaler); cloned for
         every training set, as GridSearchCV does. None: the numpy scaling.
+    scoring : {"roc_auc", "neg_log_loss"}, default="roc_auc"
+        The inner-CV criterion, as scikit-learn's scorers of those names.
     """
 
-    def __init__(self, Cs, splitter, scaling="standard", preparation=None):
+    def __init__(
+        self, Cs, splitter, scaling="standard", preparation=None, scoring="roc_auc"
+    ):
+        if scoring not in _SCORERS:
+            raise ValueError(
+                f"scoring must be one of {list(_SCORERS)}; got {scoring!r}"
+            )
         self.Cs = list(Cs)
         self.splitter = splitter
         self.scaling = scaling
         self.preparation = preparation
+        self.scoring = scoring
 
     def _prepare(self, A, y, rows):
         """(training features, features of ``rows``) as the classifier sees them.
@@ -235,7 +273,14 @@ class BatchedLogisticSearch:
         if self.preparation is None:
             mean, scale = _standardizer(np.asarray(A, dtype=np.float64), self.scaling)
             return (A - mean) / scale, (rows - mean) / scale, None
-        step = clone(self.preparation).fit(A, y)
+        # FoldPreparation refits every attribute in fit: a shallow copy is a
+        # fresh one, without clone's parameter introspection (a third of the
+        # time of a batched demographics CV).
+        step = (
+            copy.copy(self.preparation)
+            if isinstance(self.preparation, FoldPreparation)
+            else clone(self.preparation)
+        ).fit(A, y)
         return step.transform(A), step.transform(rows), None
 
     def fit_decision(self, tasks):
@@ -260,18 +305,21 @@ class BatchedLogisticSearch:
                 groups = task[3] if len(task) > 3 else None
                 for tr, te in split(self.splitter, y, groups):
                     F, rows, scaling = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
-                    for k, C in enumerate(self.Cs):
-                        problems.append((F, y[tr], C, scaling))
-                        evaluations.append((t, k, rows, y[te]))
-            coef, intercept, stats = fit_problems(problems)
+                    evaluations.append((t, len(problems), rows, y[te]))
+                    problems += [(F, y[tr], C, scaling) for C in self.Cs]
+            coef, intercept, _ = fit_problems(problems)
             scores = np.zeros((len(tasks), len(self.Cs)))
-            counts = np.zeros((len(tasks), len(self.Cs)))
-            for b, (t, k, rows, y_test) in enumerate(evaluations):
-                scores[t, k] += fast_auc(
-                    y_test, decision_of(rows, coef[b], intercept[b], stats[b])
+            counts = np.zeros(len(tasks))
+            k = len(self.Cs)
+            for t, first, rows, y_test in evaluations:
+                # Every candidate of one inner split at once: (rows, candidates).
+                decisions = (
+                    rows @ coef[first : first + k, : rows.shape[1]].T
+                    + intercept[first : first + k]
                 )
-                counts[t, k] += 1
-            best = [best_candidate(row) for row in scores / counts]
+                scores[t] += _SCORERS[self.scoring](y_test, decisions)
+                counts[t] += 1
+            best = [best_candidate(row) for row in scores / counts[:, None]]
         problems, rows = [], []
         for task, k in zip(tasks, best, strict=True):
             y = np.asarray(task[1])
@@ -314,7 +362,7 @@ def batched_search_of(model, design):
     classifier = search.estimator.named_steps["classifier"]
     if linear_family(classifier) != "logistic" or not classifier.fit_intercept:
         return None
-    if classifier.class_weight != "balanced" or model.scoring != "roc_auc":
+    if classifier.class_weight != "balanced" or model.scoring not in _SCORERS:
         return None
     candidates = list(ParameterGrid(search.param_grid))
     if any(set(c) - {"classifier__C"} for c in candidates):
@@ -324,7 +372,9 @@ def batched_search_of(model, design):
     if fast_path_family(model, design) == "logistic":  # numeric, nothing missing
         if design.shape[1] > MAX_BATCHED_FEATURES:
             return None  # the Gram fast path is cheaper
-        search = BatchedLogisticSearch(Cs, splitter, model.resolved_scaling())
+        search = BatchedLogisticSearch(
+            Cs, splitter, model.resolved_scaling(), scoring=model.scoring
+        )
         return search, np.asarray(design, dtype=np.float64)
     preparation = search.estimator[:-1]
     encoded = encode_design(design, preparation)
@@ -340,7 +390,10 @@ def batched_search_of(model, design):
         return None  # e.g. a user's transformer: fitted fold by fold, as it is
     if width > MAX_BATCHED_FEATURES:
         return None
-    return BatchedLogisticSearch(Cs, splitter, preparation=preparation), design
+    search = BatchedLogisticSearch(
+        Cs, splitter, preparation=preparation, scoring=model.scoring
+    )
+    return search, design
 
 
 #: Steps the batched route may fit per training set on a numeric design.
@@ -388,6 +441,7 @@ class LogisticFastPath:
                 self.model.inner_splitter(groups),
                 search.scaling,
                 search.preparation,
+                search.scoring,
             )
         return [
             {

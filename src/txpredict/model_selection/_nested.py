@@ -34,9 +34,9 @@ from txpredict.stats import (
     CVPredictions,
     binary_metrics,
     check_permutable,
-    confusion_counts,
     cv_estimates,
     cv_intervals,
+    metrics_from_counts,
 )
 
 
@@ -184,6 +184,19 @@ def nested_cross_validate(
     )
 
 
+_PREDICTION_COLUMNS = (
+    "repeat",
+    "fold",
+    "participant_id",
+    "y_true",
+    "y_pred",
+    "score",
+    "probability",
+    "dummy_score",
+    "dummy_pred",
+)
+
+
 @dataclass
 class NestedCVResult:
     """Out-of-fold predictions and scores of a nested cross-validation.
@@ -217,24 +230,24 @@ class NestedCVResult:
     @classmethod
     def from_outputs(cls, index, y, splits, outputs, info, permutation=None):
         """Assemble the tidy tables from the per-fold outputs."""
-        rows, fold_rows = [], []
+        columns = {name: [] for name in _PREDICTION_COLUMNS}
+        fold_rows = []
+        ids = np.asarray(index).astype(str)
         for (repeat, fold, train, test), out in zip(splits, outputs, strict=True):
             probability = out["probability"]
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "repeat": repeat,
-                        "fold": fold,
-                        "participant_id": np.asarray(index)[test].astype(str),
-                        "y_true": y[test],
-                        "y_pred": np.asarray(out["y_pred"]).astype(int),
-                        "score": out["score"],
-                        "probability": np.nan if probability is None else probability,
-                        "dummy_score": out["dummy_score"],
-                        "dummy_pred": out["dummy_pred"],
-                    }
-                )
-            )
+            for name, values in (
+                ("repeat", np.full(len(test), repeat)),
+                ("fold", np.full(len(test), fold)),
+                ("participant_id", ids[test]),
+                ("y_true", y[test]),
+                ("y_pred", np.asarray(out["y_pred"]).astype(int)),
+                ("score", np.asarray(out["score"], dtype=float)),
+                ("probability", np.full(len(test), np.nan)
+                 if probability is None else probability),
+                ("dummy_score", out["dummy_score"]),
+                ("dummy_pred", out["dummy_pred"]),
+            ):  # fmt: skip
+                columns[name].append(values)
             fold_rows.append(
                 {
                     "repeat": repeat,
@@ -248,7 +261,9 @@ class NestedCVResult:
                     "fit_seconds": out["fit_seconds"],
                 }
             )
-        predictions = pd.concat(rows, ignore_index=True)
+        predictions = pd.DataFrame(
+            {name: np.concatenate(parts) for name, parts in columns.items()}
+        )
         info = {**info, "n_subjects": len(y), "n_responders": int(y.sum())}
         return cls(
             predictions,
@@ -276,18 +291,21 @@ class NestedCVResult:
         Confusion counts and the metrics of each repeat's pooled out-of-fold
         predictions; ``auc`` is the mean of that repeat's fold AUCs.
         """
-        rows = []
-        for repeat, frame in self.predictions.groupby("repeat"):
-            single = NestedCVResult(frame, self.folds, self.splits_hash)
-            counts = confusion_counts(frame["y_true"], frame["y_pred"])
-            rows.append(
-                {
-                    "repeat": repeat,
-                    **counts,
-                    **cv_estimates(single.cv_predictions()),
-                }
-            )
-        return pd.DataFrame(rows)
+        cv = self.cv_predictions()
+        counts = cv.per_repeat_counts
+        table = pd.concat(
+            [
+                pd.Series(cv.repeats, name="repeat"),
+                counts,
+                pd.DataFrame(
+                    [metrics_from_counts(**row) for row in counts.to_dict("records")]
+                ),
+            ],
+            axis=1,
+        )
+        fold_auc = pd.Series(cv.fold_values["auc"].to_numpy(), index=cv.fold_repeat)
+        table["auc"] = fold_auc.groupby(level=0).mean().to_numpy()
+        return table[["repeat", *counts.columns, *METRICS]]
 
     def intervals(self, method=None, confidence=0.95) -> pd.DataFrame:
         """Every interval method side by side (or one), for every metric.
@@ -339,7 +357,9 @@ class NestedCVResult:
         training majority) and chance are shown beside the model, always.
         """
         cv = self.cv_predictions()
-        by_method = {m: cv_intervals(cv, m, confidence) for m in METHODS}
+        by_method = {
+            m: cv_intervals(cv, m, confidence) for m in set(DEFAULT_METHODS.values())
+        }
         per_repeat = self.per_repeat()
         dummy = cv_estimates(self.cv_predictions(dummy=True))
         prevalence = self.info.get("n_responders", np.nan) / self.info.get(

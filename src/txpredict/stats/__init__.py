@@ -6,12 +6,14 @@ and a fix lands once.
 """
 
 from txpredict.stats._cv import (
+    DEFAULT_COMPARISON_METHODS,
     DEFAULT_METHODS,
     DESCRIPTIONS,
     METHODS,
     CVPredictions,
     cv_estimates,
     cv_intervals,
+    cv_paired_test,
     design_effect,
 )
 from txpredict.stats._intervals import (
@@ -42,10 +44,10 @@ from txpredict.stats._resampling import check_permutable, n_arrangements, permut
 from txpredict.stats._tests import (
     corrected_resampled_ttest,
     delong_test,
-    mcnemar_test,
 )
 
 __all__ = [
+    "DEFAULT_COMPARISON_METHODS",
     "DEFAULT_METHODS",
     "DEFAULT_POLICY_METHODS",
     "DESCRIPTIONS",
@@ -60,6 +62,7 @@ __all__ = [
     "corrected_resampled_ttest",
     "cv_estimates",
     "cv_intervals",
+    "cv_paired_test",
     "delong_auc_ci",
     "delong_components",
     "delong_test",
@@ -68,7 +71,6 @@ __all__ = [
     "fast_auc",
     "fast_balanced_accuracy",
     "hajek",
-    "mcnemar_test",
     "metrics_from_counts",
     "n_arrangements",
     "permute",

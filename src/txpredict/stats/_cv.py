@@ -19,10 +19,12 @@ synthetic cohorts (:data:`DEFAULT_METHODS` holds the narrowest that reached
     of the J = repeats x folds fold values, (1/J + n_test/n_train) s^2, with
     a t quantile on J - 1 degrees of freedom.
 ``"corrected_test_set"``
-    The test-set variance times Nadeau & Bengio's design effect
-    1/R + K/(K - 1) for R repeats of K-fold CV (their correlation heuristic
-    applied to the binomial / DeLong variance instead of the noisier fold
-    variance); Wilson with the effective number of patients for proportions.
+    Nadeau & Bengio's corrected variance (1/J + n_test/n_train) s^2 with the
+    fold variance s^2 replaced by its test-set value K x V (V the test-set
+    variance of the estimate: binomial, or DeLong's for the AUC), which is
+    less noisy than the empirical fold variance: V (1/R + K/(K - 1)) for R
+    repeats of K-fold CV, with t on J - 1 degrees of freedom; Wilson with
+    the effective number of patients n / (1/R + K/(K - 1)) for proportions.
 
 Estimates: sensitivity, specificity, balanced accuracy, PPV and NPV pooled
 over each repeat's out-of-fold predictions, then averaged over repeats; the
@@ -32,6 +34,8 @@ they bias the AUC, below 0.5 on null data; Airola et al. 2011).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -60,7 +64,7 @@ DEFAULT_METHODS = {
 
 #: What each method's interval is about, in words for tables and reports.
 DESCRIPTIONS = {
-    "test_set": "test-set interval (patients counted once; ignores that each "
+    "test_set": "test-set variance (patients counted once; ignores that each "
     "fold trained its own model)",
     "corrected_folds": "Nadeau-Bengio corrected variance of the fold values (t)",
     "corrected_test_set": "test-set variance x Nadeau-Bengio design effect",
@@ -105,6 +109,7 @@ class CVPredictions:
         """K, the (mean) number of outer folds per repeat."""
         return len(self.folds) / self.n_repeats
 
+    @functools.cached_property
     def per_repeat_counts(self) -> pd.DataFrame:
         """tp, fn, tn, fp of each repeat's pooled predictions."""
         return pd.DataFrame(
@@ -116,6 +121,7 @@ class CVPredictions:
             ]
         )
 
+    @functools.cached_property
     def fold_values(self) -> pd.DataFrame:
         """Every metric in every outer test fold (NaN where undefined)."""
         rows = []
@@ -127,6 +133,7 @@ class CVPredictions:
             rows.append(row)
         return pd.DataFrame(rows)[list(METRICS)]
 
+    @functools.cached_property
     def fold_auc_variances(self) -> np.ndarray:
         """DeLong variance of each outer test fold's AUC (NaN if one class)."""
         out = np.full(len(self.folds), np.nan)
@@ -139,12 +146,12 @@ class CVPredictions:
 
 def cv_estimates(cv: CVPredictions) -> dict[str, float]:
     """The point estimate of every metric (see the module docstring)."""
-    counts = cv.per_repeat_counts()
+    counts = cv.per_repeat_counts
     per_repeat = pd.DataFrame(
         [metrics_from_counts(**row) for row in counts.to_dict("records")]
     )
     out = {name: float(per_repeat[name].mean()) for name in METRICS if name != "auc"}
-    fold_aucs = cv.fold_values()["auc"]
+    fold_aucs = cv.fold_values["auc"]
     if fold_aucs.notna().any():
         out["auc"] = float(fold_aucs.mean())
     else:
@@ -167,12 +174,12 @@ def _clip(estimate, half):
 
 def _test_set_variances(cv, estimates):
     """Variance of balanced accuracy and AUC counting each patient once."""
-    counts = cv.per_repeat_counts().mean()
+    counts = cv.per_repeat_counts.mean()
     n_pos = counts["tp"] + counts["fn"]
     n_neg = counts["tn"] + counts["fp"]
     sens, spec = estimates["sensitivity"], estimates["specificity"]
     ba = (sens * (1 - sens) / n_pos + spec * (1 - spec) / n_neg) / 4
-    variances = cv.fold_auc_variances()
+    variances = cv.fold_auc_variances
     k = cv.n_folds
     # The mean of K disjoint folds' AUCs: sum of their variances / K^2 per
     # repeat, averaged over repeats (each repeat counts every patient once).
@@ -184,7 +191,10 @@ def _test_set_variances(cv, estimates):
 
 
 def design_effect(n_repeats, n_folds) -> float:
-    """Nadeau & Bengio's variance inflation 1/R + n_test/n_train + 1 (K-fold)."""
+    """Nadeau & Bengio's corrected variance over the test-set variance.
+
+    K (1/J + n_test/n_train) = 1/R + K/(K - 1) for R repeats of K-fold CV.
+    """
     return 1.0 / n_repeats + n_folds / (n_folds - 1.0)
 
 
@@ -202,7 +212,7 @@ def cv_intervals(cv: CVPredictions, method: str, confidence=0.95) -> pd.DataFram
     z = stats.norm.ppf(0.5 + confidence / 2)
     rows = {}
     if method == "corrected_folds":
-        values = cv.fold_values()
+        values = cv.fold_values
         for name in METRICS:
             v = values[name].dropna().to_numpy()
             if len(v) < 2:
@@ -225,11 +235,114 @@ def cv_intervals(cv: CVPredictions, method: str, confidence=0.95) -> pd.DataFram
         for name, (hits, n) in proportions.items():
             # Wilson with the effective number of patients n / design effect.
             rows[name] = wilson_interval(counts[hits] / effect, n / effect, confidence)
-        rows["balanced_accuracy"] = _clip(
-            estimates["balanced_accuracy"], z * np.sqrt(var_ba * effect)
+        # Nadeau & Bengio's reference distribution, t on J - 1 degrees of
+        # freedom, goes with their variance; test-set intervals are normal.
+        q = (
+            z
+            if method == "test_set"
+            else stats.t.ppf(0.5 + confidence / 2, len(cv.folds) - 1)
         )
-        rows["auc"] = _clip(estimates["auc"], z * np.sqrt(var_auc * effect))
+        rows["balanced_accuracy"] = _clip(
+            estimates["balanced_accuracy"], q * np.sqrt(var_ba * effect)
+        )
+        rows["auc"] = _clip(estimates["auc"], q * np.sqrt(var_auc * effect))
     return pd.DataFrame(
         [(name, estimates[name], *rows[name]) for name in METRICS],
         columns=["metric", "estimate", "ci_low", "ci_high"],
     ).set_index("metric")
+
+
+#: The test ``compare()`` runs for each metric: the most powerful whose
+#: false-positive rate stayed at or below alpha in benchmarks/calibration.py.
+DEFAULT_COMPARISON_METHODS = {
+    "auc": "corrected_test_set",
+    "balanced_accuracy": "corrected_test_set",
+}
+
+
+def _paired_auc_variance(cv_a, cv_b):
+    """Test-set variance of the difference of two fold-averaged AUCs (DeLong)."""
+    per_fold = np.full(len(cv_a.folds), np.nan)
+    for k, rows in enumerate(cv_a.folds):
+        y = cv_a.y_true[rows]
+        if 1 < y.sum() < len(y) - 1:
+            covariance = delong_components(
+                y, np.vstack([cv_a.score[rows], cv_b.score[rows]])
+            )[1]
+            per_fold[k] = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
+    return (
+        np.nanmean([np.nansum(per_fold[cv_a.fold_repeat == r]) for r in cv_a.repeats])
+        / cv_a.n_folds**2
+    )
+
+
+def _paired_ba_variance(cv_a, cv_b):
+    """Test-set variance of the difference of two pooled balanced accuracies."""
+    variances = []
+    for r in cv_a.repeats:
+        rows = cv_a.repeat == r
+        y = cv_a.y_true[rows]
+        difference = (cv_a.y_pred[rows] == y).astype(float) - (
+            cv_b.y_pred[rows] == y
+        ).astype(float)
+        variances.append(
+            sum(
+                difference[y == label].var(ddof=1) / (y == label).sum()
+                for label in (0, 1)
+            )
+            / 4
+        )
+    return float(np.mean(variances))
+
+
+def cv_paired_test(cv_a: CVPredictions, cv_b: CVPredictions, metric, method) -> dict:
+    """Test of "a and b perform equally" from predictions on the same splits.
+
+    Parameters
+    ----------
+    cv_a, cv_b : CVPredictions
+        Row by row the same patients, repeats and folds.
+    metric : {"auc", "balanced_accuracy"}
+    method : {"test_set", "corrected_folds", "corrected_test_set"}
+        As in :func:`cv_intervals`, for the paired difference: each patient
+        counted once (DeLong's paired variance in each fold for the AUC, the
+        paired variance of the per-class correctness for balanced accuracy);
+        Nadeau-Bengio's corrected variance of the fold differences (t); the
+        test-set variance times the design effect 1/R + K/(K - 1).
+
+    Returns
+    -------
+    dict
+        ``difference`` (a - b: the difference of the two estimates, or for
+        "corrected_folds" the mean fold difference, so that its sign and the
+        p-value come from the same quantity), ``se``, ``statistic``, ``df``
+        (inf for a normal reference) and two-sided ``p_value``.
+    """
+    if method == "corrected_folds":
+        d = (cv_a.fold_values[metric] - cv_b.fold_values[metric]).dropna()
+        difference = float(d.mean())
+        se = float(np.sqrt((1 / len(d) + 1 / (cv_a.n_folds - 1)) * d.var(ddof=1)))
+        df = len(d) - 1
+    else:
+        difference = cv_estimates(cv_a)[metric] - cv_estimates(cv_b)[metric]
+        variance = (
+            _paired_auc_variance(cv_a, cv_b)
+            if metric == "auc"
+            else _paired_ba_variance(cv_a, cv_b)
+        )
+        se, df = float(np.sqrt(variance)), np.inf
+        if method == "corrected_test_set":
+            se *= np.sqrt(design_effect(cv_a.n_repeats, cv_a.n_folds))
+            df = len(cv_a.folds) - 1
+    if se == 0:
+        statistic, p_value = (0.0, 1.0) if difference == 0 else (np.inf, 0.0)
+    else:
+        statistic = difference / se
+        p_value = float(2 * stats.t.sf(abs(statistic), df))
+    return {
+        "difference": float(difference),
+        "se": se,
+        "statistic": float(statistic),
+        "df": df,
+        "p_value": p_value,
+    }

@@ -145,9 +145,12 @@ def policy_intervals(
             )
         else:
             variance = np.mean([r[name][1] for r in per_repeat])
+            quantile = z
             if method == "corrected_test_set":
                 variance *= design_effect(n_repeats, n_folds)
-            half = z * np.sqrt(variance)
+                n_fold_values = p.groupby(["repeat", "fold"]).ngroups
+                quantile = stats.t.ppf(0.5 + confidence / 2, n_fold_values - 1)
+            half = quantile * np.sqrt(variance)
         out.append((name, estimate, estimate - half, estimate + half))
     return pd.DataFrame(
         out, columns=["measure", "estimate", "ci_low", "ci_high"]

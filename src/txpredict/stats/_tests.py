@@ -1,11 +1,12 @@
 """Tests comparing two sets of predictions or fold scores.
 
-- DeLong's test for two correlated ROC curves (same patients, two models).
+- DeLong's test for two correlated ROC curves (same patients, two models):
+  valid for frozen models scored on an independent test set, not for
+  cross-validated predictions (see :func:`txpredict.stats.cv_paired_test`).
 - Nadeau & Bengio's (2003, Mach Learn 52:239) corrected resampled t-test: the
   folds of repeated CV share training subjects, so the naive t-test across
   folds is far too liberal; the correction inflates the variance by
   ``n_test / n_train``.
-- Exact McNemar test on paired predictions.
 """
 
 from __future__ import annotations
@@ -74,19 +75,3 @@ def corrected_resampled_ttest(differences, n_train, n_test) -> dict:
         "df": J - 1,
         "p_value": float(p),
     }
-
-
-def mcnemar_test(correct_a, correct_b) -> dict:
-    """Exact McNemar test on paired correct/incorrect predictions.
-
-    Returns
-    -------
-    dict
-        ``a_only`` (a right, b wrong), ``b_only`` and two-sided ``p_value``.
-    """
-    a = np.asarray(correct_a, dtype=bool)
-    b = np.asarray(correct_b, dtype=bool)
-    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
-    n = a_only + b_only
-    p = 1.0 if n == 0 else float(stats.binomtest(a_only, n, 0.5).pvalue)
-    return {"a_only": a_only, "b_only": b_only, "p_value": p}
