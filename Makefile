@@ -32,6 +32,8 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/modality.py
 	$(BIN)/python benchmarks/modality_calibration.py
 	$(BIN)/python benchmarks/cv_schemes.py
+	$(BIN)/python benchmarks/multisite.py
+	# benchmarks/calibration.py takes about an hour: run it on its own.
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache txpredict_demo

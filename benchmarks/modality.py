@@ -38,12 +38,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     sizes, n_repeats, sklearn_permutations = [100, 200, 400, 800], 10, 20
-    n_studies = args.studies
+    n_studies, n_timed = args.studies, 200
     if args.quick:
         sizes, n_repeats, sklearn_permutations, n_studies = [100], 1, 2, 2
-        args.n_permutations, args.repeats = 9, 1
+        args.n_permutations, args.repeats, n_timed = 9, 1, 80
 
-    cohort = tp.make_synthetic_cohort(200, grid="fsl6", random_state=0)
+    cohort = tp.make_synthetic_cohort(n_timed, grid="fsl6", random_state=0)
     X, y = cohort.X, cohort.y
     evaluation = {}
     for strategy in ("t_learner", "interaction"):

@@ -8,6 +8,19 @@ import pytest
 
 import txpredict as tp
 
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Two workers (``-n 2 --dist loadgroup``): one test file per worker at a time.
+
+    A file's module fixtures are then built once; the benchmark scripts'
+    quick runs are independent and slow, so each is a group of its own.
+    """
+    for item in items:
+        group = item.nodeid if item.path.name == "test_benchmarks.py" else item.path
+        item.add_marker(pytest.mark.xdist_group(str(group)))
+
+
 # Asymmetric on purpose: a swapped axis changes the shape and gets caught.
 TINY_SHAPE = (7, 8, 9)
 
@@ -68,3 +81,47 @@ def rest_cohort_dir(tmp_path_factory):
         out_dir=out,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def spm_study_dir(tmp_path_factory):
+    """A study laid out and named the way an SPM user keeps it, not like ours.
+
+    ``derivatives/spm/sub-01/con_0001.nii`` (uncompressed, one file name for
+    everyone, two-digit ids), a participants.tsv written by hand: ``group``
+    for the arm, ``lsas_pre``/``lsas_post`` scores instead of a responder flag,
+    ``gender`` as F/M, a ``scanner`` column, an ``n/a`` age, and no
+    participants.json.
+    """
+    synthetic = tp.make_synthetic_cohort(
+        48,
+        effect="prognostic",
+        n_sites=2,
+        site_names=["prisma", "skyra"],
+        grid="fsl6",
+        random_state=5,
+    )
+    root = tmp_path_factory.mktemp("user") / "anxiety_study"
+    rows = []
+    for i, (pid, row) in enumerate(synthetic.X.iterrows(), start=1):
+        subject = f"sub-{i:02d}"
+        path = root / "derivatives" / "spm" / subject / "con_0001.nii"
+        path.parent.mkdir(parents=True)
+        row["image"].to_filename(path)
+        pre = round(float(row["baseline_severity"]))
+        reduction = synthetic.ground_truth.at[pid, "symptom_reduction"] / 100
+        rows.append(
+            {
+                "participant_id": subject,
+                "age": "n/a" if i == 7 else round(float(row["age"])),
+                "gender": "F" if row["sex"] == "F" else "M",
+                "group": row["treatment"],
+                "scanner": row["site"],
+                "lsas_pre": pre,
+                "lsas_post": pre * (1 - reduction),
+            }
+        )
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(root / "participants.tsv", sep="\t", index=False)
+    return root

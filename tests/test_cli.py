@@ -61,8 +61,46 @@ def test_validate_summarises_a_dataset(small_cohort_dir, capsys):
     )
     assert main(["validate", str(small_cohort_dir), "--image-pattern", pattern]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK: Cohort(24 participants")
+    assert out.startswith("OK (headers only; --full reads every voxel): Cohort(24")
     assert "image: Grid(shape=(31, 37, 31)" in out
+
+
+def test_validate_full_reads_voxels_and_takes_score_rules(
+    small_cohort_dir, tmp_path, capsys
+):
+    import shutil
+
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+
+    root = tmp_path / "study"
+    shutil.copytree(small_cohort_dir, root)
+    table = pd.read_csv(root / "participants.tsv", sep="\t")
+    table["lsas_pre"], table["lsas_post"] = 60.0, np.where(table["responder"], 20, 50)
+    table.drop(columns="responder").rename(columns={"treatment": "group"}).to_csv(
+        root / "participants.tsv", sep="\t", index=False
+    )
+    image = root / "sub-02/func/sub-02_task-faces_stat-effect_statmap.nii.gz"
+    img = nib.load(image)
+    data = img.get_fdata()
+    data[0, 0, 0] = np.nan  # SPM's NaN outside the brain
+    nib.Nifti1Image(data.astype("float32"), img.affine).to_filename(image)
+    argv = ["validate", str(root), "--pre", "lsas_pre", "--post", "lsas_post"]
+    argv += ["--treatment", "group", "--full"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK (every image decompressed)")
+    assert "arms CBT: 12, SSRI+CBT: 12" in out
+    assert "1 image(s) hold NaN/inf voxels (['sub-02'])" in out
+    truncated = root / "sub-07/func/sub-07_task-faces_stat-effect_statmap.nii.gz"
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    assert main(argv[:-1]) == 0  # headers only: not found
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "sub-07" in capsys.readouterr().err
+    assert main(argv[:4]) == 2
+    assert "--pre and --post go together" in capsys.readouterr().err
 
 
 def test_validate_reports_errors_with_exit_status_2(tmp_path, capsys):

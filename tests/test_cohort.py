@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -248,3 +249,82 @@ def test_subset_keeps_rows_and_ground_truth_aligned(small_cohort):
     assert list(part.X.index) == ids and list(part.ground_truth.index) == ids
     assert part.y.tolist() == small_cohort.y.loc[ids].tolist()
     assert part.arms == small_cohort.arms
+
+
+def test_missing_images_can_be_dropped_with_a_warning(tmp_path):
+    folder = tmp_path / "study"
+    tp.make_synthetic_cohort(16, grid="fsl6", random_state=0, out_dir=folder)
+    victim = next(folder.glob("sub-03/func/*.nii.gz"))
+    victim.unlink()
+    with pytest.raises(CohortError, match=r"sub-03.*missing_images='drop'"):
+        tp.load_cohort(folder)
+    with pytest.warns(
+        UserWarning, match=r"1 participant\(s\) without an image.*sub-03"
+    ):
+        cohort = tp.load_cohort(folder, missing_images="drop")
+    assert "sub-03" not in cohort.X.index and len(cohort) == 15
+    assert cohort.info["dropped_missing_images"] == ["sub-03"]
+    assert cohort.ground_truth.index.equals(cohort.X.index)
+
+
+def test_image_paths_are_absolute_and_survive_a_change_of_directory(
+    tmp_path, monkeypatch
+):
+    tp.make_synthetic_cohort(12, grid="fsl6", random_state=0, out_dir=tmp_path / "s")
+    monkeypatch.chdir(tmp_path)
+    cohort = tp.load_cohort("s")  # a relative folder
+    assert all(Path(p).is_absolute() for p in cohort.X["image"])
+    monkeypatch.chdir(tmp_path.parent)
+    features = tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+    assert features.shape == (12, 9)
+
+
+def test_comma_separated_participants_file_is_named(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    table = pd.read_csv(root / "participants.tsv", sep="\t")
+    table.to_csv(root / "participants.tsv", index=False)  # a CSV under a .tsv name
+    with pytest.raises(CohortError, match="looks comma-separated.*tab-separated"):
+        tp.load_cohort(root)
+
+
+def test_sex_spelt_two_ways_and_a_misspelt_arm_are_flagged(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    (root / "participants.json").unlink()  # no declared Levels
+
+    def edit(t):
+        t.loc[0, "sex"] = t.loc[0, "sex"].lower()
+        t.loc[1, "treatment"] = "SSRI"
+        return t
+
+    edit_participants(root, edit)
+    with pytest.warns(UserWarning) as notes:
+        cohort = tp.load_cohort(root)
+    text = " ".join(str(n.message) for n in notes)
+    assert "Column 'sex'" in text and "differ only in case" in text
+    assert "has 3 arms" in text and "'SSRI': 1" in text
+    assert cohort.n_subjects == 24  # warned, not refused: the user decides
+
+
+def test_arm_column_under_another_name_is_pointed_out(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+    edit_participants(root, lambda t: t.rename(columns={"treatment": "group"}))
+    with pytest.warns(UserWarning, match=r"No 'treatment' column.*treatment='group'"):
+        cohort = tp.load_cohort(root)
+    assert cohort.treatment is None
+    assert tp.load_cohort(root, treatment="group").arms == ("CBT", "SSRI+CBT")
+
+
+def test_derived_outcome_errors_name_the_score_columns(small_cohort_dir, tmp_path):
+    root = copy_cohort(small_cohort_dir, tmp_path)
+
+    def edit(t):
+        t = t.drop(columns="responder")
+        t["lsas_pre"] = 60.0
+        t["lsas_post"] = np.where(np.arange(len(t)) % 2 == 0, 20.0, 45.0)
+        t.loc[3, "lsas_post"] = np.nan
+        return t
+
+    edit_participants(root, edit)
+    rule = tp.SymptomReduction("lsas_pre", "lsas_post")
+    with pytest.raises(CohortError, match=r"sub-04.*'lsas_pre' and 'lsas_post'"):
+        tp.load_cohort(root, outcome=rule)

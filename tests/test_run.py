@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +34,7 @@ outer_cv = 3
 inner_cv = 3
 n_repeats = 2
 random_state = 1
+n_permutations = 19
 
 [output]
 folder = "{folder}"
@@ -88,9 +90,15 @@ def test_report_content(analysis):
         "dummy_prior",
         "data:image/png;base64,",
         "dACC_R",
-        "corrected t",
+        "design effect",
+        "measured coverage",
+        "measured false-positive rate",
     ):
         assert needed in html
+    # the measured coverage of each shipped interval is printed beside it
+    from txpredict.stats._calibration import coverage_note
+
+    assert coverage_note("auc") in html
     assert html.count("<img") >= 5
     assert "http://" not in html and "https://" not in html  # self-contained, offline
 
@@ -100,7 +108,11 @@ def test_report_renders_in_headless_chromium(analysis, tmp_path):
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: .ci/run should install it")
-        pytest.skip("chromium not installed (CI installs it)")
+        pytest.skip(
+            "THE REPORT WAS NOT CHECKED IN A BROWSER: chromium is not installed. "
+            "Install Debian's package (apt-get install chromium) to run this check; "
+            "CI installs it."
+        )
     flags = [
         "--headless",
         "--no-sandbox",
@@ -185,17 +197,37 @@ def test_config_errors_are_explained(tmp_path, small_cohort_dir):
         read_config(tmp_path / "missing.toml")
 
 
-def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys):
+def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path):
     images = sorted(small_cohort_dir.glob("sub-0[1-3]/func/*.nii.gz"))
-    assert main(["predict", str(analysis / "model.skops"), *map(str, images)]) == 0
+    csv = tmp_path / "predictions.csv"
+    argv = ["predict", str(analysis / "model.skops"), *map(str, images)]
+    assert main([*argv, "--out", str(csv)]) == 0
     out = capsys.readouterr().out
-    assert "p_response" in out and "sub-01_task-faces" in out
+    assert "p_response" in out and "sub-01 " in out
+    written = pd.read_csv(csv, index_col="participant_id")
+    assert list(written.index) == ["sub-01", "sub-02", "sub-03"]
     model, _ = tp.load_model(analysis / "model.skops")
     assert model.inner_cv == 3  # the configured inner CV, as in the nested runs
     X = pd.DataFrame({"image": [str(p) for p in images]})
     probabilities = model.predict_proba(X)[:, 1]
-    printed = [float(line.split()[1]) for line in out.splitlines()[2:]]
+    printed = [float(line.split()[1]) for line in out.splitlines()[2:5]]
     np.testing.assert_allclose(printed, probabilities, atol=1e-3)
+    np.testing.assert_allclose(written["p_response"], probabilities)
+
+
+def test_predict_labels_spm_layouts_by_subject(tmp_path):
+    from txpredict.run import subject_labels
+
+    spm = [tmp_path / f"derivatives/spm/sub-{i:02d}/con_0001.nii" for i in (1, 2)]
+    assert subject_labels(spm) == ["sub-01", "sub-02"]
+    prep = [tmp_path / f"sub-{s}/func/sub-{s}_desc-z.nii.gz" for s in ("a1", "b2")]
+    assert subject_labels(prep) == ["sub-a1", "sub-b2"]
+    # No subject in the paths and one file name for all: the distinct paths.
+    plain = [tmp_path / "p01/con_0001.nii", tmp_path / "p02/con_0001.nii"]
+    assert subject_labels(plain) == ["p01/con_0001.nii", "p02/con_0001.nii"]
+    # The same subject twice (two sessions): not a unique label, so the file names.
+    twice = [tmp_path / "sub-01/ses-1/a.nii", tmp_path / "sub-01/ses-2/b.nii"]
+    assert subject_labels(twice) == ["a.nii", "b.nii"]
 
 
 def test_result_json_is_plain_json(analysis):
@@ -236,3 +268,107 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
         selector.predict_response_proba(tp.load_cohort(dataset, PATTERN).X).columns
     ) == ["CBT", "SSRI+CBT"]
     assert read_config(folder / "config.toml")["task"] == "modality"
+
+
+def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):
+    dataset = tmp_path / "study"
+    tp.make_synthetic_cohort(60, grid="fsl6", random_state=3, out_dir=dataset)
+    table = pd.read_csv(dataset / "participants.tsv", sep="\t")
+    truth = pd.read_csv(dataset / "ground_truth.tsv", sep="\t")
+    table["lsas_pre"] = table["baseline_severity"]
+    table["lsas_post"] = table["lsas_pre"] * (1 - truth["symptom_reduction"] / 100)
+    table.to_csv(dataset / "participants.tsv", sep="\t", index=False)
+    config = write_config(tmp_path, dataset)
+    text = config.read_text().replace("[data]", 'task = "regression"\n\n[data]')
+    text = text.replace("[model]\n", "[model]\nthreshold = 50\n").replace(
+        "param_grid = {C = [0.1, 1.0]}", "param_grid = {alpha = [1.0, 100.0]}"
+    )
+    text = text.replace(
+        "[data]\n", '[data]\noutcome = {pre = "lsas_pre", post = "lsas_post"}\n'
+    )
+    text = text.replace('classifier = "logistic"\n', "")
+    config.write_text(text)
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    summary = pd.read_csv(folder / "summary.csv", index_col=0)
+    assert list(summary.index) == ["r", "r2", "mae"]
+    # The run ends with the whole summary and comparison, not cut at 80 columns.
+    printed = capsys.readouterr().out.split(f"Wrote {folder}")[-1]
+    assert "Summary (model):" in printed and "..." not in printed
+    assert all(metric in printed for metric in ("r2", "mae", "ci_method", "p_value"))
+    responders = pd.read_csv(folder / "responders.csv", index_col=0)
+    assert "balanced_accuracy" in responders.index
+    html = (folder / "report.html").read_text()
+    assert "Predicted vs observed" in html and "change &ge; 50" in html
+    result = tp.RegressionCVResult.load(folder / "result.json")
+    assert summary.at["r", "estimate"] == pytest.approx(
+        result.summary().at["r", "estimate"]
+    )
+
+
+def test_validate_external_from_the_shell(analysis, tmp_path, capsys):
+    new = tmp_path / "new"
+    tp.make_synthetic_cohort(
+        30, grid="fsl6", site_names=["clinic_b"], random_state=8, out_dir=new
+    )
+    out = tmp_path / "external.csv"
+    argv = ["validate-external", str(analysis / "model.skops"), str(new)]
+    argv += ["--image-pattern", PATTERN, "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "balanced_accuracy" in text and "calibration: observed" in text
+    assert pd.read_csv(out, index_col=0).shape[0] == 30
+    assert main([*argv[:3], "--pre", "x"]) == 2
+    assert "--pre and --post go together" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_writing_leaves_nothing(
+    tmp_path, small_cohort_dir, monkeypatch, capsys
+):
+    config = write_config(tmp_path, small_cohort_dir)
+    config.write_text(
+        config.read_text().replace("n_permutations = 19", "n_permutations = 0")
+    )
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # Half of the outputs are in the temporary folder when the user presses Ctrl-C.
+    monkeypatch.setattr("txpredict.run.save_model", interrupted)
+    assert main(["run", str(config)]) == 130
+    assert "interrupted; no output was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis.toml"]
+
+
+def test_features_section_reaches_the_extractor(tmp_path, small_cohort_dir, capsys):
+    root = tmp_path / "spm_like"
+    shutil.copytree(small_cohort_dir, root)
+    image = root / "sub-03/func/sub-03_task-faces_stat-effect_statmap.nii.gz"
+    img = nib.load(image)
+    data = img.get_fdata()
+    data[: data.shape[0] // 2] = np.nan  # NaN over half the brain, as SPM masks
+    nib.Nifti1Image(data.astype("float32"), img.affine).to_filename(image)
+    config = write_config(tmp_path, root)
+    text = config.read_text().replace("n_permutations = 19", "n_permutations = 0")
+    config.write_text(text)
+    assert main(["run", str(config)]) == 2
+    assert "sub-03" in capsys.readouterr().err  # refused by default, named
+    rois = (
+        'rois = [{name = "dACC_R", center = [5, 19, 24], radius = 8}, '
+        '{name = "my_cuneus", center = [6, -80, 20]}]'
+    )
+    config.write_text(text + f'\n[features]\nnonfinite = "ignore"\n{rois}\n')
+    assert main(["run", str(config)]) == 0
+    model, _ = tp.load_model(tmp_path / "results" / "model.skops")
+    assert model.feature_options["nonfinite"] == "ignore"
+    assert [r.name for r in model.feature_options["rois"]] == ["dACC_R", "my_cuneus"]
+    assert "my_cuneus" in (tmp_path / "results" / "report.html").read_text()
+    config.write_text(text + '\n[features]\nrois = [{name = "x"}]\n')
+    with pytest.raises(TxpredictError, match=r"\[features\] rois must be"):
+        read_config(config)
+    other = text.replace('folder = "results"', 'folder = "other"')
+    config.write_text(other + "\n[features]\nsmoothing_fwhm = 6\n")
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "not parameters of RoiFeatures" in err and "smoothing_fwhm" in err
+    assert not (tmp_path / "other").exists()

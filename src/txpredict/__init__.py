@@ -7,17 +7,23 @@ reviewer would accept. See the README for a tour.
 from importlib.metadata import PackageNotFoundError, version
 
 from txpredict._images import Grid
-from txpredict.cohort import Cohort, SymptomReduction, load_cohort
+from txpredict.cohort import Cohort, SymptomChange, SymptomReduction, load_cohort
 from txpredict.cv_schemes import CVSchemesResult, compare_cv_schemes
 from txpredict.datasets import make_synthetic_cohort
 from txpredict.evaluation import (
+    AddedValue,
     Comparison,
+    ExternalValidation,
     PermutationTestResult,
+    added_value,
     compare,
     permutation_test,
+    validate_external,
 )
 from txpredict.features import (
     AtlasRegion,
+    ComBat,
+    ConfoundRemover,
     DemographicFeatures,
     ImageFeatures,
     PrecomputedFeatures,
@@ -36,9 +42,10 @@ from txpredict.modality import (
 from txpredict.model_selection import (
     LeaveOneOutWarning,
     NestedCVResult,
+    RegressionCVResult,
     nested_cross_validate,
 )
-from txpredict.models import ResponseClassifier
+from txpredict.models import ResponseClassifier, ResponseRegressor
 from txpredict.persistence import load_model, save_model
 from txpredict.stats import sensitivity_score, specificity_score
 
@@ -48,11 +55,15 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0+unknown"
 
 __all__ = [
+    "AddedValue",
     "AtlasRegion",
     "CVSchemesResult",
     "Cohort",
+    "ComBat",
     "Comparison",
+    "ConfoundRemover",
     "DemographicFeatures",
+    "ExternalValidation",
     "Grid",
     "ImageFeatures",
     "LeaveOneOutWarning",
@@ -60,13 +71,17 @@ __all__ = [
     "NestedCVResult",
     "PermutationTestResult",
     "PrecomputedFeatures",
+    "RegressionCVResult",
     "ResponseClassifier",
+    "ResponseRegressor",
     "RoiFeatures",
     "SelectionResult",
     "Sphere",
+    "SymptomChange",
     "SymptomReduction",
     "WholeBrainFeatures",
     "__version__",
+    "added_value",
     "compare",
     "compare_cv_schemes",
     "compare_selections",
@@ -81,4 +96,5 @@ __all__ = [
     "save_model",
     "sensitivity_score",
     "specificity_score",
+    "validate_external",
 ]

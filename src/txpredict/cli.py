@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", type=Path)
     predict.add_argument("images", type=Path, nargs="+")
+    predict.add_argument(
+        "--out", type=Path, help="also write the table to this CSV file"
+    )
 
     benchmark = sub.add_parser("benchmark", help="benchmarks of methods")
     which = benchmark.add_subparsers(dest="benchmark", required=True)
@@ -89,6 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
     schemes.add_argument("--seed", type=int, default=0)
     schemes.add_argument("--n-jobs", type=int, default=None)
 
+    external = sub.add_parser(
+        "validate-external",
+        help="score a saved model, unchanged, on a new labelled cohort",
+    )
+    external.add_argument("model", type=Path)
+    external.add_argument("dataset", type=Path)
+    external.add_argument(
+        "--image-pattern",
+        default=None,
+        help="path template with {participant_id} or {subject}",
+    )
+    external.add_argument("--outcome", default="responder")
+    external.add_argument(
+        "--pre", default=None, help="pre-treatment score column (with --post)"
+    )
+    external.add_argument(
+        "--post", default=None, help="post-treatment score column (with --pre)"
+    )
+    external.add_argument(
+        "--out", type=Path, default=None, help="also write the per-patient CSV here"
+    )
+
     validate = sub.add_parser(
         "validate", help="check a dataset folder and summarise it"
     )
@@ -99,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="path template with {participant_id} or {subject}",
     )
     validate.add_argument("--outcome", default="responder")
+    validate.add_argument(
+        "--pre", default=None, help="pre-treatment score column (with --post)"
+    )
+    validate.add_argument(
+        "--post", default=None, help="post-treatment score column (with --pre)"
+    )
+    validate.add_argument(
+        "--treatment", default="treatment", help="column of the treatment arm"
+    )
+    validate.add_argument(
+        "--full",
+        action="store_true",
+        help="also decompress every image (finds truncated files; slower)",
+    )
     return parser
 
 
@@ -136,6 +175,11 @@ def _predict(args) -> int:
 
     table = predict_images(args.model, args.images)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.out is not None:
+        from txpredict._io import write_text_atomic
+
+        write_text_atomic(args.out, table.to_csv())
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -168,19 +212,72 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _outcome_option(args):
+    """--outcome, or the responder rule of --pre and --post."""
+    from txpredict.cohort import SymptomReduction
+
+    if (args.pre is None) != (args.post is None):
+        raise TxpredictError("--pre and --post go together (both score columns).")
+    return SymptomReduction(args.pre, args.post) if args.pre else args.outcome
+
+
 def _validate(args) -> int:
-    from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort
+    from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort, read_every_image
 
     cohort = load_cohort(
-        args.dataset, args.image_pattern or DEFAULT_IMAGE_PATTERN, outcome=args.outcome
+        args.dataset,
+        args.image_pattern or DEFAULT_IMAGE_PATTERN,
+        outcome=_outcome_option(args),
+        treatment=args.treatment,
     )
-    print(f"OK: {cohort!r}")
+    checked = "headers only; --full reads every voxel"
+    if args.full:
+        nonfinite = read_every_image(cohort)
+        checked = "every image decompressed"
+    print(f"OK ({checked}): {cohort!r}")
     for column, grid in cohort.info.get("grids", {}).items():
         print(f"  {column}: {grid}")
+        if args.full and nonfinite.get(column):
+            print(
+                f"  {column}: {len(nonfinite[column])} image(s) hold NaN/inf voxels "
+                f"({nonfinite[column][:5]}): extraction refuses them unless "
+                'nonfinite="ignore".'
+            )
     X = cohort.X.drop(columns=list(cohort.info.get("grids", {})))
     missing = X.isna().sum()
     for column, n in missing[missing > 0].items():
         print(f"  column {column!r}: {n} missing value(s) (imputed inside folds)")
+    return 0
+
+
+def _validate_external(args) -> int:
+    from txpredict._io import write_text_atomic
+    from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort
+    from txpredict.evaluation import validate_external
+    from txpredict.persistence import load_model
+
+    outcome = _outcome_option(args)
+    model, provenance = load_model(args.model)
+    cohort = load_cohort(
+        args.dataset, args.image_pattern or DEFAULT_IMAGE_PATTERN, outcome=outcome
+    )
+    print(
+        f"Model {args.model} (trained on {provenance.get('training_hash')}); {cohort!r}"
+    )
+    result = validate_external(model, cohort)
+    print(result.table.round(3).to_string())
+    if result.calibration:
+        c = result.calibration
+        print(
+            f"calibration: observed {c['observed']:.3f}, mean predicted "
+            f"{c['mean_predicted']:.3f}, intercept {c['intercept']:+.3f}, slope "
+            f"{c['slope']:.3f}, Brier {c['brier']:.3f}"
+        )
+    for note in result.checks:
+        print(f"note: {note}")
+    if args.out is not None:
+        write_text_atomic(args.out, result.predictions.to_csv())
+        print(f"Wrote {args.out}")
     return 0
 
 
@@ -195,8 +292,16 @@ def main(argv: list[str] | None = None) -> int:
             "run": _run,
             "predict": _predict,
             "benchmark": _benchmark,
+            "validate-external": _validate_external,
         }
         return commands[args.command](args)
     except (TxpredictError, FileExistsError) as exc:
         print(f"txpredict: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outputs are built in a temporary folder that only a success renames.
+        print(
+            f"txpredict {args.command}: interrupted; no output was written.",
+            file=sys.stderr,
+        )
+        return 130

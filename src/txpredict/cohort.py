@@ -15,6 +15,7 @@ On disk a cohort is a BIDS-like folder::
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from txpredict._images import Grid, read_header
+from txpredict._images import Grid, load_image, read_header
 from txpredict.errors import CohortError, DimensionError, GridMismatchError
 
 #: Where :func:`load_cohort` looks for each subject's image by default.
@@ -60,14 +61,7 @@ class SymptomReduction:
 
     def __call__(self, table: pd.DataFrame) -> pd.Series:
         """Responder flags (1/0; NaN where a score is missing)."""
-        for column in (self.pre, self.post):
-            if column not in table.columns:
-                raise CohortError(
-                    f"The outcome rule needs the column {column!r}, which "
-                    f"participants.tsv lacks; its columns are {list(table.columns)}."
-                )
-        pre = pd.to_numeric(table[self.pre], errors="coerce")
-        post = pd.to_numeric(table[self.post], errors="coerce")
+        pre, post = _scores(table, self.pre, self.post)
         bad = table.index[pre.notna() & (pre <= 0)]
         if len(bad):
             raise CohortError(
@@ -84,6 +78,81 @@ class SymptomReduction:
             f"responder = ({self.pre} - {self.post}) / {self.pre} >= "
             f"{self.min_reduction:g} ({self.min_reduction:.0%} symptom reduction)"
         )
+
+
+@dataclass(frozen=True)
+class SymptomChange:
+    """A continuous outcome from pre/post symptom scores (for ResponseRegressor).
+
+    Parameters
+    ----------
+    pre, post : str
+        Columns of pre- and post-treatment scores (higher = more severe).
+    scale : {"percent", "points"}, default="percent"
+        ``"percent"``: the relative reduction 100 (pre - post) / pre (50 is the
+        usual responder threshold); ``"points"``: the reduction pre - post.
+        For the post-treatment score adjusted for baseline, predict ``post``
+        itself (``load_cohort(outcome=SymptomChange(pre, post, "post"))``) and
+        keep ``pre`` among the model's demographic columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import txpredict as tp
+    >>> scores = pd.DataFrame({"pre": [60, 50, 40], "post": [20, 40, 20]})
+    >>> tp.SymptomChange("pre", "post")(scores).round(1).tolist()
+    [66.7, 20.0, 50.0]
+    """
+
+    pre: str
+    post: str
+    scale: str = "percent"
+
+    def __call__(self, table: pd.DataFrame) -> pd.Series:
+        """The change of each patient (NaN where a score is missing)."""
+        if self.scale not in ("percent", "points", "post"):
+            raise CohortError(
+                "The 'scale' of SymptomChange must be 'percent', 'points' or 'post'. "
+                f"Got {self.scale!r} instead."
+            )
+        pre, post = _scores(table, self.pre, self.post)
+        if self.scale == "post":
+            return post
+        if self.scale == "points":
+            return pre - post
+        bad = table.index[pre.notna() & (pre <= 0)]
+        if len(bad):
+            raise CohortError(
+                f"Pre-treatment scores in {self.pre!r} must be positive to compute a "
+                f"percent change; subject(s) {list(bad)[:5]} have <= 0."
+            )
+        return 100.0 * (pre - post) / pre
+
+    @property
+    def column(self) -> str:
+        """Name of the outcome column the rule creates."""
+        return self.post if self.scale == "post" else "symptom_change"
+
+    def describe(self) -> str:
+        """The rule in words, for reports."""
+        return {
+            "percent": (
+                f"symptom change = 100 ({self.pre} - {self.post}) / {self.pre} (%)"
+            ),
+            "points": f"symptom change = {self.pre} - {self.post} (points)",
+            "post": f"post-treatment score {self.post} (adjust for {self.pre})",
+        }[self.scale]
+
+
+def _scores(table, *columns):
+    """Numeric columns of the participants table (text becomes NaN)."""
+    for column in columns:
+        if column not in table.columns:
+            raise CohortError(
+                f"The outcome rule needs the column {column!r}, which "
+                f"participants.tsv lacks; its columns are {list(table.columns)}."
+            )
+    return [pd.to_numeric(table[c], errors="coerce") for c in columns]
 
 
 @dataclass(eq=False)
@@ -115,6 +184,9 @@ class Cohort:
     root : pathlib.Path or None
         Dataset folder, when read from disk.
     min_per_class : int, default=2
+    outcome_type : {"binary", "continuous"}, default="binary"
+        A 0/1 responder flag, or a number per patient (a symptom change, for a
+        ResponseRegressor). A ``SymptomChange`` rule implies "continuous".
         Fewest subjects allowed in each outcome class.
 
     Attributes
@@ -137,6 +209,7 @@ class Cohort:
     info: dict = field(default_factory=dict)
     root: Path | None = None
     min_per_class: int = 2
+    outcome_type: str = "binary"
 
     def __post_init__(self):
         self.participants = _validate_table(
@@ -145,6 +218,7 @@ class Cohort:
             self.treatment_column,
             self.arms,
             self.min_per_class,
+            self.outcome_type,
         )
         if self.treatment_column is not None and self.arms is None:
             self.arms = tuple(sorted(self.participants[self.treatment_column].unique()))
@@ -161,7 +235,9 @@ class Cohort:
 
     @property
     def y(self) -> pd.Series:
-        """Responder flag (1 = responder)."""
+        """Responder flag (1 = responder), or the continuous outcome."""
+        if self.outcome_type == "continuous":
+            return self.participants[self.outcome].astype(float)
         return self.participants[self.outcome].astype(int)
 
     @property
@@ -181,10 +257,16 @@ class Cohort:
 
     def __repr__(self) -> str:
         y = self.y
-        text = (
-            f"Cohort({self.n_subjects} participants, {int(y.sum())} responders "
-            f"({y.mean():.0%})"
-        )
+        if self.outcome_type == "continuous":
+            text = (
+                f"Cohort({self.n_subjects} participants, {self.outcome} "
+                f"{y.mean():.1f} +- {y.std():.1f}"
+            )
+        else:
+            text = (
+                f"Cohort({self.n_subjects} participants, {int(y.sum())} responders "
+                f"({y.mean():.0%})"
+            )
         if self.treatment is not None:
             counts = self.treatment.value_counts().reindex(self.arms, fill_value=0)
             text += ", arms " + ", ".join(f"{a}: {n}" for a, n in counts.items())
@@ -205,6 +287,7 @@ class Cohort:
             dict(self.info),
             self.root,
             self.min_per_class,
+            self.outcome_type,
         )
 
 
@@ -213,7 +296,9 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _validate_table(table, outcome, treatment_column, arms, min_per_class):
+def _validate_table(
+    table, outcome, treatment_column, arms, min_per_class, outcome_type="binary"
+):
     table = table.copy()
     if table.index.name != "participant_id":
         if "participant_id" not in table.columns:
@@ -241,6 +326,18 @@ def _validate_table(table, outcome, treatment_column, arms, min_per_class):
             f"The outcome {outcome!r} is missing for {len(missing)} participant(s): "
             f"{missing[:10]}. Fill it in or remove them from participants.tsv."
         )
+    if outcome_type == "continuous":
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = table.index[numbers.isna()].tolist()
+        if bad:
+            shown = {pid: _plain(values[pid]) for pid in bad[:5]}
+            raise CohortError(
+                f"The outcome {outcome!r} must be numbers (a symptom change); "
+                f"participant(s) have other values: {shown}. Fix them in "
+                "participants.tsv."
+            )
+        table[outcome] = numbers.astype(float)
+        return _validate_treatment(table, treatment_column, arms)
     numeric = pd.to_numeric(
         values.astype(object).replace({True: 1, False: 0}), errors="coerce"
     )
@@ -262,6 +359,10 @@ def _validate_table(table, outcome, treatment_column, arms, min_per_class):
                 f"least {min_per_class} of each class are needed to learn and "
                 "evaluate a classifier. Check the outcome column or rule."
             )
+    return _validate_treatment(table, treatment_column, arms)
+
+
+def _validate_treatment(table, treatment_column, arms):
     if treatment_column is not None:
         if treatment_column not in table.columns:
             raise CohortError(
@@ -290,6 +391,31 @@ def _validate_table(table, outcome, treatment_column, arms, min_per_class):
     return table
 
 
+#: Column names that usually hold the treatment arm.
+_ARM_LIKE_COLUMNS = ("arm", "group", "treatment_arm", "condition", "intervention")
+
+
+def _warn_about_spellings(table: pd.DataFrame) -> None:
+    """Warn when text values differ only in case or spaces ('f' and 'F')."""
+    for column in table.columns.drop("participant_id", errors="ignore"):
+        values = table[column].dropna()
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        spellings = pd.Series(values.astype(str).unique())
+        keys = spellings.str.strip().str.casefold()
+        clashes = [
+            sorted(group) for _, group in spellings.groupby(keys) if len(group) > 1
+        ]
+        if clashes:
+            warnings.warn(
+                f"Column {column!r} of participants.tsv: {clashes} differ only in "
+                "case or spaces and count as different categories. Use one "
+                "spelling for each in participants.tsv.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 def _format_pattern(pattern: str, participant_id: str) -> str:
     subject = participant_id.removeprefix("sub-")
     try:
@@ -299,6 +425,31 @@ def _format_pattern(pattern: str, participant_id: str) -> str:
             f"image_pattern {pattern!r} has an unknown placeholder {exc}; use "
             "{participant_id} (as in participants.tsv) or {subject} (without 'sub-')."
         ) from None
+
+
+def read_every_image(cohort: Cohort) -> dict[str, list[str]]:
+    """Decompress every image once: the full check behind ``validate --full``.
+
+    ``load_cohort`` reads headers only; a file truncated after its header
+    fails here, with the participant named, instead of minutes into an
+    analysis.
+
+    Returns
+    -------
+    dict of str to list of str
+        For each image column, the participants whose images hold NaN or
+        infinite voxels (SPM writes NaN outside the brain): extraction refuses
+        them unless ``nonfinite="ignore"``.
+    """
+    columns = list(cohort.info.get("grids", {})) or ["image"]
+    nonfinite = {}
+    for column in columns:
+        nonfinite[column] = [
+            pid
+            for pid, image in cohort.participants[column].items()
+            if not np.isfinite(load_image(image, pid)[1]).all()
+        ]
+    return nonfinite
 
 
 def check_cohort_images(table: pd.DataFrame, columns: Sequence[str]) -> dict[str, Grid]:
@@ -337,11 +488,13 @@ def load_cohort(
     root,
     image_pattern: str | Mapping[str, str] = DEFAULT_IMAGE_PATTERN,
     *,
-    outcome: str | SymptomReduction = "responder",
+    outcome: str | SymptomReduction | SymptomChange = "responder",
     treatment: str | None = _DEFAULT_TREATMENT,
     arms: Sequence[str] | None = None,
     check_images: bool = True,
+    missing_images: str = "refuse",
     min_per_class: int = 2,
+    outcome_type: str = "binary",
 ) -> Cohort:
     """Read a BIDS-like dataset folder into a :class:`Cohort`.
 
@@ -355,9 +508,10 @@ def load_cohort(
         ``{participant_id}`` (as in participants.tsv) and ``{subject}`` (without
         the ``sub-`` prefix). A dict maps image columns of ``X`` to patterns,
         e.g. ``{"image": ..., "rest": ...bold.nii.gz}``.
-    outcome : str or SymptomReduction, default="responder"
-        A 0/1 responder column, or a rule deriving responders from pre/post
-        scores (the post column is then kept out of ``X``).
+    outcome : str, SymptomReduction or SymptomChange, default="responder"
+        A 0/1 responder column, a rule deriving responders from pre/post
+        scores, or a continuous change for a ResponseRegressor (the post
+        column is then kept out of ``X``).
     treatment : str or None, default="treatment"
         Column of the treatment arm. When left at its default and absent, the
         cohort is single-arm.
@@ -367,7 +521,13 @@ def load_cohort(
         the values present.
     check_images : bool, default=True
         Check that every image exists, is readable, 3D/4D, and that all images
-        of a column share one grid (headers only).
+        of a column share one grid. Headers only: a truncated file whose header
+        is intact is found when its voxels are read (``txpredict validate
+        --full`` reads them all).
+    missing_images : {"refuse", "drop"}, default="refuse"
+        A participant without an image: an error listing them, or "drop":
+        leave them out, with a warning naming them
+        (``cohort.info["dropped_missing_images"]``).
     min_per_class : int, default=2
 
     Returns
@@ -397,65 +557,140 @@ def load_cohort(
         keep_default_na=True,
     )
     if "participant_id" not in table.columns:
-        raise CohortError(f"{tsv} has no 'participant_id' column.")
+        header = tsv.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        hint = (
+            " Its first line looks comma-separated: participants.tsv must be "
+            "tab-separated (save it as TSV, not CSV)."
+            if "," in header and "participant_id" in header
+            else f" Its columns are {list(table.columns)[:10]}."
+        )
+        raise CohortError(f"{tsv} has no 'participant_id' column.{hint}")
+    _warn_about_spellings(table)
     sidecar = {}
     if (root / "participants.json").is_file():
         sidecar = json.loads((root / "participants.json").read_text(encoding="utf-8"))
     if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
         treatment = None
+        arm_like = [c for c in table.columns if str(c).lower() in _ARM_LIKE_COLUMNS]
+        if arm_like:
+            warnings.warn(
+                f"No 'treatment' column: the cohort is single-arm and {arm_like} "
+                "is kept as an ordinary column. If it holds the treatment arm, "
+                f"pass treatment={arm_like[0]!r}.",
+                UserWarning,
+                stacklevel=2,
+            )
     if arms is None and treatment is not None:
         levels = sidecar.get(treatment, {}).get("Levels")
         arms = tuple(levels) if levels else None
 
     excluded: tuple[str, ...] = ()
-    if isinstance(outcome, SymptomReduction):
-        table = table.set_index("participant_id", drop=False)
-        table["responder"] = outcome(table)
-        table = table.reset_index(drop=True)
-        outcome_column, rule, excluded = (
-            "responder",
-            outcome.describe(),
-            (outcome.post,),
+    if outcome_type not in ("binary", "continuous"):
+        raise CohortError(
+            "outcome_type must be 'binary' or 'continuous'. Got "
+            f"{outcome_type!r} instead."
         )
+    if isinstance(outcome, SymptomReduction | SymptomChange):
+        column = (
+            "responder" if isinstance(outcome, SymptomReduction) else (outcome.column)
+        )
+        table = table.set_index("participant_id", drop=False)
+        table[column] = outcome(table)
+        table = table.reset_index(drop=True)
+        outcome_column, rule = column, outcome.describe()
+        excluded = () if column == outcome.post else (outcome.post,)
+        if isinstance(outcome, SymptomChange):
+            outcome_type = "continuous"
     else:
-        outcome_column, rule = outcome, f"responder flag from column {outcome!r}"
+        outcome_column = outcome
+        rule = (
+            f"change from column {outcome!r}"
+            if outcome_type == "continuous"
+            else f"responder flag from column {outcome!r}"
+        )
 
     patterns = (
         {"image": image_pattern}
         if isinstance(image_pattern, str)
         else dict(image_pattern)
     )
+    # Absolute paths: the cohort stays usable after a change of directory.
+    absolute = root.resolve()
     for column, pattern in patterns.items():
         table[column] = [
-            str(root / _format_pattern(pattern, str(pid)))
+            str(absolute / _format_pattern(pattern, str(pid)))
             for pid in table["participant_id"]
         ]
     table = table.set_index("participant_id")
-    cohort = Cohort(
-        table,
-        outcome_column,
-        treatment,
-        arms,
-        excluded,
-        rule,
-        root=root,
-        min_per_class=min_per_class,
-        info={"columns": sidecar} if sidecar else {},
-    )
+    if missing_images not in ("refuse", "drop"):
+        raise CohortError(
+            "missing_images must be 'refuse' or 'drop'. Got "
+            f"{missing_images!r} instead."
+        )
+    dropped = []
     if check_images:
         for column in patterns:
             missing = [
                 (pid, path)
-                for pid, path in cohort.participants[column].items()
+                for pid, path in table[column].items()
                 if not Path(path).is_file()
             ]
+            if missing and missing_images == "drop":
+                dropped += [pid for pid, _ in missing]
+                continue
             if missing:
                 shown = "; ".join(f"{pid}: {path}" for pid, path in missing[:5])
                 raise CohortError(
                     f"{len(missing)} participant(s) have no {column!r} image at the "
                     f"expected path ({shown}). Check image_pattern={patterns[column]!r}"
-                    " or remove those participants from participants.tsv."
+                    ", remove those participants from participants.tsv, or pass "
+                    "missing_images='drop'."
                 )
+    if dropped:
+        dropped = list(dict.fromkeys(dropped))
+        table = table.drop(index=dropped)
+        warnings.warn(
+            f"{len(dropped)} participant(s) without an image were left out: "
+            f"{dropped[:20]}{' ...' if len(dropped) > 20 else ''}.",
+            UserWarning,
+            stacklevel=2,
+        )
+    try:
+        cohort = Cohort(
+            table,
+            outcome_column,
+            treatment,
+            arms,
+            excluded,
+            rule,
+            root=root,
+            min_per_class=min_per_class,
+            info={"columns": sidecar} if sidecar else {},
+            outcome_type=outcome_type,
+        )
+    except CohortError as exc:
+        if isinstance(outcome, SymptomReduction | SymptomChange):
+            # The derived column is not in participants.tsv: name the scores.
+            raise CohortError(
+                f"{exc} ({outcome_column!r} is derived from the columns "
+                f"{outcome.pre!r} and {outcome.post!r} of participants.tsv: "
+                f"{rule}; a missing score in either makes it missing.)"
+            ) from None
+        raise
+    if treatment is not None and arms is None:
+        counts = cohort.participants[treatment].value_counts()
+        if len(counts) > 2:
+            warnings.warn(
+                f"The treatment column {treatment!r} has {len(counts)} arms "
+                f"({counts.to_dict()}). If one is a misspelling, fix it; declare "
+                "the arms (arms=... or 'Levels' in participants.json) to have "
+                "any other value refused.",
+                UserWarning,
+                stacklevel=2,
+            )
+    if dropped:
+        cohort.info["dropped_missing_images"] = dropped
+    if check_images:
         cohort.info["grids"] = check_cohort_images(cohort.participants, list(patterns))
     truth = root / "ground_truth.tsv"
     if truth.is_file():

@@ -63,6 +63,8 @@ def run_demo(
                 "inner_cv": 5,
                 "n_repeats": n_repeats,
                 "random_state": random_state,
+                # Enough for p-values down to 0.005, quick enough for a demo.
+                "n_permutations": 199,
             },
             "output": {
                 "folder": str(out_dir / "results"),

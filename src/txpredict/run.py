@@ -18,6 +18,7 @@ Example configuration (paths are relative to the configuration file)::
     inner_cv = 5
     n_repeats = 10
     random_state = 0
+    n_permutations = 1000     # the permutation test's p-values (0: none)
     # groups = "site"
 
     [output]
@@ -27,6 +28,8 @@ Example configuration (paths are relative to the configuration file)::
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -34,25 +37,46 @@ import pandas as pd
 from sklearn.base import clone
 
 from txpredict._io import atomic_directory, check_output_folder
-from txpredict.cohort import DEFAULT_IMAGE_PATTERN, SymptomReduction, load_cohort
+from txpredict.cohort import (
+    DEFAULT_IMAGE_PATTERN,
+    SymptomChange,
+    SymptomReduction,
+    load_cohort,
+)
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
-from txpredict.features import default_rois
+from txpredict.features import Sphere, default_rois
 from txpredict.model_selection import nested_cross_validate
-from txpredict.models import ResponseClassifier
+from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
+from txpredict.models._presets import make_image_extractor
 from txpredict.persistence import save_model
 from txpredict.report import render_report
 
 _SECTIONS = {
-    "data": {"dataset", "image_pattern", "outcome", "treatment", "arms"},
+    "data": {
+        "dataset",
+        "image_pattern",
+        "outcome",
+        "treatment",
+        "arms",
+        "missing_images",
+    },
     "model": {
         "features",
         "classifier",
+        "regressor",
         "param_grid",
         "scaling",
         "select_percentile",
         "pca_components",
         "demographic_columns",
+        "confounds",
+        "deconfound",
+        "harmonize",
+        "sites",
+        "protected",
+        "unseen_sites",
+        "threshold",
     },
     "cv": {
         "outer_cv",
@@ -61,11 +85,23 @@ _SECTIONS = {
         "random_state",
         "groups",
         "inner_groups",
+        "n_permutations",
     },
     "output": {"folder", "n_jobs", "overwrite", "cache"},
+    # Parameters of the image extractor of [model] features (feature_options).
+    "features": {
+        "nonfinite",
+        "mask",
+        "rois",
+        "summary",
+        "smoothing_fwhm",
+        "downsample",
+    },
     "modality": {"strategy", "arms"},
 }
-_TASKS = ("response", "modality")
+_TASKS = ("response", "modality", "regression")
+#: Permutations of the whole nested procedure behind the summary's p-values.
+DEFAULT_PERMUTATIONS = 1000
 #: Files each task writes into its output folder.
 _OUTPUTS = {
     "response": (
@@ -75,6 +111,17 @@ _OUTPUTS = {
         "result.json",
         "summaries.csv",
         "comparison.csv",
+        "model.skops",
+        "report.html",
+        "config.toml",
+    ),
+    "regression": (
+        "summary.csv",
+        "predictions.csv",
+        "folds.csv",
+        "responders.csv",
+        "comparison.csv",
+        "result.json",
         "model.skops",
         "report.html",
         "config.toml",
@@ -126,12 +173,44 @@ def read_config(path) -> dict:
     output["folder"] = str((base / output.get("folder", "txpredict_results")).resolve())
     if "cache" in output:
         output["cache"] = str((base / output["cache"]).resolve())
+    features = config.get("features", {})
+    if isinstance(features.get("mask"), str) and features["mask"] != "mni":
+        features["mask"] = str((base / features["mask"]).resolve())
+    if "rois" in features:
+        _spheres(features["rois"], path)  # checked now, before any work
     return config
 
 
-def _outcome(value):
+def _spheres(rois, path):
+    """[features] rois = [{name = "dACC_R", center = [5, 19, 24], radius = 8}, ...]."""
+    if rois == "default":
+        return rois
+    try:
+        return [Sphere(**roi) for roi in rois]
+    except (TypeError, ValueError, TxpredictError) as exc:
+        raise TxpredictError(
+            f"{path}: [features] rois must be a list of spheres such as "
+            '{name = "dACC_R", center = [5, 19, 24], radius = 8}; '
+            f"{exc}"
+        ) from None
+
+
+def _outcome(value, task):
+    """The outcome rule of [data] outcome: a column, or {pre, post, ...}."""
     if isinstance(value, dict):
-        return SymptomReduction(**value)
+        rule = SymptomChange if task == "regression" else SymptomReduction
+        try:
+            return rule(**value)
+        except TypeError:
+            keys = (
+                "pre, post, scale"
+                if task == "regression"
+                else "pre, post, min_reduction"
+            )
+            raise TxpredictError(
+                f"[data] outcome = {value!r}: an outcome rule takes the keys {keys} "
+                '(e.g. outcome = {pre = "lsas_pre", post = "lsas_post"}).'
+            ) from None
     return value
 
 
@@ -143,6 +222,7 @@ def _prepare(config, progress):
         "inner_cv": 5,
         "n_repeats": 10,
         "random_state": 0,
+        "n_permutations": DEFAULT_PERMUTATIONS,
         **config.get("cv", {}),
     }
     model_options = {
@@ -150,6 +230,19 @@ def _prepare(config, progress):
         "classifier": "logistic",
         **config.get("model", {}),
     }
+    if config.get("features"):
+        options = dict(config["features"])
+        if "rois" in options:
+            options["rois"] = _spheres(options["rois"], "the configuration")
+        model_options["feature_options"] = options
+        # Checked now, not after the cohort is loaded and the folds have run.
+        make_image_extractor(
+            model_options["features"],
+            image_column="image",
+            n_jobs=None,
+            memory=None,
+            options=options,
+        )
     folder = Path(output["folder"])
     # Before any work: a run must not fail at its end on the folder it writes to.
     check_output_folder(
@@ -158,12 +251,15 @@ def _prepare(config, progress):
         will_write=_OUTPUTS[config.get("task", "response")],
         option="overwrite = true in [output]",
     )
+    task = config.get("task", "response")
     cohort = load_cohort(
         data["dataset"],
         data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
-        outcome=_outcome(data.get("outcome", "responder")),
+        outcome=_outcome(data.get("outcome", "responder"), task),
         treatment=data.get("treatment", "treatment"),
         arms=data.get("arms"),
+        outcome_type="continuous" if task == "regression" else "binary",
+        missing_images=data.get("missing_images", "refuse"),
     )
     progress(f"Loaded {cohort!r}")
     return data, output, cv, model_options, folder, cohort
@@ -182,7 +278,10 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     """
     if config.get("task", "response") == "modality":
         return run_modality(config, progress=progress)
+    if config.get("task") == "regression":
+        return run_regression(config, progress=progress)
     data, output, cv, model_options, folder, cohort = _prepare(config, progress)
+    model_options.pop("threshold", None)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
@@ -221,8 +320,17 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     }
     results = {}
     for name, estimator in models.items():
-        progress(f"Nested cross-validation: {name} ...")
-        results[name] = nested_cross_validate(estimator, X, y, **cv_options)
+        # txpredict's "better than chance" for the model itself: a permutation
+        # test of the whole nested procedure; the baselines are compared with it.
+        permutations = cv["n_permutations"] if name == "model" else 0
+        progress(
+            f"Nested cross-validation: {name}"
+            + (f" (+ {permutations} permutations)" if permutations else "")
+            + " ..."
+        )
+        results[name] = nested_cross_validate(
+            estimator, X, y, **cv_options, n_permutations=permutations
+        )
         progress(f"  {results[name]!r}")
     comparisons = {
         "model vs demographics only": compare(
@@ -239,8 +347,9 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         )
     progress("Fitting the final model on all patients ...")
     final = clone(model).fit(X, y)
+    custom = model_options.get("feature_options", {}).get("rois", "default")
     rois = (
-        default_rois()
+        (default_rois() if custom == "default" else custom)
         if isinstance(features, str) and features.startswith("roi")
         else ()
     )
@@ -276,6 +385,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
     progress(f"Wrote {folder}")
+    progress(_final_tables(results["model"], comparisons))
     return folder
 
 
@@ -301,6 +411,38 @@ def _as_toml(config) -> str:
     return "\n".join(lines)
 
 
+def subject_labels(paths) -> list[str]:
+    """A label per image: its BIDS subject, else its file name, else its path.
+
+    SPM and fMRIPrep layouts give every subject the same file name
+    (``sub-01/con_0001.nii``), so the ``sub-<label>`` part of the path names the
+    row when there is one; otherwise the file name, if the names differ, else
+    the path below the images' common folder.
+
+    Examples
+    --------
+    >>> subject_labels(["spm/sub-01/con_0001.nii", "spm/sub-02/con_0001.nii"])
+    ['sub-01', 'sub-02']
+    >>> subject_labels(["a/x.nii", "b/x.nii"])
+    ['a/x.nii', 'b/x.nii']
+    """
+    paths = [Path(p) for p in paths]
+    subjects = [
+        next((m.group(0) for m in map(_BIDS_SUBJECT.search, p.parts[::-1]) if m), None)
+        for p in paths
+    ]
+    if all(subjects) and len(set(subjects)) == len(paths):
+        return subjects
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    common = Path(os.path.commonpath([p.resolve() for p in paths]))
+    return [p.resolve().relative_to(common).as_posix() for p in paths]
+
+
+_BIDS_SUBJECT = re.compile(r"sub-[A-Za-z0-9]+")
+
+
 def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     """Response probabilities of new subjects' images from a saved model.
 
@@ -320,7 +462,7 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
             f"({list(model.demographic_columns)}); predict with the library on a "
             "participants table, not from images alone."
         )
-    index = pd.Index([Path(p).name for p in images], name="image")
+    index = pd.Index(subject_labels(images), name="participant_id")
     X = pd.DataFrame({image_column: [str(p) for p in images]}, index=index)
     table = pd.DataFrame(index=index)
     if hasattr(model, "predict_proba"):
@@ -358,6 +500,10 @@ def run_modality(config: dict, *, progress=print) -> Path:
         "features": model_options["features"],
         "classifier": model_options["classifier"],
         "param_grid": model_options.get("param_grid"),
+        "feature_options": model_options.get("feature_options"),
+        "demographic_columns": model_options.get(
+            "demographic_columns", DEFAULT_DEMOGRAPHIC_COLUMNS
+        ),
         "inner_cv": cv["inner_cv"],
         "random_state": cv["random_state"],
         "strategy": modality.get("strategy", "t_learner"),
@@ -380,15 +526,30 @@ def run_modality(config: dict, *, progress=print) -> Path:
         "truth": cohort.ground_truth,
     }
     treatment = cohort.treatment_column
-    progress("Evaluating the selector (nested) ...")
-    result = evaluate_selection(selector, X, y, treatment, **evaluation)
+    progress(
+        "Evaluating the selector (nested"
+        + (f", + {cv['n_permutations']} permutations" if cv["n_permutations"] else "")
+        + ") ..."
+    )
+    result = evaluate_selection(
+        selector, X, y, treatment, **evaluation, n_permutations=cv["n_permutations"]
+    )
     progress("Evaluating the demographics-only selector ...")
     demo = evaluate_selection(baseline, X, y, treatment, **evaluation)
     comparison = compare_selections(result, demo, names=("scan", "demographics"))
     final = selector.fit(X, y, treatment=treatment)
     roi = None
     if str(options["features"]).startswith("roi"):
-        roi = RoiFeatures(verbose=0).set_output(transform="pandas").fit_transform(X)
+        # ROI means (whatever the model's summary) for the PAI figure.
+        chosen = options["feature_options"] or {}
+        roi = (
+            RoiFeatures(verbose=0)
+            .set_params(
+                **{k: chosen[k] for k in ("rois", "mask", "nonfinite") if k in chosen}
+            )
+            .set_output(transform="pandas")
+            .fit_transform(X)
+        )
     html = render_modality_report(
         title=Path(data["dataset"]).name,
         result=result,
@@ -409,3 +570,91 @@ def run_modality(config: dict, *, progress=print) -> Path:
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
     progress(f"Wrote {folder}")
     return folder
+
+
+def run_regression(config: dict, *, progress=print) -> Path:
+    """``task = "regression"``: predict the symptom change; write results and report.
+
+    The model (a ResponseRegressor), the demographics-only baseline on the same
+    splits and their comparison, the responders read off the predictions at
+    ``[model] threshold`` (default 50, a 50% reduction), the final model and
+    a report.
+    """
+    from txpredict.models import ResponseRegressor
+    from txpredict.report import render_regression_report
+
+    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
+    threshold = model_options.pop("threshold", 50.0)
+    model_options.pop("classifier", None)
+    X, y = cohort.X, cohort.y
+    groups = X[cv["groups"]] if cv.get("groups") else None
+    n_jobs = output.get("n_jobs")
+    model = ResponseRegressor(
+        **model_options,
+        inner_cv=cv["inner_cv"],
+        memory=output.get("cache"),
+        n_jobs=n_jobs,
+        random_state=cv["random_state"],
+    )
+    baseline = ResponseRegressor(
+        "demographics",
+        demographic_columns=model.demographic_columns,
+        random_state=cv["random_state"],
+    )
+    cv_options = {
+        "outer_cv": cv["outer_cv"],
+        "inner_cv": cv["inner_cv"],
+        "n_repeats": cv["n_repeats"],
+        "random_state": cv["random_state"],
+        "groups": groups,
+        "inner_groups": cv.get("inner_groups", True),
+        "n_jobs": n_jobs,
+    }
+    progress(
+        f"Nested cross-validation: model (+ {cv['n_permutations']} permutations) ..."
+    )
+    result = nested_cross_validate(
+        model, X, y, **cv_options, n_permutations=cv["n_permutations"]
+    )
+    progress(f"  {result!r}")
+    progress("Nested cross-validation: demographics only ...")
+    demographics = nested_cross_validate(baseline, X, y, **cv_options)
+    comparison = compare(result, demographics, names=("model", "demographics"))
+    progress("Fitting the final model on all patients ...")
+    final = clone(model).fit(X, y)
+    html = render_regression_report(
+        title=Path(data["dataset"]).name,
+        result=result,
+        comparison=comparison,
+        cohort=cohort,
+        model=model,
+        cv_text=f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
+        f"{cv['n_repeats']} repeats, seed {cv['random_state']}",
+        threshold=threshold,
+        n_permutations=cv["n_permutations"],
+    )
+    with atomic_directory(
+        folder, overwrite=bool(output.get("overwrite")), report=progress
+    ) as tmp:
+        result.summary().to_csv(tmp / "summary.csv")
+        result.predictions.to_csv(tmp / "predictions.csv", index=False)
+        result.folds.to_csv(tmp / "folds.csv", index=False)
+        result.responders(threshold).to_csv(tmp / "responders.csv")
+        comparison.table.to_csv(tmp / "comparison.csv")
+        result.save(tmp / "result.json")
+        save_model(final, tmp / "model.skops")
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+    progress(f"Wrote {folder}")
+    progress(_final_tables(result, {"model vs demographics only": comparison}))
+    return folder
+
+
+def _final_tables(result, comparisons) -> str:
+    """The summary and the comparisons, whole (pandas would cut them at 80 columns)."""
+    columns = ["estimate", "ci_low", "ci_high", "ci_method", "p_value"]
+    parts = ["", "Summary (model):", result.summary()[columns].round(3).to_string()]
+    for label, comparison in comparisons.items():
+        table = comparison.table[["difference", "ci_low", "ci_high", "p_value"]]
+        parts += ["", f"{label} (a - b):", table.round(3).to_string()]
+    return "\n".join(parts)

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, LeaveOneOut, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -151,16 +151,22 @@ def test_kernel_centring_uses_training_subjects_only(rng):
     )
 
 
-def test_fast_path_outer_test_data_never_change_the_model(cohort, wholebrain):
-    model = tp.ResponseClassifier("wholebrain", "linear_svm")
+@pytest.mark.parametrize("scaling", ["center", "standard"])
+def test_fast_path_outer_test_data_never_change_the_model(cohort, wholebrain, scaling):
+    """The test rows themselves are altered: predictions of the other rows must
+    not move (a fast path that centred or scaled on training plus test rows,
+    or tuned with them, would fail)."""
+    model = tp.ResponseClassifier("wholebrain", "linear_svm", scaling=scaling)
     y = cohort.y.to_numpy()
     train, probe, other = np.arange(0, 30), np.arange(30, 35), np.arange(35, 40)
+    rows = np.concatenate([probe, other])
     altered = wholebrain.copy()
-    altered[other] = 50.0
-    a = GramFastPath(model, wholebrain, "svm").fit_predict(train, probe, y)
-    b = GramFastPath(model, altered, "svm").fit_predict(train, probe, y)
+    altered[probe] = altered[probe] * 20.0 + 50.0
+    a = GramFastPath(model, wholebrain, "svm").fit_predict(train, rows, y)
+    b = GramFastPath(model, altered, "svm").fit_predict(train, rows, y)
     assert a["best_params"] == b["best_params"]
-    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-7)
+    np.testing.assert_allclose(a["score"][5:], b["score"][5:], rtol=1e-7)
+    assert not np.allclose(a["score"][:5], b["score"][:5])  # the probe did change
 
 
 def test_results_do_not_depend_on_n_jobs(cohort):
@@ -226,30 +232,54 @@ def test_leave_one_out_is_refused_unless_allowed(cohort):
     assert result.summary().at["auc", "dummy_prior"] == 0.0
 
 
-def test_summary_reports_chance_dummy_and_intervals(cohort):
+def test_summary_estimates_and_intervals_by_hand(cohort):
+    """Every number of the summary recomputed independently (scikit-learn's
+    metrics on the predictions table, the interval formulas written out)."""
+    from scipy import stats
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
     result = tp.nested_cross_validate(
-        tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=2
+        tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=3
     )
     s = result.summary()
-    assert list(s.index) == [
-        "sensitivity",
-        "specificity",
-        "balanced_accuracy",
-        "auc",
-        "ppv",
-        "npv",
-    ]
-    assert (s["ci_low"] <= s["estimate"]).all() and (
-        s["estimate"] <= s["ci_high"]
-    ).all()
-    assert s.at["balanced_accuracy", "chance"] == 0.5
-    assert s.at["balanced_accuracy", "dummy_prior"] == 0.5
-    per_repeat = result.per_repeat()
-    assert s.at["auc", "estimate"] == pytest.approx(per_repeat["auc"].mean())
-    # The Wilson interval counts each subject once (n = 40, not 80).
+    assert list(s.index) == list(tp.stats.METRICS)
+    p = result.predictions
+    repeats = [g for _, g in p.groupby("repeat")]
+    folds = [g for _, g in p.groupby(["repeat", "fold"])]
+    ba = np.mean([balanced_accuracy_score(g.y_true, g.y_pred) for g in repeats])
+    auc = np.mean([roc_auc_score(g.y_true, g.score) for g in folds])
+    sens = np.mean([(g.y_pred[g.y_true == 1] == 1).mean() for g in repeats])
+    assert s.at["balanced_accuracy", "estimate"] == pytest.approx(ba)
+    assert s.at["auc", "estimate"] == pytest.approx(auc)  # fold-wise, not pooled
+    assert s.at["sensitivity", "estimate"] == pytest.approx(sens)
+    # Balanced accuracy: the binomial variances of the 40 patients (each
+    # counted once per repeat) times the design effect 1/R + K/(K-1), t on 14 df.
+    spec = np.mean([(g.y_pred[g.y_true == 0] == 0).mean() for g in repeats])
+    n_pos, n_neg = int(cohort.y.sum()), int((1 - cohort.y).sum())
+    test_set = (sens * (1 - sens) / n_pos + spec * (1 - spec) / n_neg) / 4
+    half = stats.t.ppf(0.975, 14) * np.sqrt(test_set * (1 / 3 + 5 / 4))
+    assert s.at["balanced_accuracy", "ci_method"] == "corrected_test_set"
+    assert s.at["balanced_accuracy", "ci_high"] == pytest.approx(min(1.0, ba + half))
+    # ... and the alternative, Nadeau-Bengio on the 15 fold values (t, 14 df).
+    fold_ba = [balanced_accuracy_score(g.y_true, g.y_pred) for g in folds]
+    half = stats.t.ppf(0.975, 14) * np.sqrt((1 / 15 + 1 / 4) * np.var(fold_ba, ddof=1))
+    by_folds = result.intervals("corrected_folds").loc["balanced_accuracy"]
+    assert by_folds["ci_high"].item() == pytest.approx(min(1.0, ba + half))
+    # Sensitivity: Wilson on the responders, each counted once (n = 40, not 120).
     n_pos = int(cohort.y.sum())
-    low, _ = tp.stats.wilson_interval(per_repeat["tp"].mean(), n_pos)
+    low, _ = tp.stats.wilson_interval(sens * n_pos, n_pos)
     assert s.at["sensitivity", "ci_low"] == pytest.approx(low)
+    # AUC: fold DeLong variances / K^2 per repeat, times 1/R + K/(K-1).
+    variances = [tp.stats.delong_components(g.y_true, g.score)[1][0, 0] for g in folds]
+    per_repeat = np.mean(np.reshape(variances, (3, 5)).sum(axis=1)) / 25
+    half = stats.t.ppf(0.975, 14) * np.sqrt(per_repeat * (1 / 3 + 5 / 4))
+    assert s.at["auc", "ci_high"] == pytest.approx(min(1.0, auc + half))
+    # The chance levels and the prior-only dummy, beside the model.
+    prevalence = cohort.y.mean()
+    assert s.at["ppv", "chance"] == pytest.approx(prevalence)
+    assert s.at["npv", "dummy_prior"] == pytest.approx(
+        np.mean([(g.y_true[g.dummy_pred == 0] == 0).mean() for g in repeats])
+    ) or np.isnan(s.at["npv", "dummy_prior"])
 
 
 def test_save_and_load_round_trip(cohort, tmp_path):
@@ -327,7 +357,10 @@ def test_plain_sklearn_estimators_work_too(cohort):
 @pytest.mark.parametrize(
     "options",
     [
-        {"classifier": "random_forest", "param_grid": {"max_depth": [None, 3]}},
+        {
+            "classifier": "random_forest",
+            "param_grid": {"n_estimators": [50], "max_depth": [None, 3]},
+        },
         {"classifier": "logistic_l1", "select_percentile": 50},
         {
             "classifier": "logistic_elasticnet",
@@ -339,10 +372,21 @@ def test_plain_sklearn_estimators_work_too(cohort):
     ids=["forest", "l1+anova", "elasticnet+pca", "roi+demographics"],
 )
 def test_other_models_run_on_the_generic_route(cohort, options):
+    """Fold by fold, the generic route is the model fitted on the training part."""
     model = tp.ResponseClassifier(**{"features": "roi", **options})
     result = tp.nested_cross_validate(
         model, cohort.X, cohort.y, outer_cv=3, inner_cv=3, n_repeats=1
     )
     assert not result.info["fast_path"]
-    assert result.predictions["score"].notna().all()
-    assert 0 <= result.summary().at["auc", "estimate"] <= 1
+    for _, fold in result.predictions.groupby("fold"):
+        test = cohort.X.index.isin(fold["participant_id"])
+        fitted = clone(model).set_params(inner_cv=3)
+        fitted.fit(cohort.X[~test], cohort.y[~test])
+        X_test = cohort.X.loc[fold["participant_id"]]
+        expected = (
+            fitted.decision_function(X_test)
+            if hasattr(fitted.search_, "decision_function")
+            else fitted.predict_proba(X_test)[:, 1]
+        )
+        np.testing.assert_allclose(fold["score"], expected, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(fold["y_pred"], fitted.predict(X_test))

@@ -21,6 +21,7 @@ how close an analysis gets to the limit.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import joblib
@@ -29,12 +30,13 @@ import numpy as np
 import pandas as pd
 from isal import igzip
 from scipy.ndimage import gaussian_filter
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from txpredict._images import Grid, mni_brain_mask
 from txpredict._io import atomic_directory
 from txpredict.cohort import Cohort, load_cohort
 from txpredict.datasets._grids import get_grid
+from txpredict.datasets._sites import assign_sites, site_map, site_profile
 from txpredict.errors import TxpredictError
 from txpredict.features._rois import default_rois
 
@@ -63,6 +65,8 @@ _AGE_LOW, _AGE_HIGH = 18, 65
 _BLOB_SIGMA_MM = 6.0
 _SUBJECT_NOISE_FWHM_MM = 8.0
 RESPONSE_RULE = "synthetic: Bernoulli draw from the true response probability"
+#: Percentage points of symptom reduction per unit of the response log-odds.
+_REDUCTION_SCALE = 15.0
 
 
 def _latent_population(rng, n):
@@ -74,8 +78,56 @@ def _latent_population(rng, n):
     return latents, age, sex, severity
 
 
+def _age_z(age):
+    """Age in SD units of the uniform 18-65 population."""
+    return (age - (_AGE_LOW + _AGE_HIGH) / 2) / ((_AGE_HIGH - _AGE_LOW) / np.sqrt(12))
+
+
+def _brain_logits(coef, latents, arm_code):
+    """The brain's share of the response log-odds (what generalises to a new site)."""
+    return (
+        coef["b_cuneus"] * latents["cuneus"].to_numpy()
+        + coef["b_interaction"] * latents["dACC"].to_numpy() * arm_code
+        + coef["b_coupling"] * latents["coupling"].to_numpy()
+    )
+
+
+def _brain_balanced_accuracy(brain_logit, p) -> float:
+    """Balanced accuracy of predicting response from the brain's log-odds alone.
+
+    Responder when the brain's share of the log-odds is above its median,
+    scored against the true response probability ``p`` (site, age and
+    severity are noise to it): 0.5 exactly without a brain signal.
+    """
+    if np.ptp(brain_logit) < 1e-12:
+        return 0.5
+    predicted = brain_logit > np.median(brain_logit)
+    sensitivity = (p * predicted).sum() / p.sum()
+    specificity = ((1 - p) * ~predicted).sum() / (1 - p).sum()
+    return float((sensitivity + specificity) / 2)
+
+
+def _site_profiles(n_sites, site_names, strength):
+    """{name: SiteProfile} of a multi-site cohort, or None for one population."""
+    if n_sites is None and site_names is None:
+        return None
+    names = (
+        [f"site{k + 1}" for k in range(int(n_sites))]
+        if site_names is None
+        else [str(s) for s in site_names]
+    )
+    if n_sites is not None and len(names) != int(n_sites):
+        raise TxpredictError(
+            f"n_sites={n_sites} but {len(names)} site_names were given; give one "
+            "name per site (or only one of the two)."
+        )
+    if len(names) < 1 or len(set(names)) != len(names):
+        raise TxpredictError(f"site_names must be distinct names; got {names!r}.")
+    return {name: site_profile(name, strength) for name in names}
+
+
 def _response_logits(coef, latents, age, severity, arm_code):
-    age_z = (age - (_AGE_LOW + _AGE_HIGH) / 2) / ((_AGE_HIGH - _AGE_LOW) / np.sqrt(12))
+    age_z = _age_z(age)
     severity_z = (severity - _SEVERITY_MEAN) / _SEVERITY_SD
     return (
         coef["b0"]
@@ -145,10 +197,16 @@ def _smooth_noise(rng, grid: Grid, fwhm_mm: float) -> np.ndarray:
     return smooth / smooth.std()
 
 
-def _contrast_map(seed, grid, mask_flat, blobs, latent_row, group_map):
+def _contrast_map(
+    seed, grid, mask_flat, blobs, latent_row, group_map, scanner=None, noise_scale=1.0
+):
     rng = np.random.default_rng(seed)
     volume = _smooth_noise(rng, grid, _SUBJECT_NOISE_FWHM_MM).ravel(order="F")
+    if noise_scale != 1.0:
+        volume *= noise_scale
     volume += group_map
+    if scanner is not None:
+        volume += scanner
     for region, (idx, weight) in blobs.items():
         volume[idx] += latent_row[region] * weight
     volume[~mask_flat] = 0.0
@@ -208,6 +266,10 @@ def make_synthetic_cohort(
     n_timepoints: int = 100,
     t_r: float = 2.0,
     arms: tuple[str, str] = DEFAULT_ARMS,
+    n_sites: int | None = None,
+    site_names=None,
+    site_effect: float = 1.0,
+    age_effect: float = 0.0,
     n_jobs=None,
     overwrite: bool = False,
 ) -> Cohort:
@@ -244,6 +306,23 @@ def make_synthetic_cohort(
     n_timepoints : int, default=100
     t_r : float, default=2.0
     arms : tuple of two str, default=("CBT", "SSRI+CBT")
+    n_sites : int or None, default=None
+        A multi-site study: patients of ``n_sites`` sites (unequal sizes), each
+        with its own scanner (an additive offset of every region and of the
+        whole brain, and its own noise level), its own recruitment (age and
+        severity shifted) and its own response rate (site confounded with
+        outcome): see :func:`txpredict.datasets.site_profile`. None: a
+        single-population study whose ``site`` column has no effect.
+    site_names : sequence of str or None, default=None
+        The sites' names (default ``site1``, ``site2``, ...). A site's effects
+        follow from its name: a cohort of other names is an independent
+        cohort from other sites, for external validation.
+    site_effect : float, default=1.0
+        Strength of every site effect (0: sites without any effect).
+    age_effect : float, default=0.0
+        An age effect on both the images (every region's activation moves by
+        ``age_effect`` per SD of age) and the outcome (its log-odds too): age
+        then confounds the brain-outcome relation.
     n_jobs : int or None, default=None
         Processes generating images; the result does not depend on it.
     overwrite : bool, default=False
@@ -253,7 +332,16 @@ def make_synthetic_cohort(
     -------
     Cohort
         With ``ground_truth`` (``p_response_<arm>`` per arm, ``better_arm``, the
-        latents) and ``info["bayes_balanced_accuracy"]``.
+        latents, ``brain_logit``: the part of the response log-odds that
+        comes from the brain, which is what generalises to a new site, and
+        ``symptom_reduction``: the same response as a percent reduction of
+        symptoms, >= 50 exactly for responders, clipped to [-100, 100], with
+        the expectation of the unclipped value ``expected_reduction``, for
+        continuous outcomes) and
+        ``info["bayes_balanced_accuracy"]``; multi-site cohorts also have
+        ``info["brain_balanced_accuracy"]``, the balanced accuracy of the
+        brain signal alone (0.5 when the outcome has no brain signal) and
+        ``info["sites"]``, each site's effects.
 
     Examples
     --------
@@ -263,6 +351,12 @@ def make_synthetic_cohort(
     ['age', 'sex', 'baseline_severity', 'site', 'treatment', 'image']
     >>> sorted(cohort.ground_truth.columns)[:2]
     ['amygdala', 'better_arm']
+    >>> study = tp.make_synthetic_cohort(
+    ...     40, effect="none", n_sites=4, grid="fsl6", random_state=0)
+    >>> sorted(study.X["site"].unique())
+    ['site1', 'site2', 'site3', 'site4']
+    >>> study.info["brain_balanced_accuracy"]
+    0.5
     """
     if effect not in EFFECTS:
         raise TxpredictError(
@@ -280,15 +374,41 @@ def make_synthetic_cohort(
     coef = EFFECTS[effect]
 
     latents, age, sex, severity = _latent_population(rng, n)
-    site = rng.choice(["site1", "site2", "site3"], size=n)
+    profiles = _site_profiles(n_sites, site_names, site_effect)
+    if profiles is None:
+        # Single population: a site label without any effect.
+        site = rng.choice(["site1", "site2", "site3"], size=n)
+    else:
+        site = assign_sites(rng, n, list(profiles))
+        age = np.clip(
+            np.round(age + np.array([profiles[s].age_shift for s in site])),
+            _AGE_LOW,
+            _AGE_HIGH,
+        ).astype(int)
+        severity = np.clip(
+            np.round(severity + np.array([profiles[s].severity_shift for s in site])),
+            30,
+            144,
+        )
     blocks = np.concatenate([rng.permutation([0, 0, 1, 1]) for _ in range(n // 4 + 1)])
     arm_index = blocks[:n]
+    # Site and age shift the log-odds on top of the documented model.
+    other_logit = _age_z(age) * age_effect
+    if profiles is not None:
+        other_logit = other_logit + np.array([profiles[s].response_logit for s in site])
     p_arm = {
-        arm: expit(_response_logits(coef, latents, age, severity, code))
+        arm: expit(_response_logits(coef, latents, age, severity, code) + other_logit)
         for arm, code in zip(arms, (-1.0, 1.0), strict=True)
     }
     p_received = np.where(arm_index == 1, p_arm[arms[1]], p_arm[arms[0]])
-    responder = (rng.random(n) < p_received).astype(int)
+    uniform = rng.random(n)
+    responder = (uniform < p_received).astype(int)
+    # The same draw as a symptom reduction (%): responder <=> reduction >= 50%,
+    # a logistic latent scaled to a plausible spread of change scores.
+    # A score cannot fall below 0: reductions are clipped at 100% (and -100%).
+    reduction = np.clip(
+        50.0 + _REDUCTION_SCALE * (logit(p_received) - logit(uniform)), -100, 100
+    )
 
     width = max(2, len(str(n)))
     ids = [f"sub-{i + 1:0{width}d}" for i in range(n)]
@@ -307,6 +427,10 @@ def make_synthetic_cohort(
     for arm in arms:
         truth[f"p_response_{arm}"] = p_arm[arm]
     truth["better_arm"] = np.where(p_arm[arms[1]] > p_arm[arms[0]], arms[1], arms[0])
+    received_code = np.where(arm_index == 1, 1.0, -1.0)
+    truth["brain_logit"] = _brain_logits(coef, latents, received_code)
+    truth["symptom_reduction"] = reduction
+    truth["expected_reduction"] = 50.0 + _REDUCTION_SCALE * logit(p_received)
     truth.insert(0, "participant_id", ids)
     info = {
         "generator": "txpredict.make_synthetic_cohort",
@@ -318,6 +442,14 @@ def make_synthetic_cohort(
         ),
         "random_state": random_state if isinstance(random_state, int) else None,
     }
+    if profiles is not None or age_effect:
+        info["brain_balanced_accuracy"] = _brain_balanced_accuracy(
+            truth["brain_logit"].to_numpy(), p_received
+        )
+    if profiles is not None:
+        info["site_effect"] = site_effect
+        info["sites"] = {name: asdict(p) for name, p in profiles.items()}
+    info["age_effect"] = age_effect
 
     grid = get_grid(grid)
     mask_flat = mni_brain_mask(grid).ravel(order="F")
@@ -326,11 +458,29 @@ def make_synthetic_cohort(
     for region, gain in (("amygdala", 0.5), ("dACC", 0.3)):
         idx, weight = blobs[region]
         group_map[idx] += gain * weight
-    latent_rows = latents.to_dict("records")
+    # Age moves every region's activation (the images' share of its confounding).
+    activations = latents.add(_age_z(age)[:, None] * age_effect * (
+        latents.columns.isin(REGIONS)
+    ))  # fmt: skip
+    latent_rows = activations.to_dict("records")
     child_seeds = subject_seed.spawn(n)
+    scanners = (
+        {}
+        if profiles is None
+        else {name: site_map(p, blobs, mask_flat) for name, p in profiles.items()}
+    )
     volumes = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(_contrast_map)(s, grid, mask_flat, blobs, row, group_map)
-        for s, row in zip(child_seeds, latent_rows, strict=True)
+        joblib.delayed(_contrast_map)(
+            seed,
+            grid,
+            mask_flat,
+            blobs,
+            row,
+            group_map,
+            scanners.get(where),
+            1.0 if profiles is None else profiles[where].noise_scale,
+        )
+        for seed, row, where in zip(child_seeds, latent_rows, site, strict=True)
     )
     rest_volumes = None
     if rest:

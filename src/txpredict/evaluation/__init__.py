@@ -1,14 +1,27 @@
 """Evaluation of cross-validated models: comparisons and permutation tests."""
 
+from txpredict.evaluation._added_value import AddedValue, added_value
 from txpredict.evaluation._compare import Comparison, compare
+from txpredict.evaluation._external import (
+    ExternalValidation,
+    calibration_measures,
+    recalibrated,
+    validate_external,
+)
 from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_test,
 )
 
 __all__ = [
+    "AddedValue",
     "Comparison",
+    "ExternalValidation",
     "PermutationTestResult",
+    "added_value",
+    "calibration_measures",
     "compare",
     "permutation_test",
+    "recalibrated",
+    "validate_external",
 ]

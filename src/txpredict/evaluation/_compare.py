@@ -8,12 +8,14 @@ import pandas as pd
 from scipy import stats
 
 from txpredict.errors import TxpredictError
+from txpredict.model_selection import RegressionCVResult
 from txpredict.stats import (
     DEFAULT_COMPARISON_METHODS,
     DESCRIPTIONS,
     CVPredictions,
     cv_estimates,
     cv_paired_test,
+    regression_paired_test,
 )
 
 
@@ -39,11 +41,12 @@ class Comparison:
 
     @property
     def a_is_better(self) -> bool:
-        """Whether a's AUC is significantly higher: difference > 0 and p < alpha.
+        """Whether a's AUC (r for regressors) is significantly higher.
 
-        A one-sided claim at level alpha / 2 from the two-sided test.
+        Difference > 0 and p < alpha: a one-sided claim at level alpha / 2
+        from the two-sided test.
         """
-        row = self.table.loc["auc"]
+        row = self.table.iloc[0]
         return bool(row["difference"] > 0 and row["p_value"] < self.alpha)
 
     def summary(self) -> pd.DataFrame:
@@ -53,8 +56,9 @@ class Comparison:
     def __repr__(self) -> str:
         a, b = self.names
         verdict = "higher" if self.a_is_better else "not significantly higher"
+        primary = "AUC" if self.table.index[0] == "auc" else str(self.table.index[0])
         lines = [
-            f"Comparison of {a!r} (a) with {b!r} (b), same splits: AUC of a is "
+            f"Comparison of {a!r} (a) with {b!r} (b), same splits: {primary} of a is "
             f"{verdict} (alpha={self.alpha:g})"
         ]
         for metric, row in self.table.iterrows():
@@ -132,6 +136,8 @@ def compare(result_a, result_b, *, names=("a", "b"), alpha=0.05) -> Comparison:
             "mix model differences with split differences. Run both with the same X, "
             "y, outer_cv, n_repeats, groups and random_state."
         )
+    if isinstance(result_a, RegressionCVResult):
+        return _compare_regressions(result_a, result_b, names, alpha)
     cv_a, cv_b = _aligned(result_a, result_b)
     estimates_a, estimates_b = cv_estimates(cv_a), cv_estimates(cv_b)
     rows = []
@@ -149,6 +155,39 @@ def compare(result_a, result_b, *, names=("a", "b"), alpha=0.05) -> Comparison:
                 "statistic": test["statistic"],
                 "p_value": test["p_value"],
                 "test": DESCRIPTIONS[method],
+            }
+        )
+    return Comparison(pd.DataFrame(rows).set_index("metric"), tuple(names), alpha)
+
+
+def _compare_regressions(result_a, result_b, names, alpha) -> Comparison:
+    """R and mean absolute error of two regressors: Nadeau-Bengio corrected t."""
+    keys = ["repeat", "participant_id"]
+    merged = result_a.predictions.merge(
+        result_b.predictions, on=keys, suffixes=("_a", "_b"), validate="one_to_one"
+    )
+    frames = [
+        merged[["repeat", f"fold{s}", f"y_true{s}", f"y_pred{s}"]].set_axis(
+            ["repeat", "fold", "y_true", "y_pred"], axis=1
+        )
+        for s in ("_a", "_b")
+    ]
+    summary_a, summary_b = result_a.summary(), result_b.summary()
+    rows = []
+    for metric in ("r", "mae"):
+        test = regression_paired_test(*frames, metric)
+        quantile = stats.t.ppf(1 - alpha / 2, test["df"])
+        rows.append(
+            {
+                "metric": metric,
+                "a": summary_a.at[metric, "estimate"],
+                "b": summary_b.at[metric, "estimate"],
+                "difference": test["difference"],
+                "ci_low": test["difference"] - quantile * test["se"],
+                "ci_high": test["difference"] + quantile * test["se"],
+                "statistic": test["statistic"],
+                "p_value": test["p_value"],
+                "test": DESCRIPTIONS["corrected_folds"],
             }
         )
     return Comparison(pd.DataFrame(rows).set_index("metric"), tuple(names), alpha)

@@ -1,7 +1,9 @@
 """Feature extraction: ROI summaries, whole-brain patterns, demographics."""
 
+from txpredict.features._confounds import ConfoundRemover
 from txpredict.features._demographics import DemographicFeatures
 from txpredict.features._extract import images_from_input
+from txpredict.features._harmonize import ComBat
 from txpredict.features._image_features import (
     ImageFeatures,
     RoiFeatures,
@@ -18,6 +20,8 @@ from txpredict.features._timeseries import falff
 
 __all__ = [
     "AtlasRegion",
+    "ComBat",
+    "ConfoundRemover",
     "DemographicFeatures",
     "ImageFeatures",
     "PrecomputedFeatures",

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
-from txpredict.models import ResponseClassifier
+from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
 
 _STRATEGIES = ("t_learner", "interaction")
 
@@ -98,7 +98,7 @@ class ModalitySelector(BaseEstimator):
         part (needs numeric image features, no demographics).
     arms : sequence of str or None, default=None
         Arm names; None takes them from the training data (sorted).
-    param_grid, inner_cv, random_state
+    param_grid, inner_cv, demographic_columns, feature_options, random_state
         As in :class:`ResponseClassifier`.
 
     Attributes
@@ -127,9 +127,13 @@ class ModalitySelector(BaseEstimator):
         arms=None,
         param_grid=None,
         inner_cv=5,
+        demographic_columns=DEFAULT_DEMOGRAPHIC_COLUMNS,
+        feature_options=None,
         random_state=0,
     ):
         self.features = features
+        self.demographic_columns = demographic_columns
+        self.feature_options = feature_options
         self.classifier = classifier
         self.strategy = strategy
         self.arms = arms
@@ -144,6 +148,8 @@ class ModalitySelector(BaseEstimator):
             self.classifier,
             param_grid=self.param_grid,
             inner_cv=self.inner_cv,
+            demographic_columns=self.demographic_columns,
+            feature_options=self.feature_options,
             random_state=self.random_state,
         )
 

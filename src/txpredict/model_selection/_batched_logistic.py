@@ -23,8 +23,10 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import SelectPercentile
 from sklearn.impute import SimpleImputer
@@ -32,10 +34,12 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
 from txpredict.model_selection._gram import best_candidate, fast_path_family
 from txpredict.model_selection._preparation import FoldPreparation, encode_design
 from txpredict.model_selection._schemes import split
 from txpredict.models._presets import linear_family
+from txpredict.models._steps import ReplaceColumns
 from txpredict.stats import fast_auc
 
 
@@ -159,33 +163,61 @@ def _standardizer(A, scaling):
     return mean, scale
 
 
+def fit_prepared(sets, Cs, *, balanced=True):
+    """Fit each prepared training set for every C of its list, in one batch.
+
+    Parameters
+    ----------
+    sets : list of (F, y)
+        Features as the classifier sees them (already prepared) and 0/1 labels.
+    Cs : list of sequences of float
+        The C values to fit for each set.
+    balanced : bool, default=True
+        Class-balanced weights (``class_weight="balanced"``) or none.
+
+    Returns
+    -------
+    coef : ndarray of shape (sum of len(Cs[i]), p)
+    intercept : ndarray
+        Set by set, in the order of each set's C values.
+    """
+    m = max(len(F) for F, _ in sets)
+    # Sets may differ in width (a category missing from one training set drops
+    # its one-hot column): narrower ones are padded with zero columns, whose
+    # penalised coefficients stay exactly 0.
+    p = max(F.shape[1] for F, _ in sets)
+    X = np.zeros((len(sets), m, p))
+    Y = np.zeros((len(sets), m))
+    W = np.zeros((len(sets), m))
+    for i, (F, y) in enumerate(sets):
+        X[i, : len(F), : F.shape[1]] = F
+        Y[i, : len(F)] = y
+        W[i, : len(F)] = balanced_weights(y) if balanced else 1.0
+    # Each set is laid out once and repeated for its C values.
+    rows = np.repeat(np.arange(len(sets)), [len(c) for c in Cs])
+    C = np.concatenate([np.asarray(c, dtype=float) for c in Cs])
+    return batched_logistic_regression(X[rows], Y[rows], W[rows], C)
+
+
 def fit_problems(problems, *, balanced=True):
     """Solve [(A_train, y_train, C, scaling)] together; (coef, intercept, stats).
 
+    Each problem is standardised as ``scaling`` says (None: prepared already);
     ``balanced=False`` fits without class weights (``class_weight=None``).
     """
-    m = max(len(a) for a, _, _, _ in problems)
-    # Problems may differ in width (a category missing from one training set
-    # drops its one-hot column): narrower ones are padded with zero columns,
-    # whose penalised coefficients stay exactly 0.
-    p = max(a.shape[1] for a, _, _, _ in problems)
-    X = np.zeros((len(problems), m, p))
-    Y = np.zeros((len(problems), m))
-    W = np.zeros((len(problems), m))
-    stats = []
-    for b, (A, y, _, scaling) in enumerate(problems):
+    sets, stats = [], []
+    for A, y, _, scaling in problems:
         A = np.asarray(A, dtype=np.float64)  # float32 features: float64 statistics
-        if scaling is None:  # prepared already
+        if scaling is None:
             stats.append(None)
-            X[b, : len(A), : A.shape[1]] = A
+            sets.append((A, y))
         else:
             mean, scale = _standardizer(A, scaling)
             stats.append((mean, scale))
-            X[b, : len(A), : A.shape[1]] = (A - mean) / scale
-        Y[b, : len(A)] = y
-        W[b, : len(A)] = balanced_weights(y) if balanced else 1.0
-    C = np.array([c for _, _, c, _ in problems])
-    coef, intercept = batched_logistic_regression(X, Y, W, C)
+            sets.append(((A - mean) / scale, y))
+    coef, intercept = fit_prepared(
+        sets, [[C] for _, _, C, _ in problems], balanced=balanced
+    )
     return coef, intercept, stats
 
 
@@ -272,7 +304,7 @@ class BatchedLogisticSearch:
         """
         if self.preparation is None:
             mean, scale = _standardizer(np.asarray(A, dtype=np.float64), self.scaling)
-            return (A - mean) / scale, (rows - mean) / scale, None
+            return (A - mean) / scale, (rows - mean) / scale
         # FoldPreparation refits every attribute in fit: a shallow copy is a
         # fresh one, without clone's parameter introspection (a third of the
         # time of a batched demographics CV).
@@ -281,7 +313,7 @@ class BatchedLogisticSearch:
             if isinstance(self.preparation, FoldPreparation)
             else clone(self.preparation)
         ).fit(A, y)
-        return step.transform(A), step.transform(rows), None
+        return step.transform(A), step.transform(rows)
 
     def fit_decision(self, tasks):
         """Decision function on each task's rows after tuning on its training set.
@@ -299,15 +331,15 @@ class BatchedLogisticSearch:
         """
         best = [0] * len(tasks)
         if len(self.Cs) > 1:
-            problems, evaluations = [], []
+            sets, evaluations = [], []
             for t, task in enumerate(tasks):
                 A, y = task[0], np.asarray(task[1])
                 groups = task[3] if len(task) > 3 else None
                 for tr, te in split(self.splitter, y, groups):
-                    F, rows, scaling = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
-                    evaluations.append((t, len(problems), rows, y[te]))
-                    problems += [(F, y[tr], C, scaling) for C in self.Cs]
-            coef, intercept, _ = fit_problems(problems)
+                    F, rows = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
+                    evaluations.append((t, len(sets) * len(self.Cs), rows, y[te]))
+                    sets.append((np.asarray(F, dtype=np.float64), y[tr]))
+            coef, intercept = fit_prepared(sets, [self.Cs] * len(sets))
             scores = np.zeros((len(tasks), len(self.Cs)))
             counts = np.zeros(len(tasks))
             k = len(self.Cs)
@@ -320,15 +352,15 @@ class BatchedLogisticSearch:
                 scores[t] += _SCORERS[self.scoring](y_test, decisions)
                 counts[t] += 1
             best = [best_candidate(row) for row in scores / counts[:, None]]
-        problems, rows = [], []
-        for task, k in zip(tasks, best, strict=True):
+        sets, rows = [], []
+        for task in tasks:
             y = np.asarray(task[1])
-            F, prepared_rows, scaling = self._prepare(task[0], y, task[2])
-            problems.append((F, y, self.Cs[k], scaling))
+            F, prepared_rows = self._prepare(task[0], y, task[2])
+            sets.append((np.asarray(F, dtype=np.float64), y))
             rows.append(prepared_rows)
-        coef, intercept, stats = fit_problems(problems)
+        coef, intercept = fit_prepared(sets, [[self.Cs[k]] for k in best])
         return [
-            (decision_of(rows[b], coef[b], intercept[b], stats[b]), best[b])
+            (decision_of(rows[b], coef[b], intercept[b], None), best[b])
             for b in range(len(tasks))
         ]
 
@@ -383,9 +415,13 @@ def batched_search_of(model, design):
         width = preparation.n_image + len(preparation.numeric)
         width += sum(preparation.n_levels)
     elif isinstance(design, np.ndarray) and all(
-        isinstance(step, _NUMERIC_STEPS) for _, step in _flat_steps(preparation)
+        isinstance(step, _NUMERIC_STEPS) for step in _flat_steps(preparation)
     ):
         width = design.shape[1]  # imputation, scaling, selection, PCA: at most
+    elif all(isinstance(step, _LABEL_FREE_STEPS) for step in _flat_steps(preparation)):
+        # Harmonisation, confound regression, encoding: txpredict's own steps,
+        # which learn nothing from labels, fitted on each training set.
+        width = _width_bound(design, preparation.steps[-1][1])
     else:
         return None  # e.g. a user's transformer: fitted fold by fold, as it is
     if width > MAX_BATCHED_FEATURES:
@@ -398,15 +434,57 @@ def batched_search_of(model, design):
 
 #: Steps the batched route may fit per training set on a numeric design.
 _NUMERIC_STEPS = (SimpleImputer, StandardScaler, SelectPercentile, PCA)
+#: Steps that learn nothing from the labels, on any design.
+_LABEL_FREE_STEPS = (
+    SimpleImputer,
+    StandardScaler,
+    PCA,
+    DemographicFeatures,
+    ComBat,
+    ConfoundRemover,
+)
 
 
-def _flat_steps(pipeline):
-    """(name, step) of a pipeline, nested pipelines unrolled."""
-    for name, step in pipeline.steps:
-        if isinstance(step, Pipeline):
-            yield from _flat_steps(step)
+def _flat_steps(step):
+    """The elementary steps of a pipeline, column transformer or column replacer."""
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            yield from _flat_steps(inner)
+    elif isinstance(step, ColumnTransformer):
+        for _, inner, _ in step.transformers:
+            yield from _flat_steps(inner)
+    elif isinstance(step, ReplaceColumns):
+        yield from _flat_steps(step.transformer)
+    else:
+        yield step
+
+
+def _width_bound(design, encoder) -> int:
+    """Most columns the classifier can see after the final encoding step.
+
+    Counted, not fitted (no step may see the whole cohort): image columns one
+    each; demographic columns one per number, one per category present.
+    """
+
+    def demographic(columns):
+        frame = design[list(columns)]
+        return sum(
+            1
+            if pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            else frame[c].nunique()
+            for c in columns
+        )
+
+    if isinstance(encoder, DemographicFeatures):
+        return demographic(encoder.columns)
+    width = 0
+    for _, _, columns in encoder.transformers:
+        if isinstance(columns, slice):
+            width += len(range(*columns.indices(design.shape[1])))
         else:
-            yield name, step
+            width += demographic(columns)
+    return width
 
 
 class LogisticFastPath:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from sklearn.base import is_regressor
+from sklearn.model_selection import ParameterGrid
 
 from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
@@ -20,13 +23,16 @@ from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_tests,
 )
-from txpredict.model_selection._runner import Runner, split_scores
+from txpredict.model_selection._regression_result import RegressionCVResult
+from txpredict.model_selection._runner import Runner
 from txpredict.model_selection._schemes import (
     check_inner_groups,
     outer_splits,
     splits_hash,
 )
+from txpredict.model_selection._summary import summary_table
 from txpredict.model_selection._validation import prepare_inputs
+from txpredict.models._base import ResponseModel
 from txpredict.stats import (
     DEFAULT_METHODS,
     METHODS,
@@ -34,9 +40,13 @@ from txpredict.stats import (
     CVPredictions,
     binary_metrics,
     check_permutable,
+    confusion_counts,
     cv_estimates,
     cv_intervals,
+    delong_components,
+    heterogeneity,
     metrics_from_counts,
+    wilson_interval,
 )
 
 
@@ -106,7 +116,7 @@ def nested_cross_validate(
 
     Returns
     -------
-    NestedCVResult
+    NestedCVResult, or RegressionCVResult for a regressor (ResponseRegressor)
 
     Examples
     --------
@@ -119,6 +129,7 @@ def nested_cross_validate(
     >>> list(result.summary().columns[:3])
     ['estimate', 'ci_low', 'ci_high']
     """
+    regression = is_regressor(estimator)
     estimator, index, y, outer_cv, groups = prepare_inputs(
         estimator,
         X,
@@ -128,7 +139,9 @@ def nested_cross_validate(
         n_repeats=n_repeats,
         groups=groups,
         allow_loo=allow_loo,
+        continuous=regression,
     )
+    stratify = stratify and not regression  # a change score has no classes
     splits = outer_splits(
         y,
         outer_cv=outer_cv,
@@ -138,9 +151,7 @@ def nested_cross_validate(
         random_state=random_state,
     )
     inner_group_labels = groups if inner_groups else None
-    if inner_group_labels is not None and isinstance(
-        getattr(estimator, "inner_cv", None), int
-    ):
+    if inner_group_labels is not None and _tunes(estimator):
         check_inner_groups(groups, splits, estimator.inner_cv)
     runner = Runner(estimator, X, fast_path=fast_path)
     if n_permutations:
@@ -163,14 +174,16 @@ def nested_cross_validate(
             n_permutations=n_permutations,
             random_state=random_state,
             n_jobs=n_jobs,
-            observed=split_scores(y, splits, outputs),
+            regression=regression,
         )
-    return NestedCVResult.from_outputs(
+    result_type = RegressionCVResult if regression else NestedCVResult
+    return result_type.from_outputs(
         index,
         y,
         splits,
         outputs,
         permutation=permutation,
+        groups=groups,
         info={
             "estimator": repr(estimator),
             "outer_cv": outer_cv if isinstance(outer_cv, int | str) else repr(outer_cv),
@@ -182,6 +195,18 @@ def nested_cross_validate(
             "fast_path": runner.fast is not None,
         },
     )
+
+
+def _tunes(estimator) -> bool:
+    """Whether the estimator runs an inner CV (a grid of several candidates)."""
+    if not isinstance(getattr(estimator, "inner_cv", None), int):
+        return False
+    if not isinstance(estimator, ResponseModel):
+        return True
+    grid = estimator.param_grid
+    if grid is None:
+        grid = estimator.final_estimator()[1]
+    return len(ParameterGrid(grid)) > 1
 
 
 _PREDICTION_COLUMNS = (
@@ -228,7 +253,9 @@ class NestedCVResult:
     permutation: dict | None = None
 
     @classmethod
-    def from_outputs(cls, index, y, splits, outputs, info, permutation=None):
+    def from_outputs(
+        cls, index, y, splits, outputs, info, permutation=None, groups=None
+    ):
         """Assemble the tidy tables from the per-fold outputs."""
         columns = {name: [] for name in _PREDICTION_COLUMNS}
         fold_rows = []
@@ -242,11 +269,13 @@ class NestedCVResult:
                 ("y_true", y[test]),
                 ("y_pred", np.asarray(out["y_pred"]).astype(int)),
                 ("score", np.asarray(out["score"], dtype=float)),
-                ("probability", np.full(len(test), np.nan)
-                 if probability is None else probability),
+                (
+                    "probability",
+                    np.full(len(test), np.nan) if probability is None else probability,
+                ),
                 ("dummy_score", out["dummy_score"]),
                 ("dummy_pred", out["dummy_pred"]),
-            ):  # fmt: skip
+            ):
                 columns[name].append(values)
             fold_rows.append(
                 {
@@ -264,6 +293,9 @@ class NestedCVResult:
         predictions = pd.DataFrame(
             {name: np.concatenate(parts) for name, parts in columns.items()}
         )
+        if groups is not None:  # the site of each row, for per-site results
+            order = np.concatenate([test for *_, test in splits])
+            predictions["group"] = np.asarray(groups)[order].astype(str)
         info = {**info, "n_subjects": len(y), "n_responders": int(y.sum())}
         return cls(
             predictions,
@@ -369,27 +401,101 @@ class NestedCVResult:
             "ppv": prevalence,
             "npv": 1 - prevalence,
         }
-        rows = []
-        for metric in METRICS:
-            method = DEFAULT_METHODS[metric]
-            row = by_method[method].loc[metric]
-            test = (self.permutation or {}).get(metric)
-            rows.append(
-                {
-                    "metric": metric,
-                    "estimate": row["estimate"],
-                    "ci_low": row["ci_low"],
-                    "ci_high": row["ci_high"],
-                    "ci_method": method,
-                    "p_value": np.nan if test is None else test.p_value,
-                    "sd_across_repeats": per_repeat[metric].std(ddof=1)
-                    if len(per_repeat) > 1
-                    else np.nan,
-                    "chance": chance[metric],
-                    "dummy_prior": dummy[metric],
-                }
+        return summary_table(
+            METRICS,
+            DEFAULT_METHODS,
+            by_method,
+            self.permutation,
+            per_repeat,
+            {"chance": chance, "dummy_prior": dummy},
+        )
+
+    def per_site(self, confidence=0.95) -> pd.DataFrame:
+        """Performance on each site's patients (needs ``groups``).
+
+        Under ``outer_cv="leave-site-out"`` each site's patients were predicted
+        by one model that never saw the site: its performance there is the
+        model's performance at a new clinic, and test-set intervals are valid
+        for it (Wilson, the binomial variances for balanced accuracy, DeLong
+        for the AUC). With grouped k-fold the rows of several repeats are
+        pooled and the intervals are approximate.
+
+        Returns
+        -------
+        DataFrame
+            One row per site: ``n``, ``n_responders``, and for sensitivity,
+            specificity, balanced accuracy and AUC the estimate and interval
+            (``<metric>``, ``<metric>_low``, ``<metric>_high``); NaN where a site
+            lacks a class.
+        """
+        if "group" not in self.predictions:
+            raise TxpredictError(
+                "per_site() needs the sites: run nested_cross_validate with "
+                "groups= (e.g. outer_cv='leave-site-out', groups='site')."
             )
-        return pd.DataFrame(rows).set_index("metric")
+        z = stats.norm.ppf(0.5 + confidence / 2)
+        rows = []
+        for site, frame in self.predictions.groupby("group", sort=True):
+            y, pred = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
+            counts = confusion_counts(y, pred)
+            n_pos, n_neg = counts["tp"] + counts["fn"], counts["tn"] + counts["fp"]
+            metrics = metrics_from_counts(**counts)
+            row = {
+                "site": site,
+                "n": len(frame) // self.predictions["repeat"].nunique(),
+                "n_responders": int(y.sum()) // self.predictions["repeat"].nunique(),
+            }
+            for name, hits, total in (
+                ("sensitivity", counts["tp"], n_pos),
+                ("specificity", counts["tn"], n_neg),
+            ):
+                row[name] = metrics[name]
+                row[f"{name}_low"], row[f"{name}_high"] = wilson_interval(
+                    hits, total, confidence
+                )
+            sens, spec = metrics["sensitivity"], metrics["specificity"]
+            ba = metrics["balanced_accuracy"]
+            se = (
+                np.sqrt(sens * (1 - sens) / n_pos + spec * (1 - spec) / n_neg) / 2
+                if n_pos and n_neg
+                else np.nan
+            )
+            row |= {
+                "balanced_accuracy": ba,
+                "balanced_accuracy_se": se,
+                "balanced_accuracy_low": ba - z * se,
+                "balanced_accuracy_high": ba + z * se,
+            }
+            if n_pos > 1 and n_neg > 1:
+                auc, covariance = delong_components(y, frame["score"].to_numpy())
+                auc_se = float(np.sqrt(covariance[0, 0]))
+                row |= {
+                    "auc": float(auc[0]),
+                    "auc_se": auc_se,
+                    "auc_low": auc[0] - z * auc_se,
+                    "auc_high": auc[0] + z * auc_se,
+                }
+            else:
+                row |= dict.fromkeys(["auc", "auc_se", "auc_low", "auc_high"], np.nan)
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("site")
+
+    def heterogeneity(self, confidence=0.95) -> pd.DataFrame:
+        """Do the sites agree? Cochran's Q, I^2 and the random-effects estimate.
+
+        From :meth:`per_site` (balanced accuracy and AUC, inverse-variance
+        weights; sites lacking a class left out). See
+        :func:`txpredict.stats.heterogeneity`.
+        """
+        sites = self.per_site(confidence)
+        return pd.DataFrame(
+            {
+                metric: heterogeneity(
+                    sites[metric], sites[f"{metric}_se"] ** 2, confidence
+                )
+                for metric in ("balanced_accuracy", "auc")
+            }
+        ).T
 
     def to_frame(self) -> pd.DataFrame:
         """The out-of-fold predictions (one row per subject and repeat)."""
@@ -413,9 +519,14 @@ class NestedCVResult:
             f"{s.at[m, 'ci_high']:.2f}]"
             for m in ("balanced_accuracy", "auc")
         ]
+        scheme = self.info.get("outer_cv")
+        scheme = (
+            f"leave-site-out ({self.predictions['fold'].nunique()} sites)"
+            if scheme == "leave-site-out"
+            else f"{scheme}-fold x {self.info.get('n_repeats')} repeats"
+        )
         return (
-            f"NestedCVResult({self.info.get('outer_cv')}-fold x "
-            f"{self.info.get('n_repeats')} repeats, n={self.info.get('n_subjects')}: "
+            f"NestedCVResult({scheme}, n={self.info.get('n_subjects')}: "
             + ", ".join(parts)
             + ")"
         )

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import joblib
 import numpy as np
+from sklearn.base import is_regressor
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._runner import Runner, split_scores
+from txpredict.model_selection._runner import Runner, regression_scores, split_scores
 from txpredict.model_selection._schemes import check_inner_groups, outer_splits
 from txpredict.model_selection._validation import prepare_inputs
 from txpredict.stats import check_permutable, permute
@@ -59,24 +60,33 @@ class PermutationTestResult:
         )
 
 
-def _scores_of(runner, ys, split_kwargs, inner_groups):
-    """Both statistics of a nested CV for each label vector in ``ys``."""
+#: The statistics tested for a regressor (both: higher is better).
+REGRESSION_STATISTICS = ("r", "r2")
+
+
+def _scores_of(runner, ys, split_kwargs, inner_groups, regression=False):
+    """Both statistics of a nested CV for each outcome vector in ``ys``."""
+    score, names = (
+        (regression_scores, REGRESSION_STATISTICS)
+        if regression
+        else (split_scores, STATISTICS)
+    )
     out = []
     for y in ys:
         splits = outer_splits(y, **split_kwargs)
         outputs = runner.run(y, splits, inner_groups)
-        scores = split_scores(y, splits, outputs)
-        out.append([scores[name] for name in STATISTICS])
+        scores = score(y, splits, outputs)
+        out.append([scores[name] for name in names])
     return out
 
 
 def permutation_tests(
     runner, y, *, split_kwargs, groups, inner_groups, n_permutations, random_state,
-    n_jobs=None, observed=None,
+    n_jobs=None, regression=False,
 ) -> dict[str, PermutationTestResult]:  # fmt: skip
     """One permutation test per statistic, from the same permuted nested CVs.
 
-    ``observed`` (both statistics on the true labels) is computed if not given.
+    AUC and balanced accuracy; for a regressor (``regression=True``) r and r2.
     Permutations are drawn in one stream before any work, so the null does not
     depend on ``n_jobs``.
     """
@@ -85,9 +95,9 @@ def permutation_tests(
             f"n_permutations must be a positive integer; got {n_permutations!r}."
         )
     check_permutable(y, groups)
-    if observed is None:
-        (values,) = _scores_of(runner, [y], split_kwargs, inner_groups)
-        observed = dict(zip(STATISTICS, values, strict=True))
+    names = REGRESSION_STATISTICS if regression else STATISTICS
+    (values,) = _scores_of(runner, [y], split_kwargs, inner_groups, regression)
+    observed = dict(zip(names, values, strict=True))
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(1)[0])
     permuted = [permute(y, rng, groups) for _ in range(n_permutations)]
     # Chunks amortise shipping the runner (features, Gram matrix) to workers.
@@ -95,13 +105,13 @@ def permutation_tests(
     chunks = np.array_split(np.arange(n_permutations), n_chunks)
     results = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_scores_of)(
-            runner, [permuted[i] for i in chunk], split_kwargs, inner_groups
+            runner, [permuted[i] for i in chunk], split_kwargs, inner_groups, regression
         )
         for chunk in chunks
     )
     null = np.array([row for block in results for row in block])
     out = {}
-    for k, name in enumerate(STATISTICS):
+    for k, name in enumerate(names):
         p_value = (1 + np.sum(null[:, k] >= observed[name])) / (1 + n_permutations)
         out[name] = PermutationTestResult(
             float(observed[name]), null[:, k], float(p_value), name, groups is not None
@@ -115,7 +125,7 @@ def permutation_test(
     y,
     *,
     n_permutations=1000,
-    scoring="auc",
+    scoring=None,
     outer_cv=5,
     inner_cv=None,
     n_repeats=1,
@@ -141,7 +151,8 @@ def permutation_test(
         splits keep groups whole; a group of a single outcome class then cannot
         change, and too few possible arrangements is an error.
     n_permutations : int, default=1000
-    scoring : {"auc", "balanced_accuracy"}, default="auc"
+    scoring : {"auc", "balanced_accuracy"} or {"r", "r2"}, default=None
+        The statistic; None: "auc" for a classifier, "r" for a regressor.
     n_repeats : int, default=1
         Outer repeats per run, the same for the observed and the permuted labels
         (so the statistic has the same distribution under the null).
@@ -164,10 +175,14 @@ def permutation_test(
     >>> len(test.null_distribution)
     19
     """
-    if scoring not in STATISTICS:
+    regression = is_regressor(estimator)
+    allowed = REGRESSION_STATISTICS if regression else STATISTICS
+    scoring = allowed[0] if scoring is None else scoring
+    if scoring not in allowed:
         raise TxpredictError(
             f"The 'scoring' parameter of permutation_test must be one of "
-            f"{list(STATISTICS)}. Got {scoring!r} instead."
+            f"{list(allowed)} for this {'regressor' if regression else 'classifier'}."
+            f" Got {scoring!r} instead."
         )
     estimator, _, y, outer_cv, groups = prepare_inputs(
         estimator,
@@ -178,7 +193,9 @@ def permutation_test(
         n_repeats=n_repeats,
         groups=groups,
         allow_loo=False,
+        continuous=regression,
     )
+    stratify = stratify and not regression
     split_kwargs = {
         "outer_cv": outer_cv,
         "n_repeats": n_repeats,
@@ -199,4 +216,5 @@ def permutation_test(
         n_permutations=n_permutations,
         random_state=random_state,
         n_jobs=n_jobs,
+        regression=regression,
     )[scoring]

@@ -159,8 +159,11 @@ class FoldPreparation(TransformerMixin, BaseEstimator):
         )
         if self.image_scaling is None:
             self.image_mean_ = np.zeros_like(self.image_mean_)
-        empty = [c for c, j in zip(self.numeric, range(numeric.shape[1]), strict=True)
-                 if np.isnan(numeric[:, j]).all()]  # fmt: skip
+        empty = [
+            c
+            for c, gone in zip(self.numeric, np.isnan(numeric).all(axis=0), strict=True)
+            if gone
+        ]
         if empty:
             raise TxpredictError(
                 f"DemographicFeatures: column {empty[0]!r} has no value in the "
@@ -189,9 +192,12 @@ class FoldPreparation(TransformerMixin, BaseEstimator):
         parts = [
             (np.where(np.isnan(image), self.image_fill_, image) - self.image_mean_)
             / self.image_scale_,
-            (np.where(np.isnan(numeric), self.numeric_fill_, numeric)
-             - self.numeric_mean_) / self.numeric_scale_,
-        ]  # fmt: skip
+            (
+                np.where(np.isnan(numeric), self.numeric_fill_, numeric)
+                - self.numeric_mean_
+            )
+            / self.numeric_scale_,
+        ]
         for j, categories in enumerate(self.categories_):
             column = np.where(
                 np.isnan(codes[:, j]), self.category_fill_[j], codes[:, j]

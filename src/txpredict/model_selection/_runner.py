@@ -13,7 +13,7 @@ import time
 
 import joblib
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_regressor
 from sklearn.utils import _safe_indexing
 
 from txpredict.errors import TxpredictError
@@ -22,7 +22,7 @@ from txpredict.model_selection._batched_logistic import (
     batched_search_of,
 )
 from txpredict.model_selection._gram import GramFastPath, fast_path_family
-from txpredict.stats import fast_auc, fast_balanced_accuracy
+from txpredict.stats import fast_auc, fast_balanced_accuracy, regression_metrics
 
 
 class Runner:
@@ -34,10 +34,11 @@ class Runner:
     """
 
     def __init__(self, estimator, X, *, fast_path="auto"):
-        from txpredict.models import ResponseClassifier
+        from txpredict.models._base import ResponseModel
 
         self.estimator = estimator
-        self.is_response_model = isinstance(estimator, ResponseClassifier)
+        self.is_response_model = isinstance(estimator, ResponseModel)
+        self.regression = is_regressor(estimator)
         self.extractor = None
         if self.is_response_model:
             self.extractor = estimator.make_extractor()
@@ -95,15 +96,15 @@ class Runner:
             if hasattr(predictor, "predict_proba")
             else None
         )
-        score = (
-            predictor.decision_function(test_design)
-            if hasattr(predictor, "decision_function")
-            else probability
-        )
+        predicted = np.asarray(predictor.predict(test_design))
+        if hasattr(predictor, "decision_function"):
+            score = predictor.decision_function(test_design)
+        else:  # a probability, or for a regressor its prediction
+            score = probability if probability is not None else predicted
         return {
             "score": np.asarray(score, float),
             "probability": probability,
-            "y_pred": np.asarray(predictor.predict(test_design)),
+            "y_pred": predicted,
             "best_params": dict(params),
         }
 
@@ -125,14 +126,29 @@ class Runner:
             out.update(self._dummy(y, train, test))
         return outputs
 
-    @staticmethod
-    def _dummy(y, train, test):
-        """The prior-only dummy: the training majority, scored by its prevalence."""
-        prevalence = y[train].mean()
+    def _dummy(self, y, train, test):
+        """A model without features.
+
+        For a regressor the training mean; for a classifier the prior-only
+        dummy (the training majority, scored by its prevalence).
+        """
+        mean = y[train].mean()
         return {
-            "dummy_score": np.full(len(test), prevalence),
-            "dummy_pred": np.full(len(test), int(prevalence > 0.5)),
+            "dummy_score": np.full(len(test), mean),
+            "dummy_pred": np.full(
+                len(test), mean if self.regression else int(mean > 0.5)
+            ),
         }
+
+
+def regression_scores(y, splits, outputs) -> dict[str, float]:
+    """Pearson r and r2 of each repeat's pooled predictions, averaged."""
+    n_repeats = max(r for r, *_ in splits) + 1
+    predicted = np.empty((n_repeats, len(y)))
+    for (repeat, _, _, test), out in zip(splits, outputs, strict=True):
+        predicted[repeat, test] = out["y_pred"]
+    values = [regression_metrics(y, row) for row in predicted]
+    return {m: float(np.mean([v[m] for v in values])) for m in ("r", "r2")}
 
 
 def split_scores(y, splits, outputs) -> dict[str, float]:

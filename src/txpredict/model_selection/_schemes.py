@@ -38,19 +38,38 @@ _LOO_WHY = (
 )
 
 
+#: The named outer scheme holding out one site (a group) at a time.
+LEAVE_SITE_OUT = "leave-site-out"
+
+
+def is_leave_site_out(outer_cv) -> bool:
+    """Whether ``outer_cv`` holds out one site (group) at a time."""
+    if isinstance(outer_cv, str):
+        return outer_cv.lower() in (LEAVE_SITE_OUT, "leave-one-site-out", "loso")
+    return isinstance(outer_cv, LeaveOneGroupOut)
+
+
 def is_leave_one_out(outer_cv, n_subjects) -> bool:
-    """Whether ``outer_cv`` holds out one subject (or one group) at a time."""
+    """Whether ``outer_cv`` holds out one subject at a time."""
     if isinstance(outer_cv, str):
         return outer_cv.lower() in ("loo", "leave-one-out", "leaveoneout")
-    if isinstance(outer_cv, LeaveOneOut | LeaveOneGroupOut):
+    if isinstance(outer_cv, LeaveOneOut):
         return True
     if isinstance(outer_cv, int | np.integer):
         return int(outer_cv) >= n_subjects
     return False
 
 
-def check_outer_cv(outer_cv, n_subjects, *, allow_loo):
+def check_outer_cv(outer_cv, n_subjects, *, allow_loo, groups=None):
     """Validate ``outer_cv``; refuse leave-one-out unless ``allow_loo``."""
+    if is_leave_site_out(outer_cv):
+        if groups is None:
+            raise TxpredictError(
+                "outer_cv='leave-site-out' holds out one site at a time: pass the "
+                "sites as groups= (a column name of X, e.g. groups='site', or an "
+                "array)."
+            )
+        return LEAVE_SITE_OUT
     if is_leave_one_out(outer_cv, n_subjects):
         if not allow_loo:
             raise TxpredictError(
@@ -76,6 +95,8 @@ def check_outer_cv(outer_cv, n_subjects, *, allow_loo):
 
 def n_folds(outer_cv, n_subjects, groups=None) -> int:
     """Number of outer folds of one repeat."""
+    if outer_cv == LEAVE_SITE_OUT:
+        return len(pd.unique(np.asarray(groups)))
     if outer_cv == "loo":
         return n_subjects if groups is None else len(np.unique(groups))
     if isinstance(outer_cv, int):
@@ -176,14 +197,14 @@ def repeat_seeds(random_state, n_repeats) -> list[int]:
 
 def outer_splits(y, *, outer_cv, n_repeats, groups, stratify, random_state):
     """All (repeat, fold, train, test) of a repeated outer CV, in a fixed order."""
-    if outer_cv == "loo":
+    if outer_cv in ("loo", LEAVE_SITE_OUT):
         splitter = LeaveOneOut() if groups is None else LeaveOneGroupOut()
         seeds = [None]  # deterministic: repeats would all be the same
     else:
         seeds = repeat_seeds(random_state, n_repeats)
     splits = []
     for repeat, seed in enumerate(seeds):
-        if outer_cv == "loo":
+        if outer_cv in ("loo", LEAVE_SITE_OUT):
             pass
         elif isinstance(outer_cv, int):
             if groups is not None:

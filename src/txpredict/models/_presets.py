@@ -8,9 +8,15 @@ apart, and every extra candidate adds optimism to non-nested estimates.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, clone, is_classifier
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.base import (
+    ClassifierMixin,
+    RegressorMixin,
+    clone,
+    is_classifier,
+    is_regressor,
+)
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.svm import SVC
 
 from txpredict.errors import TxpredictError
@@ -93,6 +99,39 @@ def make_classifier(
     return clone(classifier), {}, linear_family(classifier)
 
 
+# name -> (regressor, default grid)
+_REGRESSORS = {
+    "ridge": (Ridge(), {"alpha": [1e-1, 1.0, 10.0, 100.0, 1000.0]}),
+    "random_forest": (
+        RandomForestRegressor(n_estimators=200),
+        {"max_depth": [None, 3], "min_samples_leaf": [1, 5]},
+    ),
+}
+REGRESSOR_NAMES = tuple(_REGRESSORS)
+
+
+def make_regressor(regressor, random_state) -> tuple[RegressorMixin, dict]:
+    """Regressor instance and its default grid (a name, or any regressor)."""
+    if isinstance(regressor, str):
+        if regressor not in _REGRESSORS:
+            raise TxpredictError(
+                "The 'regressor' parameter of ResponseRegressor must be one of "
+                f"{list(REGRESSOR_NAMES)} or a scikit-learn regressor. Got "
+                f"{regressor!r} instead."
+            )
+        estimator, grid = _REGRESSORS[regressor]
+        estimator = clone(estimator)
+        if "random_state" in estimator.get_params():
+            estimator.set_params(random_state=random_state)
+        return estimator, dict(grid)
+    if not is_regressor(regressor):
+        raise TxpredictError(
+            "The 'regressor' parameter of ResponseRegressor must be a name or a "
+            f"scikit-learn regressor; got {type(regressor).__name__}."
+        )
+    return clone(regressor), {}
+
+
 def linear_family(classifier) -> str | None:
     """The fast-path family ("svm", "logistic", "ridge") of a classifier, or None."""
     if type(classifier) is SVC and classifier.kernel == "linear":
@@ -105,8 +144,12 @@ def linear_family(classifier) -> str | None:
     return None
 
 
-def make_image_extractor(features, *, image_column, n_jobs, memory):
-    """The stateless image extractor of a feature set, or None."""
+def make_image_extractor(features, *, image_column, n_jobs, memory, options=None):
+    """The stateless image extractor of a feature set, or None.
+
+    ``options`` are further parameters of the extractor (``nonfinite``,
+    ``mask``, ``rois``, ...); a name it does not take is an error.
+    """
     if not isinstance(features, str):
         return None
     if features not in FEATURE_SETS:
@@ -122,12 +165,24 @@ def make_image_extractor(features, *, image_column, n_jobs, memory):
         "verbose": 0,
     }
     if image == "roi":
-        return RoiFeatures(**common)
-    if image == "roi_voxels":
-        return RoiFeatures(summary="voxels", **common)
-    if image == "wholebrain":
-        return WholeBrainFeatures(**common)
-    return None  # demographics only
+        extractor = RoiFeatures(**common)
+    elif image == "roi_voxels":
+        extractor = RoiFeatures(summary="voxels", **common)
+    elif image == "wholebrain":
+        extractor = WholeBrainFeatures(**common)
+    else:
+        return None  # demographics only
+    if options:
+        allowed = set(extractor.get_params()) - set(common)
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TxpredictError(
+                f"feature_options {unknown} are not parameters of "
+                f"{type(extractor).__name__} (features={features!r}); it takes "
+                f"{sorted(allowed)}."
+            )
+        extractor.set_params(**options)
+    return extractor
 
 
 def uses_demographics(features) -> bool:
@@ -157,20 +212,19 @@ def default_scaling(features) -> str:
     return "center" if voxels else "standard"
 
 
-def prefix_grid(param_grid: dict, valid: set[str]) -> dict:
+def prefix_grid(param_grid: dict, valid: set[str], step="classifier") -> dict:
     """Grid keys as pipeline parameters: ``C`` means ``classifier__C``."""
     out = {}
     for key, values in param_grid.items():
-        full = key if "__" in key else f"classifier__{key}"
+        full = key if "__" in key else f"{step}__{key}"
         if full not in valid:
             short = sorted(
-                k.removeprefix("classifier__")
-                for k in valid
-                if k.startswith("classifier__")
+                k.removeprefix(f"{step}__") for k in valid if k.startswith(f"{step}__")
             )
             raise TxpredictError(
-                f"param_grid key {key!r} is not a parameter of the model. Classifier "
-                f"parameters: {short}; other steps are addressed as 'step__param' "
+                f"param_grid key {key!r} is not a parameter of the model. "
+                f"{step.capitalize()} parameters: {short}; other steps are addressed "
+                f"as 'step__param' "
                 f"({sorted({k.split('__')[0] for k in valid if '__' in k})})."
             )
         values = list(values) if not isinstance(values, np.ndarray) else values.tolist()

@@ -136,14 +136,64 @@ def roi_figure(rois) -> str | None:
         return None
     from nilearn import plotting
 
-    fig = plt.figure(figsize=(7, 2.6))
+    fig = plt.figure(figsize=(9, 2.6))
+    # Value i is tab10's colour i (vmin 0, vmax 9), so the legend can match it.
+    values = np.arange(len(spheres), dtype=float) % 10
+    colors = [plt.get_cmap("tab10")(int(v)) for v in values]
     plotting.plot_markers(
-        np.arange(len(spheres), dtype=float),
+        values,
         [r.center for r in spheres],
         node_size=[4 * r.radius for r in spheres],
+        node_cmap="tab10",
+        node_vmin=0,
+        node_vmax=9,
         figure=fig,
+        axes=(0.0, 0.0, 0.78, 1.0),
         colorbar=False,
         title="ROI centres",
-        node_cmap="tab10",
     )
+    # Which dot is which: a legend of the ROI names in the dots' colours.
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=color, label=r.name)
+        for r, color in zip(spheres, colors, strict=True)
+    ]
+    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
+    return _png(fig)
+
+
+def forest_figure(per_site, heterogeneity) -> str:
+    """Per-site balanced accuracy and AUC with 95% intervals, and the pooled one."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 1.2 + 0.45 * len(per_site)), sharey=True)
+    positions = np.arange(len(per_site))[::-1] + 1
+    for ax, metric in zip(axes, ("balanced_accuracy", "auc"), strict=True):
+        estimate = per_site[metric].to_numpy()
+        low, high = per_site[f"{metric}_low"], per_site[f"{metric}_high"]
+        ax.errorbar(
+            estimate,
+            positions,
+            xerr=[estimate - low, high - estimate],
+            fmt="s",
+            color="tab:blue",
+            capsize=3,
+            label="site (held out)",
+        )
+        pooled = heterogeneity.loc[metric]
+        ax.errorbar(
+            [pooled["random"]],
+            [0],
+            xerr=[
+                [pooled["random"] - pooled["random_ci_low"]],
+                [pooled["random_ci_high"] - pooled["random"]],
+            ],
+            fmt="D",
+            color="black",
+            capsize=3,
+            label=f"random effects (I² = {pooled['i2']:.0%})",
+        )
+        ax.axvline(0.5, ls="--", color="grey", lw=1, label="chance")
+        ax.set(title=metric.replace("_", " "), xlim=(0, 1))
+        ax.legend(loc="lower right", fontsize=7)
+    axes[0].set_yticks([*positions, 0])
+    axes[0].set_yticklabels([*per_site.index, "pooled"])
+    fig.tight_layout()
     return _png(fig)

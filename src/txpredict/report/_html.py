@@ -10,9 +10,13 @@ import jinja2
 import pandas as pd
 
 from txpredict.report import _figures
+from txpredict.stats import DESCRIPTIONS
+from txpredict.stats._calibration import coverage_note, false_positive_note
 
 
 def _fmt(value):
+    if isinstance(value, float) and value != value:  # NaN: undefined, say so
+        return "undefined"
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
     return value
@@ -50,12 +54,30 @@ def render_report(
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
-    columns, rows = table_cells(
-        summaries[next(iter(results))].drop(columns="ci_method")
-    )
+    columns, rows = table_cells(with_measured_coverage(summaries[next(iter(results))]))
+    # Every model of the run side by side (model + demographics is often the best).
+    every_model = pd.DataFrame(
+        {
+            name: {
+                f"{metric} {part}": summary.at[metric, column]
+                for metric in ("balanced_accuracy", "auc")
+                for part, column in (
+                    ("estimate", "estimate"),
+                    ("95% low", "ci_low"),
+                    ("95% high", "ci_high"),
+                )
+            }
+            for name, summary in summaries.items()
+        }
+    ).T.rename_axis("model")
+    models_columns, models_rows = table_cells(every_model)
     comparison_blocks = []
     for label, comparison in comparisons.items():
-        c_columns, c_rows = table_cells(comparison.table)
+        table = comparison.table.drop(columns="test").copy()
+        table["measured false-positive rate"] = [
+            false_positive_note(f"compare_{metric}") for metric in table.index
+        ]
+        c_columns, c_rows = table_cells(table)
         verdict = (
             "the first model's AUC is significantly higher"
             if comparison.a_is_better
@@ -64,7 +86,47 @@ def render_report(
         comparison_blocks.append(
             {"title": label, "verdict": verdict, "columns": c_columns, "rows": c_rows}
         )
+    permutation = main.permutation or {}
     chosen = main.folds["best_params"].value_counts()
+    sites = None
+    if "group" in main.predictions:
+        per_site, heterogeneity = main.per_site(), main.heterogeneity()
+        columns_site, rows_site = table_cells(
+            per_site[
+                [
+                    "n",
+                    "n_responders",
+                    "balanced_accuracy",
+                    "balanced_accuracy_low",
+                    "balanced_accuracy_high",
+                    "auc",
+                    "auc_low",
+                    "auc_high",
+                ]
+            ]
+        )
+        columns_het, rows_het = table_cells(
+            heterogeneity[
+                [
+                    "n_sites",
+                    "q",
+                    "p_value",
+                    "i2",
+                    "tau2",
+                    "random",
+                    "random_ci_low",
+                    "random_ci_high",
+                ]
+            ]
+        )
+        sites = {
+            "figure": _figures.forest_figure(per_site, heterogeneity),
+            "columns": columns_site,
+            "rows": rows_site,
+            "heterogeneity_columns": columns_het,
+            "heterogeneity_rows": rows_het,
+            "leave_site_out": main.info.get("outer_cv") == "leave-site-out",
+        }
     figures = {
         "roc": _figures.roc_figure(main),
         "confusion": _figures.confusion_figure(main),
@@ -78,7 +140,7 @@ def render_report(
         created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         cohort=repr(cohort),
         outcome_rule=cohort.outcome_rule,
-        model=repr(model),
+        model=describe_model(model),
         cv=cv_text,
         summary_columns=columns,
         summary_rows=rows,
@@ -90,4 +152,61 @@ def render_report(
             if hasattr(r, "center")
         ],
         chosen_params=[(json.loads(k) or "(no tuning)", v) for k, v in chosen.items()],
+        n_permutations=len(next(iter(permutation.values())).null_distribution)
+        if permutation
+        else 0,
+        permutation_level={
+            m: false_positive_note(f"permutation_{m}")
+            for m in ("auc", "balanced_accuracy")
+        },
+        methods=DESCRIPTIONS,
+        models_columns=models_columns,
+        models_rows=models_rows,
+        sites=sites,
     )
+
+
+def describe_model(model) -> str:
+    """What the model is, in words: its features, learner and grid, not its repr.
+
+    scikit-learn's repr hides the defaults, which are what most users run
+    (``ResponseClassifier()``).
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> describe_model(tp.ResponseClassifier(inner_cv=3, param_grid={"C": [1.0]}))
+    'features roi, classifier logistic, grid {C: 1.0} (inner_cv=3)'
+    """
+    params = model.get_params(deep=False)
+    learner = "regressor" if "regressor" in params else "classifier"
+    features, final = params["features"], params[learner]
+    _, default_grid = model.final_estimator()
+    grid = default_grid if params.get("param_grid") is None else params["param_grid"]
+    grid_text = ", ".join(
+        f"{name}: {', '.join(map(str, values))}" for name, values in grid.items()
+    )
+    shown = {"features", learner, "param_grid", "n_jobs", "memory", "random_state"}
+    defaults = type(model)().get_params(deep=False)
+    options = [
+        f"{name}={value!r}"
+        for name, value in params.items()
+        if name not in shown and value != defaults[name]
+    ]
+    text = (
+        f"features {features if isinstance(features, str) else repr(features)}, "
+        f"{learner} {final if isinstance(final, str) else repr(final)}, "
+        f"grid {{{grid_text or 'none: no tuning'}}}"
+    )
+    return text + (f" ({', '.join(options)})" if options else "")
+
+
+def with_measured_coverage(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with the measured coverage of each interval beside it."""
+    table = summary.copy()
+    table.insert(
+        table.columns.get_loc("ci_method") + 1,
+        "measured coverage",
+        [coverage_note(metric) for metric in table.index],
+    )
+    return table

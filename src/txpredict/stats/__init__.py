@@ -23,6 +23,7 @@ from txpredict.stats._intervals import (
     difference_se,
     wilson_interval,
 )
+from txpredict.stats._meta import heterogeneity
 from txpredict.stats._metrics import (
     METRICS,
     binary_metrics,
@@ -40,6 +41,14 @@ from txpredict.stats._policy import (
     policy_intervals,
     policy_measures,
 )
+from txpredict.stats._regression import (
+    DEFAULT_REGRESSION_METHODS,
+    REGRESSION_METHODS,
+    REGRESSION_METRICS,
+    regression_intervals,
+    regression_metrics,
+    regression_paired_test,
+)
 from txpredict.stats._resampling import check_permutable, n_arrangements, permute
 from txpredict.stats._tests import (
     corrected_resampled_ttest,
@@ -50,10 +59,13 @@ __all__ = [
     "DEFAULT_COMPARISON_METHODS",
     "DEFAULT_METHODS",
     "DEFAULT_POLICY_METHODS",
+    "DEFAULT_REGRESSION_METHODS",
     "DESCRIPTIONS",
     "MEASURES",
     "METHODS",
     "METRICS",
+    "REGRESSION_METHODS",
+    "REGRESSION_METRICS",
     "CVPredictions",
     "binary_metrics",
     "check_permutable",
@@ -71,11 +83,15 @@ __all__ = [
     "fast_auc",
     "fast_balanced_accuracy",
     "hajek",
+    "heterogeneity",
     "metrics_from_counts",
     "n_arrangements",
     "permute",
     "policy_intervals",
     "policy_measures",
+    "regression_intervals",
+    "regression_metrics",
+    "regression_paired_test",
     "sensitivity_score",
     "specificity_score",
     "wilson_interval",

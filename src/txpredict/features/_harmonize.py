@@ -1,0 +1,330 @@
+"""ComBat: site (scanner) effects removed from features, learnt on training rows.
+
+Site and scanner shift brain features additively and multiplicatively. ComBat
+(Johnson, Li & Rabinovic 2007, Biostatistics 8:118; for imaging Fortin et al.
+2018, NeuroImage 167:104) models every feature v of patient j at site i as
+
+    y_ijv = alpha_v + x_ij beta_v + gamma_iv + delta_iv eps_ijv
+
+with covariates x whose effects are protected (age, sex, ... never the
+outcome), estimates each site's location gamma and scale delta with empirical
+Bayes shrinkage across features, and removes them. The same computation as
+the reference implementation (neuroCombat, Fortin; tested equal), vectorised
+over features so that whole-brain maps (235,000 voxels) take about a second.
+
+Fitted in ``fit`` only, so that inside cross-validation a test patient never
+contributes to the estimates. A site absent from the training rows (the test
+site of leave-site-out CV, a new clinic) is handled by ``unseen_sites``:
+"estimate" takes its location and scale from its own patients' features (no
+outcome is used; it needs at least ``min_site_size`` of them, transformed
+together), "refuse" raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from txpredict.errors import TxpredictError
+
+_MAX_ITERATIONS = 10_000  # a safeguard: the iteration converges in tens
+_CONVERGENCE = 1e-4  # relative change of gamma* and delta*, as neuroCombat
+
+
+def _priors(gamma_hat, delta_hat):
+    """Empirical-Bayes hyperparameters of each site, across features."""
+    gamma_bar = gamma_hat.mean(axis=1)
+    tau2 = gamma_hat.var(axis=1, ddof=1)
+    m = delta_hat.mean(axis=1)
+    s2 = delta_hat.var(axis=1, ddof=1)
+    a = (2 * s2 + m**2) / s2
+    b = (m * s2 + m**3) / s2
+    return gamma_bar, tau2, a, b
+
+
+def _shrink(z, gamma_hat, delta_hat, gamma_bar, tau2, a, b):
+    """Posterior site location and scale of every feature (Johnson et al. 2007).
+
+    ``z``: standardised data of one site (patients x features).
+    """
+    n = len(z)
+    gamma_old, delta_old = gamma_hat, delta_hat
+    for _ in range(_MAX_ITERATIONS):
+        gamma = (tau2 * n * gamma_hat + delta_old * gamma_bar) / (tau2 * n + delta_old)
+        sum2 = ((z - gamma) ** 2).sum(axis=0)
+        delta = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
+        # The reference implementation's stopping rule (its denominator keeps
+        # the sign of gamma), so that both stop at the same iteration; where
+        # gamma is ~0 (a single training site: nothing to align), the absolute
+        # change, which the reference would divide by zero.
+        step = np.abs(gamma - gamma_old)
+        tiny = np.abs(gamma_old) < 1e-12
+        relative = step / np.where(tiny, 1.0, gamma_old)
+        change = max(
+            np.max(np.where(tiny, step, relative)),
+            np.max(np.abs(delta - delta_old) / delta_old),
+        )
+        gamma_old, delta_old = gamma, delta
+        if not change > _CONVERGENCE:
+            break
+    return gamma, delta
+
+
+def _site_estimates(z, empirical_bayes):
+    """(gamma*, delta*) of one site's standardised data."""
+    gamma_hat = z.mean(axis=0)
+    delta_hat = z.var(axis=0, ddof=1)
+    delta_hat[delta_hat == 0] = 1.0
+    if not empirical_bayes or z.shape[1] < 2:
+        # Shrinkage pools across features: with one feature there is nothing
+        # to pool.
+        return gamma_hat, delta_hat
+    priors = _priors(gamma_hat[None], delta_hat[None])
+    return _shrink(z, gamma_hat, delta_hat, *(p[0] for p in priors))
+
+
+class ComBat(TransformerMixin, BaseEstimator):
+    """Remove site effects from features with ComBat, learnt on training rows only.
+
+    Parameters
+    ----------
+    features : list of str or None, default=None
+        Columns of ``X`` to harmonise (e.g. ROI values). None: every numeric
+        column but ``site`` and the covariates.
+    site : str, default="site"
+        Column of the site (or scanner) of each patient.
+    covariates : list of str, default=()
+        Columns whose effects on the features ComBat keeps (age, sex, ...).
+        Never the outcome: the model would then learn from it. Missing values
+        are imputed with the training median (numbers) or most frequent value.
+    empirical_bayes : bool, default=True
+        Shrink each site's estimates across features (Johnson et al. 2007);
+        False: plain per-site location and scale.
+    unseen_sites : {"estimate", "refuse"}, default="estimate"
+        For a site absent from the training rows: estimate its location and
+        scale from its own patients' features (they must be transformed
+        together; the outcome is not used), or raise.
+    min_site_size : int, default=2
+        Fewest patients a site needs (in ``fit``, or in ``transform`` for an
+        unseen site).
+
+    Attributes
+    ----------
+    sites_ : ndarray of str
+        The training sites.
+    features_ : list of str
+    grand_mean_ : ndarray of shape (n_features,)
+    covariate_coef_ : ndarray of shape (n_covariate_columns, n_features)
+    var_pooled_ : ndarray of shape (n_features,)
+    gamma_, delta_ : ndarray of shape (n_sites, n_features)
+        Each training site's location and scale (after shrinkage).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import txpredict as tp
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    >>> X["site"] = np.repeat(["s1", "s2", "s3"], 20)
+    >>> X.loc[X["site"] == "s2", ["a", "b", "c"]] += 3.0  # a scanner offset
+    >>> harmonised = tp.ComBat(features=["a", "b", "c"]).fit_transform(X)
+    >>> bool(abs(harmonised[20:40].mean() - harmonised[:20].mean()) < 0.5)
+    True
+    """
+
+    def __init__(
+        self,
+        features=None,
+        *,
+        site="site",
+        covariates=(),
+        empirical_bayes=True,
+        unseen_sites="estimate",
+        min_site_size=2,
+    ):
+        self.features = features
+        self.site = site
+        self.covariates = covariates
+        self.empirical_bayes = empirical_bayes
+        self.unseen_sites = unseen_sites
+        self.min_site_size = min_site_size
+
+    # -- inputs ---------------------------------------------------------------
+    def _columns(self, X):
+        if not isinstance(X, pd.DataFrame):
+            raise TxpredictError(
+                "ComBat needs X as a DataFrame with the site column "
+                f"{self.site!r} and the features."
+            )
+        if self.unseen_sites not in ("estimate", "refuse"):
+            raise TxpredictError(
+                "The 'unseen_sites' parameter of ComBat must be 'estimate' or "
+                f"'refuse'. Got {self.unseen_sites!r} instead."
+            )
+        covariates = list(self.covariates)
+        needed = [self.site, *covariates]
+        if self.features is not None:
+            needed += list(self.features)
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise TxpredictError(
+                f"ComBat: column(s) {missing} are not in X; its columns are "
+                f"{list(map(str, X.columns))}."
+            )
+        if self.features is not None:
+            return list(self.features), covariates
+        features = [
+            c
+            for c in X.columns
+            if c not in needed and pd.api.types.is_numeric_dtype(X[c])
+        ]
+        return features, covariates
+
+    def _covariate_design(self, X, fit):
+        """Covariates as numbers: numeric raw, categorical one-hot without the first."""
+        blocks = []
+        if fit:
+            self.covariate_levels_ = {}
+            self.covariate_fill_ = {}
+        for column in self.covariates_:
+            values = X[column]
+            if fit:
+                numeric = pd.api.types.is_numeric_dtype(values) and not (
+                    pd.api.types.is_bool_dtype(values)
+                )
+                observed = values.dropna()
+                if observed.empty:
+                    raise TxpredictError(
+                        f"ComBat: covariate {column!r} has no value in the training "
+                        "data; drop it from 'covariates'."
+                    )
+                self.covariate_fill_[column] = (
+                    float(observed.median())
+                    if numeric
+                    else observed.astype(str).mode()[0]
+                )
+                self.covariate_levels_[column] = (
+                    None if numeric else sorted(observed.astype(str).unique())
+                )
+            fill = self.covariate_fill_[column]
+            levels = self.covariate_levels_[column]
+            if levels is None:
+                blocks.append(
+                    pd.to_numeric(values, errors="coerce")
+                    .fillna(fill)
+                    .to_numpy(float)[:, None]
+                )
+            else:
+                text = values.astype(object).where(values.notna(), fill).astype(str)
+                blocks.append(
+                    np.column_stack(
+                        [(text == level).to_numpy(float) for level in levels[1:]]
+                    )
+                    if len(levels) > 1
+                    else np.zeros((len(X), 0))
+                )
+        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+
+    # -- fit / transform -------------------------------------------------------
+    def fit(self, X, y=None):
+        """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
+        self.features_, self.covariates_ = self._columns(X)
+        data = X[self.features_].to_numpy(dtype=np.float64)
+        if not np.isfinite(data).all():
+            raise TxpredictError(
+                "ComBat: the features have missing or infinite values; impute them "
+                "before harmonising (or use nonfinite='raise' to find them)."
+            )
+        sites = X[self.site].astype(str).to_numpy()
+        self.sites_, site_index, counts = np.unique(
+            sites, return_inverse=True, return_counts=True
+        )
+        small = {
+            s: int(c)
+            for s, c in zip(self.sites_, counts, strict=True)
+            if c < self.min_site_size
+        }
+        if small:
+            raise TxpredictError(
+                f"ComBat: site(s) {small} have fewer than min_site_size="
+                f"{self.min_site_size} patients in the training data; a site's scale "
+                "cannot be estimated from one patient. Merge small sites or drop them."
+            )
+        covariates = self._covariate_design(X, fit=True)
+        site_design = np.eye(len(self.sites_))[site_index]
+        design = np.hstack([site_design, covariates])
+        coef, *_ = np.linalg.lstsq(design, data, rcond=None)
+        k = len(self.sites_)
+        self.grand_mean_ = (counts / len(data)) @ coef[:k]
+        self.covariate_coef_ = coef[k:]
+        residuals = data - design @ coef
+        self.var_pooled_ = (residuals**2).mean(axis=0)
+        self.var_pooled_[self.var_pooled_ == 0] = 1.0  # constant features stay put
+        z = self._standardise(data, covariates)
+        estimates = [
+            _site_estimates(z[site_index == i], self.empirical_bayes) for i in range(k)
+        ]
+        self.gamma_ = np.array([g for g, _ in estimates])
+        self.delta_ = np.array([d for _, d in estimates])
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _standardise(self, data, covariates):
+        mean = self.grand_mean_ + covariates @ self.covariate_coef_
+        return (data - mean) / np.sqrt(self.var_pooled_)
+
+    def transform(self, X):
+        """The features with each site's effect removed (other columns dropped).
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_features)
+        """
+        check_is_fitted(self, "gamma_")
+        self._columns(X)
+        data = X[self.features_].to_numpy(dtype=np.float64)
+        covariates = self._covariate_design(X, fit=False)
+        z = self._standardise(data, covariates)
+        sites = X[self.site].astype(str).to_numpy()
+        out = np.empty_like(z)
+        for site in np.unique(sites):
+            rows = sites == site
+            known = np.flatnonzero(self.sites_ == site)
+            if known.size:
+                gamma, delta = self.gamma_[known[0]], self.delta_[known[0]]
+            else:
+                gamma, delta = self._unseen(site, z[rows])
+            out[rows] = (z[rows] - gamma) / np.sqrt(delta)
+        mean = self.grand_mean_ + covariates @ self.covariate_coef_
+        return out * np.sqrt(self.var_pooled_) + mean
+
+    def _unseen(self, site, z):
+        """Location and scale of a site absent from training, from its own rows."""
+        if self.unseen_sites == "refuse":
+            raise TxpredictError(
+                f"ComBat: site {site!r} was not in the training data "
+                f"({list(self.sites_)}), and unseen_sites='refuse'. Include the site "
+                "in training, or use unseen_sites='estimate' to estimate its effect "
+                "from its own patients' features."
+            )
+        if len(z) < self.min_site_size:
+            raise TxpredictError(
+                f"ComBat: site {site!r} was not in the training data and only "
+                f"{len(z)} of its patients are given; estimating its effect needs at "
+                f"least min_site_size={self.min_site_size} of them, transformed "
+                "together."
+            )
+        return _site_estimates(z, self.empirical_bayes)
+
+    def get_feature_names_out(self, input_features=None):
+        """The harmonised features."""
+        check_is_fitted(self, "gamma_")
+        return np.asarray(self.features_, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

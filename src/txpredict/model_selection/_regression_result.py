@@ -1,0 +1,228 @@
+"""RegressionCVResult: out-of-fold predictions of a symptom change, summarised."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from txpredict._io import write_text_atomic
+from txpredict.errors import TxpredictError
+from txpredict.model_selection._schemes import splits_hash
+from txpredict.model_selection._summary import summary_table
+from txpredict.stats import (
+    DEFAULT_METHODS,
+    DEFAULT_REGRESSION_METHODS,
+    METRICS,
+    REGRESSION_METHODS,
+    REGRESSION_METRICS,
+    CVPredictions,
+    cv_intervals,
+    regression_intervals,
+    regression_metrics,
+)
+
+_FORMAT = "txpredict.RegressionCVResult/1"
+
+
+@dataclass
+class RegressionCVResult:
+    """Out-of-fold predictions of a continuous outcome (nested CV).
+
+    Attributes
+    ----------
+    predictions : DataFrame
+        One row per subject and repeat: ``repeat``, ``fold``,
+        ``participant_id``, ``y_true``, ``y_pred`` and the training mean
+        ``dummy_pred`` (the prediction of a model without features).
+    folds : DataFrame
+        One row per outer fold: sizes, r, r2, mae, chosen hyperparameters.
+    splits_hash : str
+    info : dict
+    permutation : dict or None
+        Permutation tests of ``r`` (and ``mae``), when run.
+    """
+
+    predictions: pd.DataFrame
+    folds: pd.DataFrame
+    splits_hash: str
+    info: dict = field(default_factory=dict)
+    permutation: dict | None = None
+
+    @classmethod
+    def from_outputs(
+        cls, index, y, splits, outputs, info, permutation=None, groups=None
+    ):
+        """Assemble the tidy tables from the per-fold outputs."""
+        ids = np.asarray(index).astype(str)
+        rows, fold_rows = [], []
+        for (repeat, fold, train, test), out in zip(splits, outputs, strict=True):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "repeat": repeat,
+                        "fold": fold,
+                        "participant_id": ids[test],
+                        "y_true": y[test],
+                        "y_pred": np.asarray(out["y_pred"], dtype=float),
+                        "dummy_pred": out["dummy_pred"],
+                    }
+                )
+            )
+            fold_rows.append(
+                {
+                    "repeat": repeat,
+                    "fold": fold,
+                    "n_train": len(train),
+                    "n_test": len(test),
+                    **regression_metrics(y[test], out["y_pred"]),
+                    "best_params": json.dumps(
+                        out["best_params"], sort_keys=True, default=str
+                    ),
+                    "fit_seconds": out["fit_seconds"],
+                }
+            )
+        predictions = pd.concat(rows, ignore_index=True)
+        if groups is not None:
+            order = np.concatenate([test for *_, test in splits])
+            predictions["group"] = np.asarray(groups)[order].astype(str)
+        info = {**info, "n_subjects": len(y), "outcome_mean": float(np.mean(y))}
+        return cls(
+            predictions, pd.DataFrame(fold_rows), splits_hash(index, splits), info,
+            permutation,
+        )  # fmt: skip
+
+    def _columns(self, prediction="y_pred"):
+        p = self.predictions
+        return p["y_true"], p[prediction], p["repeat"], p["fold"]
+
+    def intervals(self, method=None, confidence=0.95) -> pd.DataFrame:
+        """Every interval method side by side (or one) for r, r2 and mae."""
+        methods = REGRESSION_METHODS if method is None else [method]
+        return (
+            pd.concat(
+                {
+                    m: regression_intervals(*self._columns(), m, confidence)
+                    for m in methods
+                },
+                names=["method", "metric"],
+            )
+            .swaplevel()
+            .sort_index(level=0, sort_remaining=False)
+        )
+
+    def summary(self, confidence=0.95) -> pd.DataFrame:
+        """r, r2 and mae: estimate, interval, permutation p-value, the dummy.
+
+        Each metric is computed on each repeat's pooled out-of-fold
+        predictions and averaged over repeats; its interval is the method
+        (``ci_method``) whose coverage ``benchmarks/calibration.py`` measured
+        (see the README). ``dummy`` predicts the training mean (r undefined,
+        r2 just below 0).
+        """
+        by_method = {
+            m: regression_intervals(*self._columns(), m, confidence)
+            for m in set(DEFAULT_REGRESSION_METHODS.values())
+        }
+        dummy = regression_intervals(*self._columns("dummy_pred"), "test_set")
+        per_repeat = pd.DataFrame(
+            [
+                regression_metrics(g["y_true"], g["y_pred"])
+                for _, g in self.predictions.groupby("repeat")
+            ]
+        )
+        return summary_table(
+            REGRESSION_METRICS,
+            DEFAULT_REGRESSION_METHODS,
+            by_method,
+            self.permutation,
+            per_repeat,
+            {"dummy": dummy["estimate"]},
+        )
+
+    def responders(self, threshold, *, confidence=0.95) -> pd.DataFrame:
+        """Responder classification read off the predicted change.
+
+        A patient is a predicted responder when the predicted change reaches
+        ``threshold`` (e.g. 50 for a 50% reduction), an observed one when the
+        observed change does; the predicted change is the score of the AUC.
+        Estimates and intervals as in :meth:`NestedCVResult.summary`.
+
+        Returns
+        -------
+        DataFrame
+            Sensitivity, specificity, balanced accuracy, AUC, PPV, NPV.
+        """
+        p = self.predictions
+        observed = (p["y_true"] >= threshold).astype(int)
+        if observed.nunique() < 2:
+            raise TxpredictError(
+                f"No patient (or every patient) reaches threshold={threshold!r}: "
+                "responders cannot be scored. Choose a threshold within the outcome's "
+                "range."
+            )
+        cv = CVPredictions(
+            observed,
+            (p["y_pred"] >= threshold).astype(int),
+            p["y_pred"],
+            p["repeat"],
+            p["fold"],
+        )
+        table = pd.concat(
+            [
+                cv_intervals(cv, method, confidence)
+                .loc[[metric]]
+                .assign(ci_method=method)
+                for metric, method in DEFAULT_METHODS.items()
+            ]
+        )
+        return table.loc[list(METRICS)]
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        parts = [
+            f"{m} {s.at[m, 'estimate']:.2f} [{s.at[m, 'ci_low']:.2f}, "
+            f"{s.at[m, 'ci_high']:.2f}]"
+            for m in ("r", "mae")
+        ]
+        return (
+            f"RegressionCVResult({self.info.get('outer_cv')}-fold x "
+            f"{self.info.get('n_repeats')} repeats, n={self.info.get('n_subjects')}: "
+            + ", ".join(parts)
+            + ")"
+        )
+
+    def save(self, path) -> None:
+        """Write the result as one JSON file (atomically)."""
+        payload = {
+            "format": _FORMAT,
+            "splits_hash": self.splits_hash,
+            "info": self.info,
+            "predictions": json.loads(
+                self.predictions.to_json(orient="split", index=False)
+            ),
+            "folds": json.loads(self.folds.to_json(orient="split", index=False)),
+        }
+        write_text_atomic(path, json.dumps(payload, default=str))
+
+    @classmethod
+    def load(cls, path) -> RegressionCVResult:
+        """Read a result written by :meth:`save`."""
+        with open(path, encoding="utf-8") as f:
+            payload = json.load(f)
+        if payload.get("format") != _FORMAT:
+            raise TxpredictError(f"{path} is not a saved txpredict RegressionCVResult.")
+
+        def frame(part):
+            return pd.DataFrame(part["data"], columns=part["columns"])
+
+        predictions = frame(payload["predictions"])
+        predictions["participant_id"] = predictions["participant_id"].astype(str)
+        return cls(
+            predictions,
+            frame(payload["folds"]),
+            payload["splits_hash"],
+            payload["info"],
+        )

@@ -1,0 +1,316 @@
+"""What the response models share: features, design, pipeline and inner search.
+
+A model's ``X`` is the cohort table. Its image features are extracted by a
+stateless extractor (the harness may do it once per cohort); its design adds
+the table columns later steps need (demographics, confounds, the site); every
+step that learns (harmonisation, confound regression, imputation, scaling,
+selection, PCA, the final estimator and its grid search) is fitted in ``fit``
+only, i.e. inside the training part of each fold. :class:`ResponseClassifier`
+and :class:`ResponseRegressor` differ only in their final estimator, their
+scoring and their inner splitter.
+"""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import SelectPercentile
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GridSearchCV, ParameterGrid
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from txpredict.errors import TxpredictError
+from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.models._presets import (
+    default_scaling,
+    is_stateless,
+    make_image_extractor,
+    prefix_grid,
+    uses_demographics,
+)
+from txpredict.models._steps import ReplaceColumns
+
+_SCALINGS = ("standard", "center", None)
+
+
+class ResponseModel(BaseEstimator):
+    """Base of the response models (not used directly).
+
+    Subclasses set ``_final_step`` (the pipeline step name of the final
+    estimator) and ``_score_function`` (ANOVA F for ``select_percentile``), and
+    define ``final_estimator()`` (the unfitted final estimator and its default
+    grid) and ``inner_splitter(groups)``.
+    """
+
+    _final_step = "classifier"
+
+    # -- the two stages -------------------------------------------------------
+    def make_extractor(self):
+        """The stateless image extractor (run once per cohort), or None."""
+        if isinstance(self.features, str):
+            return make_image_extractor(
+                self.features,
+                image_column=self.image_column,
+                n_jobs=self.n_jobs,
+                memory=self.memory,
+                options=self.feature_options,
+            )
+        if is_stateless(self.features):
+            return clone(self.features)
+        return None
+
+    def design(self, X, extractor):
+        """Input of the learner: extracted image features (+ table columns).
+
+        An array of image features; or a DataFrame of image features
+        (``image_0``, ...) followed by the table columns later steps need:
+        demographics, confounds, the site and ComBat's protected covariates.
+        """
+        self._check_table_options()
+        table = self._table_columns()
+        if extractor is None:
+            if isinstance(self.features, str):  # "demographics"
+                return self._columns_of(X, table)
+            if table:
+                raise TxpredictError(
+                    "confounds and harmonize need image features extracted once per "
+                    "cohort (a named feature set or a stateless extractor); "
+                    f"{type(self.features).__name__} is fitted inside the folds."
+                )
+            return X  # a stateful user transformer, fitted inside the folds
+        image = np.asarray(extractor.transform(X))
+        if not table:
+            return image
+        frame = pd.DataFrame(image, index=X.index).set_axis(
+            [f"image_{i}" for i in range(image.shape[1])], axis=1
+        )
+        return pd.concat([frame, self._columns_of(X, table)], axis=1)
+
+    def _table_columns(self) -> list[str]:
+        """Table columns the learner reads beside the image features, in order."""
+        columns = []
+        if uses_demographics(self.features):
+            columns += list(self.demographic_columns)
+        if self.confounds:
+            columns += list(self.confounds)
+        if self.harmonize is not None:
+            columns += [self.sites, *self.protected]
+        return list(dict.fromkeys(columns))
+
+    def _check_table_options(self):
+        if self.deconfound not in ("residualize", "augment"):
+            raise TxpredictError(
+                f"The 'deconfound' parameter of {type(self).__name__} must be "
+                f"'residualize' or 'augment'. Got {self.deconfound!r} instead."
+            )
+        if self.harmonize not in (None, "combat"):
+            raise TxpredictError(
+                f"The 'harmonize' parameter of {type(self).__name__} must be 'combat' "
+                f"or None. Got {self.harmonize!r} instead."
+            )
+        if self.confounds and self.features == "demographics":
+            if self.deconfound == "residualize":
+                raise TxpredictError(
+                    "confounds with deconfound='residualize' remove the confounds' "
+                    "part from image features; a demographics-only model has none. "
+                    "Put the confounds in demographic_columns instead."
+                )
+
+    def _columns_of(self, X, columns):
+        if not isinstance(X, pd.DataFrame):
+            raise TxpredictError(
+                f"This model reads the columns {columns} of X: pass X as a DataFrame."
+            )
+        missing = [c for c in columns if c not in X.columns]
+        if missing:
+            raise TxpredictError(
+                f"Column(s) {missing} are not in X; its columns are "
+                f"{list(map(str, X.columns))}. Fix demographic_columns, confounds, "
+                "sites or protected."
+            )
+        return X[columns]
+
+    def _demographic_block(self) -> list[str]:
+        """Columns encoded as demographic features (covariates of the model)."""
+        columns = []
+        if uses_demographics(self.features):
+            columns += list(self.demographic_columns)
+        if self.confounds and self.deconfound == "augment":
+            columns += list(self.confounds)
+        return list(dict.fromkeys(columns))
+
+    def resolved_scaling(self):
+        """The scaling actually used ("auto" resolved)."""
+        if self.scaling not in (*_SCALINGS, "auto"):
+            raise TxpredictError(
+                f"The 'scaling' parameter of {type(self).__name__} must be 'auto', "
+                f"'standard', 'center' or None. Got {self.scaling!r} instead."
+            )
+        return (
+            default_scaling(self.features) if self.scaling == "auto" else self.scaling
+        )
+
+    def build_search(self, design) -> GridSearchCV:
+        """The unfitted learner: pipeline + inner grid search, for ``design``."""
+        estimator, default_grid = self.final_estimator()
+        steps = []
+        table = self._table_columns()
+        if isinstance(design, pd.DataFrame) and not table:
+            steps.append(("features", clone(self.features)))  # a stateful transformer
+        elif isinstance(design, pd.DataFrame):
+            steps.extend(self._table_steps(design.shape[1] - len(table)))
+        else:
+            steps.extend(self._numeric_steps().steps)
+        if self.select_percentile is not None:
+            steps.append(
+                (
+                    "select",
+                    SelectPercentile(
+                        self._score_function, percentile=self.select_percentile
+                    ),
+                )
+            )
+        if self.pca_components is not None:
+            steps.append(
+                ("pca", PCA(self.pca_components, random_state=self.random_state))
+            )
+        steps.append((self._final_step, estimator))
+        pipeline = Pipeline(steps)
+        grid = default_grid if self.param_grid is None else self.param_grid
+        grid = prefix_grid(grid, set(pipeline.get_params()), self._final_step)
+        return GridSearchCV(
+            pipeline,
+            grid,  # {} is one candidate: no tuning
+            scoring=self.scoring,
+            cv=self.inner_splitter(),
+            error_score="raise",
+        )
+
+    def _table_steps(self, n_image):
+        """Steps of a design of ``n_image`` image columns followed by table columns."""
+        image = [f"image_{i}" for i in range(n_image)]
+        demographic = self._demographic_block()
+        steps = []
+        if image and self.harmonize == "combat":
+            combat = ComBat(
+                image,
+                site=self.sites,
+                covariates=list(self.protected),
+                unseen_sites=self.unseen_sites,
+            )
+            steps.append(("harmonize", ReplaceColumns(combat, image)))
+        if image and self.confounds and self.deconfound == "residualize":
+            remover = ConfoundRemover(image, confounds=list(self.confounds))
+            steps.append(("deconfound", ReplaceColumns(remover, image)))
+        if not image:
+            steps.append(("features", DemographicFeatures(demographic)))
+            return steps
+        parts = [("image", self._numeric_steps(), slice(0, n_image))]
+        if demographic:
+            parts.append(
+                ("demographics", DemographicFeatures(demographic), demographic)
+            )
+        steps.append(("features", ColumnTransformer(parts)))
+        return steps
+
+    def _numeric_steps(self) -> Pipeline:
+        scaling = self.resolved_scaling()
+        # Mean imputation of missing voxels/ROIs (nonfinite="ignore"), fitted on
+        # training rows; a no-op when nothing is missing.
+        steps = [("impute", SimpleImputer(strategy="mean", keep_empty_features=True))]
+        if scaling is not None:
+            steps.append(("scale", StandardScaler(with_std=scaling == "standard")))
+        return Pipeline(steps)
+
+    # -- scikit-learn API -----------------------------------------------------
+    def fit(self, X, y, groups=None):
+        """Extract features, tune by inner CV and refit on all of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_subjects, n_columns)
+        y : array-like of shape (n_subjects,)
+            Responder flag (1 = responder).
+        groups : array-like or None, default=None
+            Groups (e.g. site) kept whole in the inner CV folds.
+
+        Returns
+        -------
+        self
+        """
+        extractor = self.make_extractor()
+        if extractor is not None:
+            extractor.fit(X)
+        self.fit_design(self.design(X, extractor), y, extractor, groups=groups)
+        index = X.index if isinstance(X, pd.DataFrame) else range(len(y))
+        # Identifies the training cohort in saved models (subjects and outcomes).
+        self.training_hash_ = joblib.hash(([str(i) for i in index], np.asarray(y)))
+        self.training_summary_ = training_summary(X, y, self._table_columns())
+        return self
+
+    def fit_design(self, design, y, extractor, groups=None):
+        """Fit the learner on an already extracted design (used by the harness)."""
+        self.extractor_ = extractor
+        search = self.build_search(design)
+        y = np.asarray(y)
+        candidates = list(ParameterGrid(search.param_grid))
+        if len(candidates) == 1:
+            # Nothing to choose: an inner CV would only cost inner_cv fits.
+            self.search_ = search.estimator.set_params(**candidates[0]).fit(design, y)
+            best = candidates[0]
+        else:
+            if groups is not None:
+                search.set_params(cv=self.inner_splitter(groups))
+            self.search_ = search.fit(design, y, groups=groups)
+            best = search.best_params_
+        prefix = f"{self._final_step}__"
+        self.best_params_ = {k.removeprefix(prefix): v for k, v in best.items()}
+        return self
+
+    def _design_for(self, X):
+        check_is_fitted(self, "search_")
+        return self.design(X, self.extractor_)
+
+    def predict(self, X):
+        """Prediction of each subject (responder flag, or symptom change)."""
+        return self.search_.predict(self._design_for(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+def training_summary(X, y, columns) -> dict:
+    """What a new cohort is checked against (:func:`txpredict.validate_external`).
+
+    The number of patients and responders, the grid of the images, and for each
+    table column the model reads its range (numbers) or its categories.
+    """
+    y = np.asarray(y)
+    summary = {
+        "n_subjects": len(y),
+        "prevalence": float(y.mean()),
+        "columns": {},
+    }
+    for column in columns:
+        values = X[column].dropna()
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
+            values
+        ):
+            summary["columns"][column] = {
+                "min": float(values.min()),
+                "max": float(values.max()),
+            }
+        else:
+            summary["columns"][column] = {
+                "categories": sorted(values.astype(str).unique().tolist())
+            }
+    return summary

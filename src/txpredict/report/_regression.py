@@ -1,0 +1,50 @@
+"""The report of ``txpredict run`` with ``task = "regression"``."""
+
+from __future__ import annotations
+
+import datetime
+from importlib.metadata import version
+
+from txpredict.report._figures import _png, plt
+from txpredict.report._html import describe_model, table_cells, template
+
+
+def _scatter_figure(result):
+    by_subject = result.predictions.groupby("participant_id")
+    observed = by_subject["y_true"].first()
+    predicted = by_subject["y_pred"].mean()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(observed, predicted, s=10, alpha=0.7)
+    low = min(observed.min(), predicted.min())
+    high = max(observed.max(), predicted.max())
+    ax.plot([low, high], [low, high], "k--", lw=1, label="identity")
+    ax.set(xlabel="observed change", ylabel="predicted change (out of fold)")
+    ax.legend(loc="upper left")
+    return _png(fig)
+
+
+def render_regression_report(
+    *, title, result, comparison, cohort, model, cv_text, threshold, n_permutations
+) -> str:
+    """HTML text of the regression report."""
+    columns, rows = table_cells(result.summary())
+    responder_columns, responder_rows = table_cells(result.responders(threshold))
+    comparison_columns, comparison_rows = table_cells(comparison.table)
+    return template("regression.html.j2").render(
+        title=title,
+        version=version("txpredict"),
+        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        cohort=repr(cohort),
+        outcome_rule=cohort.outcome_rule,
+        model=describe_model(model),
+        cv=cv_text,
+        summary_columns=columns,
+        summary_rows=rows,
+        responder_columns=responder_columns,
+        responder_rows=responder_rows,
+        comparison_columns=comparison_columns,
+        comparison_rows=comparison_rows,
+        threshold=threshold,
+        n_permutations=n_permutations,
+        figures={"scatter": _scatter_figure(result)},
+    )

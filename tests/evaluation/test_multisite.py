@@ -1,0 +1,160 @@
+"""Leave-site-out, per-site results, external validation and added value."""
+
+import numpy as np
+import pytest
+
+import txpredict as tp
+from txpredict.errors import TxpredictError
+
+
+@pytest.fixture(scope="module")
+def study():
+    return tp.make_synthetic_cohort(
+        120, effect="prognostic", n_sites=4, grid="fsl6", random_state=2
+    )
+
+
+@pytest.fixture(scope="module")
+def leave_site_out(study):
+    model = tp.ResponseClassifier("roi", harmonize="combat", param_grid={"C": [0.1]})
+    return tp.nested_cross_validate(
+        model, study.X, study.y, outer_cv="leave-site-out", groups="site"
+    )
+
+
+def test_leave_site_out_holds_out_each_site_once(study, leave_site_out):
+    p = leave_site_out.predictions
+    assert p["repeat"].nunique() == 1
+    sites = study.X["site"]
+    # Each outer test fold is exactly one site, every site once.
+    for _, fold in p.groupby("fold"):
+        assert fold["group"].nunique() == 1
+        held = fold["group"].iloc[0]
+        assert set(fold["participant_id"]) == set(sites.index[sites == held])
+    assert p["group"].nunique() == 4
+    assert "leave-site-out (4 sites)" in repr(leave_site_out)
+
+
+def test_per_site_intervals_and_heterogeneity_by_hand(leave_site_out):
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+
+    sites = leave_site_out.per_site()
+    p = leave_site_out.predictions
+    for site, row in sites.iterrows():
+        g = p[p["group"] == site]
+        assert row["n"] == len(g)
+        assert row["auc"] == pytest.approx(roc_auc_score(g["y_true"], g["score"]))
+        assert row["auc_low"] < row["auc"] < row["auc_high"]
+    h = leave_site_out.heterogeneity().loc["balanced_accuracy"]
+    w = 1 / sites["balanced_accuracy_se"] ** 2
+    fixed = (w * sites["balanced_accuracy"]).sum() / w.sum()
+    q = (w * (sites["balanced_accuracy"] - fixed) ** 2).sum()
+    assert h["q"] == pytest.approx(q)
+    assert h["p_value"] == pytest.approx(stats.chi2.sf(q, len(sites) - 1))
+    assert 0 <= h["i2"] < 1
+
+
+def test_heterogeneity_detects_sites_that_disagree():
+    estimates = [0.5, 0.8, 0.5, 0.8]
+    variances = [0.001] * 4
+    h = tp.stats.heterogeneity(estimates, variances)
+    assert h["p_value"] < 1e-6 and h["i2"] > 0.9
+    assert h["random"] == pytest.approx(0.65)
+    same = tp.stats.heterogeneity([0.6, 0.61, 0.59, 0.6], variances)
+    assert same["i2"] == 0 and same["p_value"] > 0.5
+
+
+def test_leave_site_out_errors(study):
+    model = tp.ResponseClassifier("roi", param_grid={"C": [0.1]})
+    with pytest.raises(TxpredictError, match="pass the sites as groups"):
+        tp.nested_cross_validate(model, study.X, study.y, outer_cv="leave-site-out")
+    with pytest.raises(TxpredictError, match="'scanner' is not a column"):
+        tp.nested_cross_validate(
+            model, study.X, study.y, outer_cv="leave-site-out", groups="scanner"
+        )
+    one_class = study.y.copy()
+    one_class[study.X["site"] != "site1"] = 1
+    one_class[study.X["site"] == "site1"] = 0
+    with pytest.raises(TxpredictError, match=r"Without site 'site1'.*one class"):
+        tp.nested_cross_validate(
+            model, study.X, one_class, outer_cv="leave-site-out", groups="site"
+        )
+    with pytest.raises(TxpredictError, match="needs the sites"):
+        tp.nested_cross_validate(model, study.X, study.y, n_repeats=1).per_site()
+
+
+@pytest.fixture(scope="module")
+def development():
+    return tp.make_synthetic_cohort(
+        100, effect="prognostic", n_sites=2, grid="fsl6", random_state=5
+    )
+
+
+def test_external_validation_of_a_frozen_model(development):
+    new = tp.make_synthetic_cohort(
+        150,
+        effect="prognostic",
+        site_names=["site1", "clinic_b"],
+        grid="fsl6",
+        random_state=6,
+    )
+    model = tp.ResponseClassifier("roi", harmonize="combat").fit(
+        development.X, development.y
+    )
+    with pytest.warns(UserWarning, match=r"site: value\(s\) \['clinic_b'\]"):
+        result = tp.validate_external(model, new)
+    t = result.table
+    # One frozen model on independent patients: the test-set intervals.
+    from sklearn.metrics import roc_auc_score
+
+    assert t.at["auc", "estimate"] == pytest.approx(
+        roc_auc_score(new.y, model.decision_function(new.X))
+    )
+    assert t.at["auc", "estimate"] > 0.5  # the prognostic signal generalises
+    _, low, high = tp.stats.delong_auc_ci(new.y, model.decision_function(new.X))
+    assert (t.at["auc", "ci_low"], t.at["auc", "ci_high"]) == pytest.approx((low, high))
+    c = result.calibration
+    assert c["observed"] == pytest.approx(new.y.mean())
+    recalibrated = tp.evaluation.recalibrated(result)
+    # Recalibrated on these patients, the mean probability is their rate.
+    assert recalibrated.mean() == pytest.approx(new.y.mean(), abs=0.01)
+    assert "ExternalValidation(n=150" in repr(result)
+
+
+def test_calibration_measures_of_perfect_and_overfitted_probabilities(rng):
+    p = rng.uniform(0.05, 0.95, 20000)
+    y = (rng.random(20000) < p).astype(int)
+    good = tp.evaluation.calibration_measures(y, p)
+    assert good["intercept"] == pytest.approx(0, abs=0.05)
+    assert good["slope"] == pytest.approx(1, abs=0.05)
+    logit = np.log(p / (1 - p))
+    extreme = 1 / (1 + np.exp(-2 * logit))  # overfitted: too extreme
+    assert tp.evaluation.calibration_measures(y, extreme)["slope"] == pytest.approx(
+        0.5, abs=0.05
+    )
+
+
+def test_external_validation_refuses_what_it_cannot_score(development, tmp_path):
+    model = tp.ResponseClassifier("roi+demographics").fit(development.X, development.y)
+    other_grid = tp.make_synthetic_cohort(20, grid="fsl4", random_state=1)
+    with pytest.raises(TxpredictError, match=r"on Grid\(shape=\(46.*never resamples"):
+        tp.validate_external(model, other_grid)
+    missing = development.X.drop(columns="baseline_severity")
+    with pytest.raises(
+        TxpredictError, match=r"lacks the column\(s\) \['baseline_severity'\]"
+    ):
+        tp.validate_external(model, missing, development.y)
+    with pytest.raises(TxpredictError, match="needs the new patients' outcomes"):
+        tp.validate_external(model, development.X)
+
+
+def test_added_value_is_one_call_on_the_same_splits(development):
+    model = tp.ResponseClassifier(
+        "roi", confounds=["age", "site"], deconfound="augment"
+    )
+    result = tp.added_value(model, development.X, development.y, n_repeats=2)
+    assert result.model.splits_hash == result.baseline.splits_hash
+    assert result.baseline_columns == ["age", "site"]
+    assert result.comparison.table.at["auc", "difference"] > 0  # the cuneus signal
+    assert "baseline: ['age', 'site']" in repr(result)

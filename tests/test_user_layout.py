@@ -1,0 +1,130 @@
+"""The README's examples on a study laid out and named the way a user's is.
+
+``spm_study_dir`` (conftest) is an SPM layout with the user's own column names;
+every documented step must work on it with only the names changed.
+"""
+
+import pandas as pd
+import pytest
+
+import txpredict as tp
+from txpredict.cli import main
+
+PATTERN = "derivatives/spm/{participant_id}/con_0001.nii"
+DEMOGRAPHICS = ["age", "gender", "lsas_pre"]
+FAST = {"param_grid": {"C": [0.1, 1.0]}, "inner_cv": 3}
+
+
+@pytest.fixture(scope="module")
+def cohort(spm_study_dir):
+    return tp.load_cohort(
+        spm_study_dir,
+        image_pattern=PATTERN,
+        outcome=tp.SymptomReduction(pre="lsas_pre", post="lsas_post"),
+        treatment="group",
+    )
+
+
+def test_loading_keeps_the_users_names_and_hides_the_post_scores(cohort):
+    assert cohort.n_subjects == 48 and cohort.arms == ("CBT", "SSRI+CBT")
+    assert "lsas_post" not in cohort.X and "lsas_pre" in cohort.X
+    assert cohort.X.index[0] == "sub-01"
+    assert cohort.X["age"].isna().sum() == 1  # the n/a, imputed inside the folds
+
+
+def test_readme_classifier_baseline_and_comparison(cohort):
+    X, y = cohort.X, cohort.y
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi", **FAST), X, y, n_repeats=2, random_state=0
+    )
+    baseline = tp.nested_cross_validate(
+        tp.ResponseClassifier("demographics", demographic_columns=DEMOGRAPHICS),
+        X,
+        y,
+        n_repeats=2,
+        random_state=0,
+    )
+    table = tp.compare(result, baseline, names=("roi", "demographics")).table
+    assert list(table.index) == ["auc", "balanced_accuracy"]
+    assert result.summary()["ci_low"].notna().all()
+
+
+def test_readme_multisite_example_with_the_users_site_column(cohort):
+    model = tp.ResponseClassifier(
+        "roi", harmonize="combat", sites="scanner", protected=["gender"], **FAST
+    )
+    by_site = tp.nested_cross_validate(
+        model,
+        cohort.X,
+        cohort.y,
+        outer_cv="leave-site-out",
+        groups="scanner",
+        inner_groups=False,
+    )
+    assert list(by_site.per_site().index) == ["prisma", "skyra"]
+
+
+def test_readme_toml_on_the_users_layout(spm_study_dir, tmp_path, capsys):
+    config = tmp_path / "analysis.toml"
+    config.write_text(
+        f"""
+[data]
+dataset = "{spm_study_dir}"
+image_pattern = "{PATTERN}"
+outcome = {{pre = "lsas_pre", post = "lsas_post"}}
+treatment = "group"
+
+[model]
+features = "roi"
+demographic_columns = {DEMOGRAPHICS!r}
+param_grid = {{C = [0.1, 1.0]}}
+
+[cv]
+outer_cv = 3
+inner_cv = 3
+n_repeats = 1
+n_permutations = 0
+
+[output]
+folder = "results"
+"""
+    )
+    assert main(["run", str(config)]) == 0
+    summary = pd.read_csv(tmp_path / "results" / "summaries.csv", index_col=[0, 1])
+    assert ("demographics only", "auc") in summary.index
+    modality = config.read_text().replace("[data]", 'task = "modality"\n\n[data]')
+    config.write_text(modality.replace('folder = "results"', 'folder = "selection"'))
+    assert main(["run", str(config)]) == 0
+    argv = ["validate", str(spm_study_dir), "--image-pattern", PATTERN]
+    argv += ["--pre", "lsas_pre", "--post", "lsas_post"]
+    with pytest.warns(UserWarning, match="treatment='group'"):
+        assert main(argv) == 0  # the arm column under its own name: pointed out
+    assert main([*argv, "--treatment", "group", "--full"]) == 0
+    images = sorted(spm_study_dir.glob("derivatives/spm/sub-0[12]/con_0001.nii"))
+    capsys.readouterr()
+    model = tmp_path / "results" / "model.skops"
+    assert main(["predict", str(model), *map(str, images)]) == 0
+    out = capsys.readouterr().out
+    assert "sub-01" in out and "sub-02" in out
+
+
+def test_readme_regression_and_external_validation(spm_study_dir, cohort):
+    change = tp.load_cohort(
+        spm_study_dir,
+        image_pattern=PATTERN,
+        outcome=tp.SymptomChange(pre="lsas_pre", post="lsas_post"),
+        treatment="group",
+    )
+    regression = tp.nested_cross_validate(
+        tp.ResponseRegressor("roi", param_grid={"alpha": [10.0]}),
+        change.X,
+        change.y,
+        n_repeats=1,
+    )
+    assert list(regression.responders(50).index)[:2] == ["sensitivity", "specificity"]
+    prisma = cohort.X["scanner"] == "prisma"
+    model = tp.ResponseClassifier("roi", harmonize="combat", sites="scanner", **FAST)
+    model.fit(cohort.X[prisma], cohort.y[prisma])
+    with pytest.warns(UserWarning, match="skyra"):  # a new site, named
+        check = tp.validate_external(model, cohort.X[~prisma], cohort.y[~prisma])
+    assert check.table.at["auc", "ci_low"] < check.table.at["auc", "ci_high"]
