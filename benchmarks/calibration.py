@@ -670,7 +670,9 @@ def main(argv=None):
         "alpha": ALPHA,
         "n_true": args.n_true,
         "pool_size": pool_size,
-        "wall_seconds": wall,
+        "wall_seconds": wall,  # of this invocation (reused parts take none)
+        # populations + every part, reused or not: the cost of the whole benchmark
+        "total_seconds": generated + sum(seconds.values()),
         "population_seconds": generated,
         "part_seconds": seconds,
         "n_jobs": args.n_jobs,

@@ -12,8 +12,9 @@ def summary_table(metrics, methods, by_method, permutation, per_repeat, referenc
     Parameters
     ----------
     metrics : sequence of str
-    methods : dict of str to str
-        The default interval method of each metric.
+    methods : dict of str to str or None
+        The default interval method of each metric; None when no method
+        reached its coverage target: the interval is left empty.
     by_method : dict of str to DataFrame
         Each method's intervals (``estimate``, ``ci_low``, ``ci_high`` by metric).
     permutation : dict of str to PermutationTestResult or None
@@ -25,7 +26,11 @@ def summary_table(metrics, methods, by_method, permutation, per_repeat, referenc
     rows = []
     for metric in metrics:
         method = methods[metric]
-        row = by_method[method].loc[metric]
+        if method is None:  # no interval method covers: show none
+            row = next(iter(by_method.values())).loc[metric]
+            row = {"estimate": row["estimate"], "ci_low": np.nan, "ci_high": np.nan}
+        else:
+            row = by_method[method].loc[metric]
         test = (permutation or {}).get(metric)
         rows.append(
             {
@@ -33,7 +38,7 @@ def summary_table(metrics, methods, by_method, permutation, per_repeat, referenc
                 "estimate": row["estimate"],
                 "ci_low": row["ci_low"],
                 "ci_high": row["ci_high"],
-                "ci_method": method,
+                "ci_method": method or "none calibrated (see intervals())",
                 "p_value": np.nan if test is None else test.p_value,
                 # how much the estimate moves with the fold shuffle: not a CI
                 "sd_across_repeats": per_repeat[metric].std(ddof=1)

@@ -44,7 +44,8 @@ def coverage_note(metric: str) -> str:
         ),
         None,
     )
-    return _range(entry["coverage"]) if entry else ""
+    # No entry, or no method reached the target (r, R^2): nothing to quote.
+    return _range(entry["coverage"]) if entry and entry["coverage"] else ""
 
 
 def false_positive_note(test: str) -> str:
