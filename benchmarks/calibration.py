@@ -72,20 +72,8 @@ from txpredict.stats import (
 SIZES = (40, 100, 200)
 N_REPEATS = 10
 ALPHA = 0.05
-ROI = [
-    f"{name}_mean"
-    for name in (
-        "dACC_L",
-        "dACC_R",
-        "pgACC_L",
-        "pgACC_R",
-        "sgACC",
-        "cuneus_L",
-        "cuneus_R",
-        "amygdala_L",
-        "amygdala_R",
-    )
-]
+#: The 9 default ROI means (RoiFeatures' columns).
+ROI = [f"{roi.name}_mean" for roi in tp.default_rois()]
 DEMOGRAPHICS = ["age", "sex", "baseline_severity", "site"]
 ARMS = ("CBT", "SSRI+CBT")
 #: Replicate cohorts per sample size, for each part and population.
