@@ -376,7 +376,8 @@ class NestedCVResult:
 
         ``ci_low``/``ci_high``: for each metric, the narrowest interval whose
         coverage of the true performance (of the model fitted to the cohort,
-        on new patients) stayed within 93-97% in ``benchmarks/calibration.py``
+        on new patients) was at least 93% in every setting of
+        ``benchmarks/calibration.py`` and at most 97% up to Monte-Carlo error
         (``ci_method`` names it; the measured coverage is in the README and the
         report). :meth:`intervals` shows every method.
 
