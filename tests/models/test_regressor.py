@@ -53,7 +53,9 @@ def test_nested_cv_of_a_regressor_equals_scikit_learn_fold_by_fold(cohort, chang
     assert result.summary().at["r", "estimate"] == pytest.approx(r)
 
 
-def test_regression_summary_responders_permutation_and_compare(cohort, change):
+def test_regression_summary_responders_permutation_and_compare(
+    cohort, change, tmp_path
+):
     model = tp.ResponseRegressor("roi", param_grid={"alpha": [10.0, 100.0]})
     result = tp.nested_cross_validate(
         model, cohort.X, change, n_repeats=2, n_permutations=9, random_state=1
@@ -62,6 +64,9 @@ def test_regression_summary_responders_permutation_and_compare(cohort, change):
     assert list(s.index) == ["r", "r2", "mae"]
     assert s.at["r", "estimate"] > 0.1  # the cuneus signal, as a change score
     assert s.at["r", "p_value"] == pytest.approx(0.1)  # none of 9 permutations
+    result.save(tmp_path / "result.json")  # the p-values survive a round trip
+    loaded = tp.RegressionCVResult.load(tmp_path / "result.json")
+    pd.testing.assert_frame_equal(loaded.summary(), s)
     assert s.at["mae", "ci_low"] < s.at["mae", "estimate"] < s.at["mae", "ci_high"]
     # Responders read off the predictions: the true responders are change >= 50.
     responders = result.responders(50)

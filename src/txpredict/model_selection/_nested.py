@@ -17,10 +17,8 @@ from scipy import stats
 from sklearn.base import is_regressor
 from sklearn.model_selection import ParameterGrid
 
-from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._permutation import (
-    PermutationTestResult,
     permutation_tests,
 )
 from txpredict.model_selection._regression_result import RegressionCVResult
@@ -30,7 +28,13 @@ from txpredict.model_selection._schemes import (
     outer_splits,
     splits_hash,
 )
-from txpredict.model_selection._summary import summary_table
+from txpredict.model_selection._summary import (
+    fold_row,
+    load_result,
+    save_result,
+    summary_table,
+    with_groups,
+)
 from txpredict.model_selection._validation import prepare_inputs
 from txpredict.models._base import ResponseModel
 from txpredict.stats import (
@@ -209,6 +213,7 @@ def _tunes(estimator) -> bool:
     return len(ParameterGrid(grid)) > 1
 
 
+_FORMAT = "txpredict.NestedCVResult/1"
 _PREDICTION_COLUMNS = (
     "repeat",
     "fold",
@@ -277,25 +282,15 @@ class NestedCVResult:
                 ("dummy_pred", out["dummy_pred"]),
             ):
                 columns[name].append(values)
-            fold_rows.append(
-                {
-                    "repeat": repeat,
-                    "fold": fold,
-                    "n_train": len(train),
-                    "n_test": len(test),
-                    **binary_metrics(y[test], out["y_pred"], out["score"]),
-                    "best_params": json.dumps(
-                        out["best_params"], sort_keys=True, default=str
-                    ),
-                    "fit_seconds": out["fit_seconds"],
-                }
-            )
-        predictions = pd.DataFrame(
-            {name: np.concatenate(parts) for name, parts in columns.items()}
+            metrics = binary_metrics(y[test], out["y_pred"], out["score"])
+            fold_rows.append(fold_row(repeat, fold, train, test, out, metrics))
+        predictions = with_groups(
+            pd.DataFrame(
+                {name: np.concatenate(parts) for name, parts in columns.items()}
+            ),
+            splits,
+            groups,
         )
-        if groups is not None:  # the site of each row, for per-site results
-            order = np.concatenate([test for *_, test in splits])
-            predictions["group"] = np.asarray(groups)[order].astype(str)
         info = {**info, "n_subjects": len(y), "n_responders": int(y.sum())}
         return cls(
             predictions,
@@ -535,53 +530,9 @@ class NestedCVResult:
     # -- persistence ----------------------------------------------------------
     def save(self, path) -> None:
         """Write the result as one JSON file (atomically)."""
-        payload = {
-            "format": "txpredict.NestedCVResult/1",
-            "splits_hash": self.splits_hash,
-            "info": self.info,
-            "predictions": json.loads(
-                self.predictions.to_json(orient="split", index=False)
-            ),
-            "folds": json.loads(self.folds.to_json(orient="split", index=False)),
-            "permutation": {
-                name: {
-                    "statistic": test.statistic,
-                    "null_distribution": test.null_distribution.tolist(),
-                    "p_value": test.p_value,
-                    "within_groups": test.within_groups,
-                }
-                for name, test in (self.permutation or {}).items()
-            },
-        }
-        write_text_atomic(path, json.dumps(payload, default=str))
+        save_result(self, path, _FORMAT)
 
     @classmethod
     def load(cls, path) -> NestedCVResult:
         """Read a result written by :meth:`save`."""
-        with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-        if payload.get("format") != "txpredict.NestedCVResult/1":
-            raise TxpredictError(f"{path} is not a saved txpredict NestedCVResult.")
-
-        def frame(part):
-            return pd.DataFrame(part["data"], columns=part["columns"])
-
-        predictions = frame(payload["predictions"])
-        predictions["participant_id"] = predictions["participant_id"].astype(str)
-        permutation = {
-            name: PermutationTestResult(
-                test["statistic"],
-                np.asarray(test["null_distribution"]),
-                test["p_value"],
-                name,
-                test["within_groups"],
-            )
-            for name, test in payload.get("permutation", {}).items()
-        }
-        return cls(
-            predictions,
-            frame(payload["folds"]),
-            payload["splits_hash"],
-            payload["info"],
-            permutation or None,
-        )
+        return load_result(cls, path, _FORMAT)

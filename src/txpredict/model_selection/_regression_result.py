@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from txpredict._io import write_text_atomic
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._schemes import splits_hash
-from txpredict.model_selection._summary import summary_table
+from txpredict.model_selection._summary import (
+    fold_row,
+    load_result,
+    save_result,
+    summary_table,
+    with_groups,
+)
 from txpredict.stats import (
     DEFAULT_METHODS,
     DEFAULT_REGRESSION_METHODS,
@@ -71,23 +75,9 @@ class RegressionCVResult:
                     }
                 )
             )
-            fold_rows.append(
-                {
-                    "repeat": repeat,
-                    "fold": fold,
-                    "n_train": len(train),
-                    "n_test": len(test),
-                    **regression_metrics(y[test], out["y_pred"]),
-                    "best_params": json.dumps(
-                        out["best_params"], sort_keys=True, default=str
-                    ),
-                    "fit_seconds": out["fit_seconds"],
-                }
-            )
-        predictions = pd.concat(rows, ignore_index=True)
-        if groups is not None:
-            order = np.concatenate([test for *_, test in splits])
-            predictions["group"] = np.asarray(groups)[order].astype(str)
+            metrics = regression_metrics(y[test], out["y_pred"])
+            fold_rows.append(fold_row(repeat, fold, train, test, out, metrics))
+        predictions = with_groups(pd.concat(rows, ignore_index=True), splits, groups)
         info = {**info, "n_subjects": len(y), "outcome_mean": float(np.mean(y))}
         return cls(
             predictions, pd.DataFrame(fold_rows), splits_hash(index, splits), info,
@@ -199,34 +189,10 @@ class RegressionCVResult:
         )
 
     def save(self, path) -> None:
-        """Write the result as one JSON file (atomically)."""
-        payload = {
-            "format": _FORMAT,
-            "splits_hash": self.splits_hash,
-            "info": self.info,
-            "predictions": json.loads(
-                self.predictions.to_json(orient="split", index=False)
-            ),
-            "folds": json.loads(self.folds.to_json(orient="split", index=False)),
-        }
-        write_text_atomic(path, json.dumps(payload, default=str))
+        """Write the result as one JSON file (atomically), permutations included."""
+        save_result(self, path, _FORMAT)
 
     @classmethod
     def load(cls, path) -> RegressionCVResult:
         """Read a result written by :meth:`save`."""
-        with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-        if payload.get("format") != _FORMAT:
-            raise TxpredictError(f"{path} is not a saved txpredict RegressionCVResult.")
-
-        def frame(part):
-            return pd.DataFrame(part["data"], columns=part["columns"])
-
-        predictions = frame(payload["predictions"])
-        predictions["participant_id"] = predictions["participant_id"].astype(str)
-        return cls(
-            predictions,
-            frame(payload["folds"]),
-            payload["splits_hash"],
-            payload["info"],
-        )
+        return load_result(cls, path, _FORMAT)

@@ -1,9 +1,19 @@
-"""The summary table both result types print: one row per metric."""
+"""What both result types share: the summary table, fold rows, the JSON file.
+
+``NestedCVResult`` (classification) and ``RegressionCVResult`` differ in their
+metrics, not in how folds are tabulated or results saved.
+"""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+
+from txpredict._io import write_text_atomic
+from txpredict.errors import TxpredictError
+from txpredict.model_selection._permutation import PermutationTestResult
 
 
 def summary_table(metrics, methods, by_method, permutation, per_repeat, references):
@@ -48,3 +58,78 @@ def summary_table(metrics, methods, by_method, permutation, per_repeat, referenc
             }
         )
     return pd.DataFrame(rows).set_index("metric")
+
+
+def fold_row(repeat, fold, train, test, out, metrics) -> dict:
+    """One row of ``folds``: sizes, the fold's ``metrics``, choice and time."""
+    return {
+        "repeat": repeat,
+        "fold": fold,
+        "n_train": len(train),
+        "n_test": len(test),
+        **metrics,
+        "best_params": json.dumps(out["best_params"], sort_keys=True, default=str),
+        "fit_seconds": out["fit_seconds"],
+    }
+
+
+def with_groups(predictions, splits, groups) -> pd.DataFrame:
+    """The site (group) of each prediction row, for per-site results."""
+    if groups is not None:
+        order = np.concatenate([test for *_, test in splits])
+        predictions["group"] = np.asarray(groups)[order].astype(str)
+    return predictions
+
+
+def save_result(result, path, format_name) -> None:
+    """Write a result as one JSON file (atomically), permutation tests included."""
+    payload = {
+        "format": format_name,
+        "splits_hash": result.splits_hash,
+        "info": result.info,
+        "predictions": json.loads(
+            result.predictions.to_json(orient="split", index=False)
+        ),
+        "folds": json.loads(result.folds.to_json(orient="split", index=False)),
+        "permutation": {
+            name: {
+                "statistic": test.statistic,
+                "null_distribution": test.null_distribution.tolist(),
+                "p_value": test.p_value,
+                "within_groups": test.within_groups,
+            }
+            for name, test in (result.permutation or {}).items()
+        },
+    }
+    write_text_atomic(path, json.dumps(payload, default=str))
+
+
+def load_result(cls, path, format_name):
+    """Read a result of type ``cls`` written by :func:`save_result`."""
+    with open(path, encoding="utf-8") as f:
+        payload = json.load(f)
+    if payload.get("format") != format_name:
+        raise TxpredictError(f"{path} is not a saved txpredict {cls.__name__}.")
+
+    def frame(part):
+        return pd.DataFrame(part["data"], columns=part["columns"])
+
+    predictions = frame(payload["predictions"])
+    predictions["participant_id"] = predictions["participant_id"].astype(str)
+    permutation = {
+        name: PermutationTestResult(
+            test["statistic"],
+            np.asarray(test["null_distribution"]),
+            test["p_value"],
+            name,
+            test["within_groups"],
+        )
+        for name, test in payload.get("permutation", {}).items()
+    }
+    return cls(
+        predictions,
+        frame(payload["folds"]),
+        payload["splits_hash"],
+        payload["info"],
+        permutation or None,
+    )
