@@ -31,6 +31,18 @@ def template(name: str) -> jinja2.Template:
     return environment.get_template(name)
 
 
+def page_header(title, cohort, cv_text) -> dict:
+    """What every analysis report states first: study, version, time, cohort, CV."""
+    return {
+        "title": title,
+        "version": version("txpredict"),
+        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cohort": repr(cohort),
+        "outcome_rule": cohort.outcome_rule,
+        "cv": cv_text,
+    }
+
+
 def table_cells(frame: pd.DataFrame):
     """(header, rows of formatted cells) of a table for the report templates."""
     columns = [frame.index.name or "", *frame.columns]
@@ -135,13 +147,8 @@ def render_report(
         "rois": _figures.roi_figure(rois),
     }
     return template("report.html.j2").render(
-        title=title,
-        version=version("txpredict"),
-        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        cohort=repr(cohort),
-        outcome_rule=cohort.outcome_rule,
+        **page_header(title, cohort, cv_text),
         model=describe_model(model),
-        cv=cv_text,
         summary_columns=columns,
         summary_rows=rows,
         comparisons=comparison_blocks,

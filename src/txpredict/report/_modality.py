@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
-from importlib.metadata import version
-
 import numpy as np
 
 from txpredict.modality._uplift import qini_curve
 from txpredict.report._figures import _png, plt
-from txpredict.report._html import table_cells, template
+from txpredict.report._html import page_header, table_cells, template
 
 
 def _pai_figure(result):
@@ -91,12 +88,8 @@ def render_modality_report(
     columns, rows = table_cells(summary)
     comparison_columns, comparison_rows = table_cells(comparison)
     return template("modality.html.j2").render(
-        title=title,
-        version=version("txpredict"),
-        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        cohort=repr(cohort),
+        **page_header(title, cohort, cv_text),
         selector=repr(selector),
-        cv=cv_text,
         summary_columns=columns,
         summary_rows=rows,
         comparison_columns=comparison_columns,

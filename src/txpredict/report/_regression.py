@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime
-from importlib.metadata import version
-
 from txpredict.report._figures import _png, plt
-from txpredict.report._html import describe_model, table_cells, template
+from txpredict.report._html import describe_model, page_header, table_cells, template
 
 
 def _scatter_figure(result):
@@ -31,13 +28,8 @@ def render_regression_report(
     responder_columns, responder_rows = table_cells(result.responders(threshold))
     comparison_columns, comparison_rows = table_cells(comparison.table)
     return template("regression.html.j2").render(
-        title=title,
-        version=version("txpredict"),
-        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        cohort=repr(cohort),
-        outcome_rule=cohort.outcome_rule,
+        **page_header(title, cohort, cv_text),
         model=describe_model(model),
-        cv=cv_text,
         summary_columns=columns,
         summary_rows=rows,
         responder_columns=responder_columns,
