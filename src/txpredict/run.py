@@ -309,15 +309,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         models["model + demographics"] = clone(model).set_params(
             features=f"{features}+demographics"
         )
-    cv_options = {
-        "outer_cv": cv["outer_cv"],
-        "inner_cv": cv["inner_cv"],
-        "n_repeats": cv["n_repeats"],
-        "random_state": cv["random_state"],
-        "groups": groups,
-        "inner_groups": cv.get("inner_groups", True),
-        "n_jobs": n_jobs,
-    }
+    cv_options = _cv_options(cv, groups, n_jobs)
     results = {}
     for name, estimator in models.items():
         # txpredict's "better than chance" for the model itself: a permutation
@@ -353,11 +345,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         if isinstance(features, str) and features.startswith("roi")
         else ()
     )
-    cv_text = (
-        f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
-        f"{cv['n_repeats']} repeats, seed {cv['random_state']}"
-        + (f", groups = {cv['groups']}" if cv.get("groups") else "")
-    )
+    cv_text = _cv_text(cv)
     html = render_report(
         title=Path(data["dataset"]).name,
         results=results,
@@ -601,15 +589,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
         demographic_columns=model.demographic_columns,
         random_state=cv["random_state"],
     )
-    cv_options = {
-        "outer_cv": cv["outer_cv"],
-        "inner_cv": cv["inner_cv"],
-        "n_repeats": cv["n_repeats"],
-        "random_state": cv["random_state"],
-        "groups": groups,
-        "inner_groups": cv.get("inner_groups", True),
-        "n_jobs": n_jobs,
-    }
+    cv_options = _cv_options(cv, groups, n_jobs)
     progress(
         f"Nested cross-validation: model (+ {cv['n_permutations']} permutations) ..."
     )
@@ -628,8 +608,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
         comparison=comparison,
         cohort=cohort,
         model=model,
-        cv_text=f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
-        f"{cv['n_repeats']} repeats, seed {cv['random_state']}",
+        cv_text=_cv_text(cv),
         threshold=threshold,
         n_permutations=cv["n_permutations"],
     )
@@ -648,6 +627,28 @@ def run_regression(config: dict, *, progress=print) -> Path:
     progress(f"Wrote {folder}")
     progress(_final_tables(result, {"model vs demographics only": comparison}))
     return folder
+
+
+def _cv_options(cv, groups, n_jobs) -> dict:
+    """The [cv] section as nested_cross_validate's keywords (same for every model)."""
+    return {
+        "outer_cv": cv["outer_cv"],
+        "inner_cv": cv["inner_cv"],
+        "n_repeats": cv["n_repeats"],
+        "random_state": cv["random_state"],
+        "groups": groups,
+        "inner_groups": cv.get("inner_groups", True),
+        "n_jobs": n_jobs,
+    }
+
+
+def _cv_text(cv) -> str:
+    """The cross-validation scheme in words, for the reports."""
+    return (
+        f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
+        f"{cv['n_repeats']} repeats, seed {cv['random_state']}"
+        + (f", groups = {cv['groups']}" if cv.get("groups") else "")
+    )
 
 
 def _final_tables(result, comparisons) -> str:
