@@ -503,6 +503,16 @@ def package_table(summary: pd.DataFrame) -> dict:
         ]
         return g if effect is None else g[g["effect"] == effect]
 
+    def coverage(part):
+        """Each quantity's shipped default method and its measured coverage."""
+        return {
+            m: {
+                "method": method,
+                "coverage": by_setting(select(part, m, method), "coverage_T1"),
+            }
+            for m, method in SHIPPED_DEFAULTS[part].items()
+        }
+
     def by_setting(g, column):
         return {
             f"{effect}, n={n}": round(float(v), 4)
@@ -513,20 +523,8 @@ def package_table(summary: pd.DataFrame) -> dict:
         "source": "benchmarks/calibration.py (benchmarks/results/calibration/)",
         "rule": "the narrowest method whose coverage was at least 93% in every "
         "setting and at most 97% + 2 Monte-Carlo SE",
-        "intervals": {
-            m: {
-                "method": method,
-                "coverage": by_setting(select("classifier", m, method), "coverage_T1"),
-            }
-            for m, method in DEFAULT_METHODS.items()
-        },
-        "policy_intervals": {
-            m: {
-                "method": method,
-                "coverage": by_setting(select("modality", m, method), "coverage_T1"),
-            }
-            for m, method in DEFAULT_POLICY_METHODS.items()
-        },
+        "intervals": coverage("classifier"),
+        "policy_intervals": coverage("modality"),
         "compare": {
             m: {
                 "method": method,
@@ -541,13 +539,7 @@ def package_table(summary: pd.DataFrame) -> dict:
             }
             for m, method in DEFAULT_COMPARISON_METHODS.items()
         },
-        "regression_intervals": {
-            m: {
-                "method": method,
-                "coverage": by_setting(select("regression", m, method), "coverage_T1"),
-            }
-            for m, method in DEFAULT_REGRESSION_METHODS.items()
-        },
+        "regression_intervals": coverage("regression"),
         "permutation": {
             m: by_setting(
                 select("permutation", f"permutation_{m}", "nested_cross_validate()"),
