@@ -98,18 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     external.add_argument("model", type=Path)
     external.add_argument("dataset", type=Path)
-    external.add_argument(
-        "--image-pattern",
-        default=None,
-        help="path template with {participant_id} or {subject}",
-    )
-    external.add_argument("--outcome", default="responder")
-    external.add_argument(
-        "--pre", default=None, help="pre-treatment score column (with --post)"
-    )
-    external.add_argument(
-        "--post", default=None, help="post-treatment score column (with --pre)"
-    )
+    _add_dataset_options(external)
     external.add_argument(
         "--out", type=Path, default=None, help="also write the per-patient CSV here"
     )
@@ -118,18 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a dataset folder and summarise it"
     )
     validate.add_argument("dataset", type=Path)
-    validate.add_argument(
-        "--image-pattern",
-        default=None,
-        help="path template with {participant_id} or {subject}",
-    )
-    validate.add_argument("--outcome", default="responder")
-    validate.add_argument(
-        "--pre", default=None, help="pre-treatment score column (with --post)"
-    )
-    validate.add_argument(
-        "--post", default=None, help="post-treatment score column (with --pre)"
-    )
+    _add_dataset_options(validate)
     validate.add_argument(
         "--treatment", default="treatment", help="column of the treatment arm"
     )
@@ -210,6 +188,22 @@ def _benchmark(args) -> int:
     print(result.summary()[[*columns, "significant_rate"]].to_string(index=False))
     print(f"wall time {result.info['wall_seconds']:.0f} s; wrote {out}/report.html")
     return 0
+
+
+def _add_dataset_options(parser) -> None:
+    """How to read a dataset folder: image pattern and outcome (see _outcome_option)."""
+    parser.add_argument(
+        "--image-pattern",
+        default=None,
+        help="path template with {participant_id} or {subject}",
+    )
+    parser.add_argument("--outcome", default="responder")
+    parser.add_argument(
+        "--pre", default=None, help="pre-treatment score column (with --post)"
+    )
+    parser.add_argument(
+        "--post", default=None, help="post-treatment score column (with --pre)"
+    )
 
 
 def _outcome_option(args):
