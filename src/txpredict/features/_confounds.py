@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
+from txpredict.features._columns import present_columns
 from txpredict.features._demographics import DemographicFeatures
 
 
@@ -68,15 +69,11 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
                 "ConfoundRemover needs X as a DataFrame holding the features and "
                 f"the confound columns {list(self.confounds)}."
             )
-        features, confounds = list(self.features), list(self.confounds)
+        confounds = list(self.confounds)
         if not confounds:
             raise TxpredictError("ConfoundRemover needs at least one confound column.")
-        missing = [c for c in [*confounds, *features] if c not in X.columns]
-        if missing:
-            raise TxpredictError(
-                f"Confound or feature column(s) {missing} are not in X; its columns "
-                f"are {list(map(str, X.columns))}. Fix 'confounds'."
-            )
+        present_columns(X, confounds, "ConfoundRemover", "Fix 'confounds'.")
+        features = present_columns(X, self.features, "ConfoundRemover")
         return features, confounds
 
     def fit(self, X, y=None):
@@ -96,7 +93,9 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
             raise TxpredictError(
                 "ConfoundRemover: the features have missing values; impute them first."
             )
-        coef, *_ = np.linalg.lstsq(design, data, rcond=None)
+        # The pseudo-inverse of the small design, then one product with the
+        # data: lstsq factorises with every feature as a right-hand side.
+        coef = np.linalg.pinv(design) @ data
         self.intercept_, self.coef_ = coef[0], coef[1:]
         self.n_features_in_ = X.shape[1]
         return self
@@ -120,7 +119,7 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """The residualised features."""
         check_is_fitted(self, "coef_")
-        return np.asarray(list(self.features), dtype=object)
+        return np.asarray(self.features, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
+from txpredict.features._columns import present_columns
 
 _MAX_ITERATIONS = 10_000  # a safeguard: the iteration converges in tens
 _CONVERGENCE = 1e-4  # relative change of gamma* and delta*, as neuroCombat
@@ -44,16 +45,20 @@ def _priors(gamma_hat, delta_hat):
     return gamma_bar, tau2, a, b
 
 
-def _shrink(z, gamma_hat, delta_hat, gamma_bar, tau2, a, b):
+def _shrink(n, gamma_hat, delta_hat, sum_squares, gamma_bar, tau2, a, b):
     """Posterior site location and scale of every feature (Johnson et al. 2007).
 
-    ``z``: standardised data of one site (patients x features).
+    ``n`` patients of one site; ``sum_squares``: each feature's sum of squared
+    deviations from the site mean, gamma_hat. The reference recomputes
+    sum((z - gamma)^2) over the patients at every iteration; it equals
+    sum_squares + n (gamma_hat - gamma)^2, so each iteration costs one pass
+    over the features instead of one over the whole site's data (whole-brain:
+    60 x 235,000 values, tens of iterations).
     """
-    n = len(z)
     gamma_old, delta_old = gamma_hat, delta_hat
     for _ in range(_MAX_ITERATIONS):
         gamma = (tau2 * n * gamma_hat + delta_old * gamma_bar) / (tau2 * n + delta_old)
-        sum2 = ((z - gamma) ** 2).sum(axis=0)
+        sum2 = sum_squares + n * (gamma_hat - gamma) ** 2
         delta = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
         # The reference implementation's stopping rule (its denominator keeps
         # the sign of gamma), so that both stop at the same iteration; where
@@ -72,17 +77,29 @@ def _shrink(z, gamma_hat, delta_hat, gamma_bar, tau2, a, b):
     return gamma, delta
 
 
-def _site_estimates(z, empirical_bayes):
-    """(gamma*, delta*) of one site's standardised data."""
-    gamma_hat = z.mean(axis=0)
-    delta_hat = z.var(axis=0, ddof=1)
+def _site_estimates(n, gamma_hat, sum_squares, empirical_bayes):
+    """(gamma*, delta*) of one site of ``n`` patients.
+
+    ``gamma_hat``: the site's mean of the standardised features;
+    ``sum_squares``: their sum of squared deviations from it.
+    """
+    delta_hat = sum_squares / (n - 1)
     delta_hat[delta_hat == 0] = 1.0
-    if not empirical_bayes or z.shape[1] < 2:
+    if not empirical_bayes or len(gamma_hat) < 2:
         # Shrinkage pools across features: with one feature there is nothing
         # to pool.
         return gamma_hat, delta_hat
+    if np.ptp(delta_hat) == 0:
+        # Every feature has the same spread (one training site: all equal the
+        # pooled variance): the scale prior is a point mass there, and the
+        # location posterior has its closed form.
+        tau2 = gamma_hat.var(ddof=1)
+        gamma = (tau2 * n * gamma_hat + delta_hat * gamma_hat.mean()) / (
+            tau2 * n + delta_hat
+        )
+        return gamma, delta_hat
     priors = _priors(gamma_hat[None], delta_hat[None])
-    return _shrink(z, gamma_hat, delta_hat, *(p[0] for p in priors))
+    return _shrink(n, gamma_hat, delta_hat, sum_squares, *(p[0] for p in priors))
 
 
 class ComBat(TransformerMixin, BaseEstimator):
@@ -114,7 +131,7 @@ class ComBat(TransformerMixin, BaseEstimator):
     ----------
     sites_ : ndarray of str
         The training sites.
-    features_ : list of str
+    features_ : Index of str
     grand_mean_ : ndarray of shape (n_features,)
     covariate_coef_ : ndarray of shape (n_covariate_columns, n_features)
     var_pooled_ : ndarray of shape (n_features,)
@@ -164,22 +181,17 @@ class ComBat(TransformerMixin, BaseEstimator):
                 f"'refuse'. Got {self.unseen_sites!r} instead."
             )
         covariates = list(self.covariates)
-        needed = [self.site, *covariates]
+        present_columns(X, [self.site, *covariates], "ComBat")
         if self.features is not None:
-            needed += list(self.features)
-        missing = [c for c in needed if c not in X.columns]
-        if missing:
-            raise TxpredictError(
-                f"ComBat: column(s) {missing} are not in X; its columns are "
-                f"{list(map(str, X.columns))}."
-            )
-        if self.features is not None:
-            return list(self.features), covariates
-        features = [
-            c
-            for c in X.columns
-            if c not in needed and pd.api.types.is_numeric_dtype(X[c])
-        ]
+            return present_columns(X, self.features, "ComBat"), covariates
+        needed = {self.site, *covariates}
+        features = pd.Index(
+            [
+                c
+                for c in X.columns
+                if c not in needed and pd.api.types.is_numeric_dtype(X[c])
+            ]
+        )
         return features, covariates
 
     def _covariate_design(self, X, fit):
@@ -255,25 +267,38 @@ class ComBat(TransformerMixin, BaseEstimator):
         covariates = self._covariate_design(X, fit=True)
         site_design = np.eye(len(self.sites_))[site_index]
         design = np.hstack([site_design, covariates])
-        coef, *_ = np.linalg.lstsq(design, data, rcond=None)
+        # Least squares through the pseudo-inverse of the small design: one
+        # product with the data (lstsq factorises with every feature as a
+        # right-hand side, 5x slower on a whole brain).
+        coef = np.linalg.pinv(design) @ data
         k = len(self.sites_)
         self.grand_mean_ = (counts / len(data)) @ coef[:k]
         self.covariate_coef_ = coef[k:]
-        residuals = data - design @ coef
-        self.var_pooled_ = (residuals**2).mean(axis=0)
+        # In place: on a whole brain every new (n, p) array costs a pass over
+        # memory (0.08 s for 240 x 235,000), the arithmetic a third of that.
+        squares = design @ coef
+        np.subtract(data, squares, out=squares)
+        squares **= 2
+        # Residuals sum to zero within each site (the design has one column per
+        # site), so each site's mean and spread of the standardised data follow
+        # from the coefficients and the residuals: no standardised copy needed.
+        site_squares = site_design.T @ squares
+        self.var_pooled_ = site_squares.sum(axis=0) / len(data)
         self.var_pooled_[self.var_pooled_ == 0] = 1.0  # constant features stay put
-        z = self._standardise(data, covariates)
+        sd = np.sqrt(self.var_pooled_)
         estimates = [
-            _site_estimates(z[site_index == i], self.empirical_bayes) for i in range(k)
+            _site_estimates(
+                counts[i],
+                (coef[i] - self.grand_mean_) / sd,
+                site_squares[i] / self.var_pooled_,
+                self.empirical_bayes,
+            )
+            for i in range(k)
         ]
         self.gamma_ = np.array([g for g, _ in estimates])
         self.delta_ = np.array([d for _, d in estimates])
         self.n_features_in_ = X.shape[1]
         return self
-
-    def _standardise(self, data, covariates):
-        mean = self.grand_mean_ + covariates @ self.covariate_coef_
-        return (data - mean) / np.sqrt(self.var_pooled_)
 
     def transform(self, X):
         """The features with each site's effect removed (other columns dropped).
@@ -284,21 +309,31 @@ class ComBat(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "gamma_")
         self._columns(X)
-        data = X[self.features_].to_numpy(dtype=np.float64)
+        data = X[self.features_].to_numpy(dtype=np.float64, copy=True)
         covariates = self._covariate_design(X, fit=False)
-        z = self._standardise(data, covariates)
+        sd = np.sqrt(self.var_pooled_)
+        # Each patient's expected value without site: grand mean + covariates.
+        mean = self.grand_mean_
+        if covariates.shape[1]:
+            mean = mean + covariates @ self.covariate_coef_
         sites = X[self.site].astype(str).to_numpy()
-        out = np.empty_like(z)
         for site in np.unique(sites):
-            rows = sites == site
+            rows = np.flatnonzero(sites == site)
+            block = data[rows]
+            row_mean = mean[rows] if mean.ndim == 2 else mean
             known = np.flatnonzero(self.sites_ == site)
             if known.size:
                 gamma, delta = self.gamma_[known[0]], self.delta_[known[0]]
             else:
-                gamma, delta = self._unseen(site, z[rows])
-            out[rows] = (z[rows] - gamma) / np.sqrt(delta)
-        mean = self.grand_mean_ + covariates @ self.covariate_coef_
-        return out * np.sqrt(self.var_pooled_) + mean
+                gamma, delta = self._unseen(site, (block - row_mean) / sd)
+            # ((x - mean) / sd - gamma) / sqrt(delta) * sd + mean
+            #   = x * scale + mean * (1 - scale) - sd * gamma * scale, in place.
+            scale = 1.0 / np.sqrt(delta)
+            block *= scale
+            block -= sd * gamma * scale
+            block += row_mean * (1.0 - scale)
+            data[rows] = block
+        return data
 
     def _unseen(self, site, z):
         """Location and scale of a site absent from training, from its own rows."""
@@ -316,7 +351,9 @@ class ComBat(TransformerMixin, BaseEstimator):
                 f"least min_site_size={self.min_site_size} of them, transformed "
                 "together."
             )
-        return _site_estimates(z, self.empirical_bayes)
+        gamma_hat = z.mean(axis=0)
+        sum_squares = ((z - gamma_hat) ** 2).sum(axis=0)
+        return _site_estimates(len(z), gamma_hat, sum_squares, self.empirical_bayes)
 
     def get_feature_names_out(self, input_features=None):
         """The harmonised features."""
