@@ -66,6 +66,54 @@ def test_fast_route_equals_the_fold_by_fold_route(study):
     )
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"harmonize": "combat", "protected": ["age"]},
+        {"confounds": ["age", "site"]},
+        {"harmonize": "combat", "confounds": ["age"], "deconfound": "augment"},
+    ],
+    ids=["combat", "residualize", "combat+augment"],
+)
+def test_wholebrain_gram_route_equals_the_fold_by_fold_route(study, options):
+    """Voxels with ComBat / confound regression: the Gram route fits the
+    preparation once per training set (not once per candidate) and predicts
+    what the scikit-learn pipeline predicts."""
+    model = tp.ResponseClassifier(
+        "wholebrain", "ridge", param_grid={"alpha": [1e3, 1e5]}, **options
+    )
+    fast = tp.nested_cross_validate(model, study.X, study.y, n_repeats=1)
+    slow = tp.nested_cross_validate(
+        model, study.X, study.y, n_repeats=1, fast_path=False
+    )
+    assert fast.info["fast_path"] and not slow.info["fast_path"]
+    pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
+    np.testing.assert_allclose(
+        fast.predictions["score"], slow.predictions["score"], atol=1e-4
+    )
+
+
+def test_wholebrain_combat_is_fitted_once_per_training_set(study, monkeypatch):
+    fits = []
+    original = _harmonize.ComBat.fit
+    monkeypatch.setattr(
+        _harmonize.ComBat, "fit", lambda self, X, y=None: fits.append(
+            frozenset(X.index)) or original(self, X, y)
+    )  # fmt: skip
+    model = tp.ResponseClassifier(
+        "wholebrain", param_grid={"C": [0.01, 0.1, 1.0]}, harmonize="combat"
+    )
+    result = tp.nested_cross_validate(model, study.X, study.y, n_repeats=1)
+    tests = [
+        frozenset(fold["participant_id"])
+        for _, fold in result.predictions.groupby("fold")
+    ]
+    assert len(fits) == len(set(fits)) == len(tests) * (5 + 1)
+    for test in tests:
+        assert frozenset(study.X.index) - test in fits
+        assert sum(not (fit & test) for fit in fits) >= 6
+
+
 def test_augment_adds_the_confounds_as_covariates(study):
     model = tp.ResponseClassifier(
         "roi", confounds=["age", "site"], deconfound="augment"

@@ -26,20 +26,22 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import SelectPercentile
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import ParameterGrid
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.features import DemographicFeatures
 from txpredict.model_selection._gram import best_candidate, fast_path_family
-from txpredict.model_selection._preparation import FoldPreparation, encode_design
+from txpredict.model_selection._preparation import (
+    FoldPreparation,
+    encode_design,
+    flat_steps,
+    is_label_free,
+)
 from txpredict.model_selection._schemes import split
 from txpredict.models._presets import linear_family
-from txpredict.models._steps import ReplaceColumns
 from txpredict.stats import fast_auc
 
 
@@ -401,7 +403,8 @@ def batched_search_of(model, design):
         return None
     Cs = [c.get("classifier__C", classifier.C) for c in candidates]
     splitter = model.inner_splitter()
-    if fast_path_family(model, design) == "logistic":  # numeric, nothing missing
+    numeric = isinstance(design, np.ndarray)
+    if numeric and fast_path_family(model, design) == "logistic":  # nothing missing
         if design.shape[1] > MAX_BATCHED_FEATURES:
             return None  # the Gram fast path is cheaper
         search = BatchedLogisticSearch(
@@ -415,10 +418,10 @@ def batched_search_of(model, design):
         width = preparation.n_image + len(preparation.numeric)
         width += sum(preparation.n_levels)
     elif isinstance(design, np.ndarray) and all(
-        isinstance(step, _NUMERIC_STEPS) for step in _flat_steps(preparation)
+        isinstance(step, _NUMERIC_STEPS) for step in flat_steps(preparation)
     ):
         width = design.shape[1]  # imputation, scaling, selection, PCA: at most
-    elif all(isinstance(step, _LABEL_FREE_STEPS) for step in _flat_steps(preparation)):
+    elif is_label_free(preparation):
         # Harmonisation, confound regression, encoding: txpredict's own steps,
         # which learn nothing from labels, fitted on each training set.
         width = _width_bound(design, preparation.steps[-1][1])
@@ -434,31 +437,6 @@ def batched_search_of(model, design):
 
 #: Steps the batched route may fit per training set on a numeric design.
 _NUMERIC_STEPS = (SimpleImputer, StandardScaler, SelectPercentile, PCA)
-#: Steps that learn nothing from the labels, on any design.
-_LABEL_FREE_STEPS = (
-    SimpleImputer,
-    StandardScaler,
-    PCA,
-    DemographicFeatures,
-    ComBat,
-    ConfoundRemover,
-)
-
-
-def _flat_steps(step):
-    """The elementary steps of a pipeline, column transformer or column replacer."""
-    if isinstance(step, Pipeline):
-        for _, inner in step.steps:
-            yield from _flat_steps(inner)
-    elif isinstance(step, ColumnTransformer):
-        for _, inner, _ in step.transformers:
-            yield from _flat_steps(inner)
-    elif isinstance(step, ReplaceColumns):
-        yield from _flat_steps(step.transformer)
-    else:
-        yield step
-
-
 def _width_bound(design, encoder) -> int:
     """Most columns the classifier can see after the final encoding step.
 

@@ -11,6 +11,11 @@ products between subjects. With whole-brain patterns (p ~ 235,000 voxels, n ~
 - scaling="standard": each (inner or outer) training set has its own voxel
   SDs, so each gets its own Gram matrix; still every grid value is fitted on n x n
   matrices instead of n x p.
+- a design with table columns (harmonisation by ComBat, confound regression,
+  demographic covariates): the model's own label-free preparation steps are
+  fitted once per (inner or outer) training set, the prepared rows give that
+  set's Gram matrices, and every grid value is fitted on them. The plain route
+  refits the preparation (ComBat on 235,000 voxels) for every candidate.
 
 Models on kernels: the linear SVM is ``SVC(kernel="precomputed")`` (the same
 libsvm problem as ``SVC(kernel="linear")``); L2 logistic regression and ridge are
@@ -24,11 +29,13 @@ route (tested on identical splits).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
+from txpredict.model_selection._preparation import is_label_free
 from txpredict.models._presets import make_classifier
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
@@ -119,11 +126,22 @@ class GramFastPath:
                 y, m.predict(rows)
             ),
         }.get(model.scoring, get_scorer(model.scoring))
+        # The steps before the classifier of a design with table columns,
+        # fitted per training set; a numeric design is scaled here instead.
+        self.preparation = (
+            search.estimator[:-1] if isinstance(design, pd.DataFrame) else None
+        )
         # Labels do not enter K: one matrix serves every fold and permutation.
-        self.K = None if self.scaling == "standard" else gram_matrix(design)
+        per_training_set = self.scaling == "standard" or self.preparation is not None
+        self.K = None if per_training_set else gram_matrix(design)
 
     def kernels(self, train, rows):
         """(K_train, K_rows_train) for a training set and other rows."""
+        if self.preparation is not None:
+            preparation = clone(self.preparation)
+            a_train = preparation.fit_transform(self.design.iloc[train])
+            a_rows = preparation.transform(self.design.iloc[rows])
+            return gram_matrix(a_train), gram_matrix(a_rows, a_train)
         if self.scaling == "standard":
             A = self.design
             mean = A[train].mean(axis=0, dtype=np.float64)
@@ -187,13 +205,20 @@ def fast_path_family(model, design) -> str | None:
     """The linear family for which the fast path reproduces ``model``, or None."""
     from txpredict.models import ResponseClassifier
 
-    if not isinstance(model, ResponseClassifier) or not isinstance(design, np.ndarray):
+    if not isinstance(model, ResponseClassifier):
         return None
     if model.select_percentile is not None or model.pca_components is not None:
         return None
     if model.resolved_scaling() not in ("center", "standard", None):
         return None
-    if np.isnan(design).any():  # the imputer would have to run per fold
-        return None
+    if isinstance(design, pd.DataFrame):
+        # Image features with table columns: prepared per training set, which
+        # needs every step before the classifier to ignore the labels.
+        if design.shape[1] == len(model.table_columns()):
+            return None  # no image features: the batched route's, or generic
+        if not is_label_free(model.build_search(design).estimator[:-1]):
+            return None
+    elif not isinstance(design, np.ndarray) or np.isnan(design).any():
+        return None  # the imputer would have to run per fold
     _, _, family = make_classifier(model.classifier, model.random_state)
     return family

@@ -18,9 +18,45 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from txpredict.errors import TxpredictError
-from txpredict.features import DemographicFeatures
+from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.models._steps import AsArray, ReplaceColumns
+
+#: Steps that learn nothing from the labels: fitted once per training set,
+#: they serve every candidate of the inner search.
+LABEL_FREE_STEPS = (
+    AsArray,
+    SimpleImputer,
+    StandardScaler,
+    PCA,
+    DemographicFeatures,
+    ComBat,
+    ConfoundRemover,
+)
+
+
+def flat_steps(step):
+    """The elementary steps of a pipeline, column transformer or column replacer."""
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            yield from flat_steps(inner)
+    elif isinstance(step, ColumnTransformer):
+        for _, inner, _ in step.transformers:
+            yield from flat_steps(inner)
+    elif isinstance(step, ReplaceColumns):
+        yield from flat_steps(step.transformer)
+    else:
+        yield step
+
+
+def is_label_free(preparation) -> bool:
+    """Whether every step of ``preparation`` ignores the labels."""
+    return all(isinstance(step, LABEL_FREE_STEPS) for step in flat_steps(preparation))
 
 
 def _scaling_of(steps) -> str | None:

@@ -34,7 +34,7 @@ from txpredict.models._presets import (
     prefix_grid,
     uses_demographics,
 )
-from txpredict.models._steps import ReplaceColumns
+from txpredict.models._steps import AsArray, ReplaceColumns
 
 _SCALINGS = ("standard", "center", None)
 
@@ -73,7 +73,7 @@ class ResponseModel(BaseEstimator):
         demographics, confounds, the site and ComBat's protected covariates.
         """
         self._check_table_options()
-        table = self._table_columns()
+        table = self.table_columns()
         if extractor is None:
             if isinstance(self.features, str):  # "demographics"
                 return self._columns_of(X, table)
@@ -92,7 +92,7 @@ class ResponseModel(BaseEstimator):
         )
         return pd.concat([frame, self._columns_of(X, table)], axis=1)
 
-    def _table_columns(self) -> list[str]:
+    def table_columns(self) -> list[str]:
         """Table columns the learner reads beside the image features, in order."""
         columns = []
         if uses_demographics(self.features):
@@ -160,7 +160,7 @@ class ResponseModel(BaseEstimator):
         """The unfitted learner: pipeline + inner grid search, for ``design``."""
         estimator, default_grid = self.final_estimator()
         steps = []
-        table = self._table_columns()
+        table = self.table_columns()
         if isinstance(design, pd.DataFrame) and not table:
             steps.append(("features", clone(self.features)))  # a stateful transformer
         elif isinstance(design, pd.DataFrame):
@@ -194,10 +194,12 @@ class ResponseModel(BaseEstimator):
 
     def _table_steps(self, n_image):
         """Steps of a design of ``n_image`` image columns followed by table columns."""
-        image = [f"image_{i}" for i in range(n_image)]
+        # An Index, not a list: scikit-learn's clone copies a list item by
+        # item (seconds for a whole brain's voxel names, at every fold).
+        image = pd.Index([f"image_{i}" for i in range(n_image)])
         demographic = self._demographic_block()
         steps = []
-        if image and self.harmonize == "combat":
+        if n_image and self.harmonize == "combat":
             combat = ComBat(
                 image,
                 site=self.sites,
@@ -205,13 +207,14 @@ class ResponseModel(BaseEstimator):
                 unseen_sites=self.unseen_sites,
             )
             steps.append(("harmonize", ReplaceColumns(combat, image)))
-        if image and self.confounds and self.deconfound == "residualize":
+        if n_image and self.confounds and self.deconfound == "residualize":
             remover = ConfoundRemover(image, confounds=list(self.confounds))
             steps.append(("deconfound", ReplaceColumns(remover, image)))
-        if not image:
+        if not n_image:
             steps.append(("features", DemographicFeatures(demographic)))
             return steps
-        parts = [("image", self._numeric_steps(), slice(0, n_image))]
+        image_steps = Pipeline([("array", AsArray()), *self._numeric_steps().steps])
+        parts = [("image", image_steps, slice(0, n_image))]
         if demographic:
             parts.append(
                 ("demographics", DemographicFeatures(demographic), demographic)
@@ -251,7 +254,7 @@ class ResponseModel(BaseEstimator):
         index = X.index if isinstance(X, pd.DataFrame) else range(len(y))
         # Identifies the training cohort in saved models (subjects and outcomes).
         self.training_hash_ = joblib.hash(([str(i) for i in index], np.asarray(y)))
-        self.training_summary_ = training_summary(X, y, self._table_columns())
+        self.training_summary_ = training_summary(X, y, self.table_columns())
         return self
 
     def fit_design(self, design, y, extractor, groups=None):
