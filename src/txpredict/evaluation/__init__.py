@@ -4,7 +4,6 @@ from txpredict.evaluation._added_value import AddedValue, added_value
 from txpredict.evaluation._compare import Comparison, compare
 from txpredict.evaluation._external import (
     ExternalValidation,
-    calibration_measures,
     recalibrated,
     validate_external,
 )
@@ -12,6 +11,7 @@ from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_test,
 )
+from txpredict.stats import calibration_measures  # kept here for existing scripts
 
 __all__ = [
     "AddedValue",

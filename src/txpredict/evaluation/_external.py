@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 from scipy.special import expit, logit
-from sklearn.linear_model import LogisticRegression
 
 from txpredict._images import Grid, read_header
 from txpredict.errors import TxpredictError
@@ -28,6 +27,7 @@ from txpredict.model_selection._validation import check_X_y
 from txpredict.stats import (
     METRICS,
     binary_metrics,
+    calibration_measures,
     confusion_counts,
     delong_auc_ci,
     wilson_interval,
@@ -132,32 +132,6 @@ def _check_new_cohort(model, X) -> list[str]:
                     f"[{seen['min']:g}, {seen['max']:g}] (the model extrapolates)."
                 )
     return notes
-
-
-def calibration_measures(y, probability) -> dict:
-    """Calibration of probabilities against observed outcomes (TRIPOD).
-
-    ``intercept``: a in logit P(y) = a + logit(p), the slope fixed at 1
-    (calibration-in-the-large on the log-odds scale; 0 when perfect).
-    ``slope``: b in logit P(y) = a' + b logit(p) (1 when perfect; below 1:
-    predictions too extreme, the overfitting signature). ``recalibration``:
-    (a', b), to map the probabilities onto the observed risks.
-    """
-    y = np.asarray(y, dtype=float)
-    p = np.clip(np.asarray(probability, dtype=float), 1e-12, 1 - 1e-12)
-    lp = logit(p)
-    # The score equation of the intercept with offset lp is monotone in a.
-    intercept = optimize.brentq(lambda a: np.sum(y - expit(a + lp)), -30.0, 30.0)
-    fit = LogisticRegression(C=np.inf).fit(lp.reshape(-1, 1), y)
-    return {
-        "observed": float(y.mean()),
-        "mean_predicted": float(p.mean()),
-        "in_the_large": float(y.mean() - p.mean()),
-        "intercept": float(intercept),
-        "slope": float(fit.coef_[0, 0]),
-        "recalibration": (float(fit.intercept_[0]), float(fit.coef_[0, 0])),
-        "brier": float(np.mean((p - y) ** 2)),
-    }
 
 
 def validate_external(model, X, y=None, *, confidence=0.95) -> ExternalValidation:

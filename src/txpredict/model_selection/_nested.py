@@ -43,10 +43,12 @@ from txpredict.stats import (
     METRICS,
     CVPredictions,
     binary_metrics,
+    calibration_measures,
     check_permutable,
     confusion_counts,
     cv_estimates,
     cv_intervals,
+    decision_curve,
     delong_components,
     heterogeneity,
     metrics_from_counts,
@@ -405,6 +407,83 @@ class NestedCVResult:
             per_repeat,
             {"chance": chance, "dummy_prior": dummy},
         )
+
+    def calibration(self) -> pd.DataFrame:
+        """How well the out-of-fold probabilities of response are calibrated.
+
+        Each patient's probability comes from the model of the fold that never
+        saw them, class-balanced probabilities shifted back to that fold's
+        training prevalence (:func:`txpredict.stats.prior_shift`). Per repeat,
+        the out-of-fold probabilities of all patients are scored together
+        (probabilities of different folds' models share a scale, unlike
+        decision values), then the measures are averaged over repeats.
+
+        Returns
+        -------
+        DataFrame
+            One row per measure: ``observed`` response rate, ``mean_predicted``
+            probability, calibration ``intercept`` (0 when perfect) and
+            ``slope`` (1 when perfect; below 1: too extreme), ``brier`` score;
+            columns ``estimate`` (mean over repeats) and ``sd_across_repeats``.
+            Intervals are not given: their coverage has not been measured.
+            Empty when the classifier gives no probabilities.
+        """
+        rows = []
+        for _, part in self.predictions.groupby("repeat"):
+            if part["probability"].isna().all():
+                return pd.DataFrame(columns=["estimate", "sd_across_repeats"])
+            rows.append(calibration_measures(part["y_true"], part["probability"]))
+        measures = ["observed", "mean_predicted", "intercept", "slope", "brier"]
+        table = pd.DataFrame(rows)[measures]
+        return pd.DataFrame(
+            {
+                "estimate": table.mean(),
+                "sd_across_repeats": table.std(ddof=1) if len(table) > 1 else np.nan,
+            }
+        ).rename_axis("measure")
+
+    def decision_curve(self, thresholds=None) -> pd.DataFrame:
+        """Net benefit of acting on the model's probabilities (Vickers & Elkin 2006).
+
+        At a threshold probability t, treating (or, for a responder model,
+        offering the therapy to) every patient whose out-of-fold probability
+        is at least t has net benefit TP/n - FP/n * t / (1 - t), next to
+        treating everyone (prevalence - (1 - prevalence) t / (1 - t)) and
+        no one (0). Pooled per repeat, averaged over repeats.
+
+        Parameters
+        ----------
+        thresholds : array-like or None, default=None
+            Threshold probabilities, each strictly between 0 and 1. None:
+            0.05, 0.10, ..., 0.95.
+
+        Returns
+        -------
+        DataFrame
+            One row per threshold: ``net_benefit``, ``treat_all``,
+            ``treat_none``, and the ``sensitivity`` and ``specificity`` of
+            acting at that threshold.
+        """
+        thresholds = (
+            np.round(np.arange(0.05, 0.951, 0.05), 2)
+            if thresholds is None
+            else np.atleast_1d(np.asarray(thresholds, dtype=float))
+        )
+        if not ((thresholds > 0) & (thresholds < 1)).all():
+            raise TxpredictError(
+                "decision_curve: thresholds must lie strictly between 0 and 1 "
+                f"(threshold probabilities); got {thresholds.tolist()!r}."
+            )
+        if self.predictions["probability"].isna().all():
+            raise TxpredictError(
+                "decision_curve needs probabilities, and this classifier gives "
+                "none (e.g. 'linear_svm'); use 'logistic' or 'random_forest'."
+            )
+        curves = [
+            decision_curve(part["y_true"], part["probability"], thresholds)
+            for _, part in self.predictions.groupby("repeat")
+        ]
+        return pd.concat(curves).groupby(level=0).mean().rename_axis("threshold")
 
     def per_site(self, confidence=0.95) -> pd.DataFrame:
         """Performance on each site's patients (needs ``groups``).

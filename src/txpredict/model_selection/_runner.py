@@ -22,7 +22,13 @@ from txpredict.model_selection._batched_logistic import (
     batched_search_of,
 )
 from txpredict.model_selection._gram import GramFastPath, fast_path_family
-from txpredict.stats import fast_auc, fast_balanced_accuracy, regression_metrics
+from txpredict.models._presets import class_balanced
+from txpredict.stats import (
+    fast_auc,
+    fast_balanced_accuracy,
+    prior_shift,
+    regression_metrics,
+)
 
 
 class Runner:
@@ -58,6 +64,13 @@ class Runner:
                 self.fast = LogisticFastPath(estimator, batched[1], batched[0])
             elif family is not None:
                 self.fast = GramFastPath(estimator, self.design, family)
+        # Class-balanced probabilities describe a cohort of prevalence 0.5:
+        # shifted back to each training part's prevalence, as the fitted
+        # model's predict_proba does.
+        self.prior_shift = self.is_response_model and not self.regression
+        self.prior_shift = self.prior_shift and class_balanced(
+            estimator.final_estimator()[0]
+        )
         if fast_path is True and self.fast is None:
             raise TxpredictError(
                 "fast_path=True, but no fast path applies to this model: it needs a "
@@ -74,8 +87,14 @@ class Runner:
         else:
             out = self._generic(train, test, y, groups)
         out["fit_seconds"] = time.perf_counter() - start
-        out.update(self._dummy(y, train, test))
+        self._finish(out, y, train, test)
         return out
+
+    def _finish(self, out, y, train, test):
+        """What every route's output gets: corrected probabilities, the dummy."""
+        if self.prior_shift and out["probability"] is not None:
+            out["probability"] = prior_shift(out["probability"], y[train].mean())
+        out.update(self._dummy(y, train, test))
 
     def _generic(self, train, test, y, groups):
         model = clone(self.estimator)
@@ -123,7 +142,7 @@ class Runner:
         seconds = (time.perf_counter() - start) / len(splits)
         for (_, _, train, test), out in zip(splits, outputs, strict=True):
             out["fit_seconds"] = seconds
-            out.update(self._dummy(y, train, test))
+            self._finish(out, y, train, test)
         return outputs
 
     def _dummy(self, y, train, test):

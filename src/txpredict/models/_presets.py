@@ -132,6 +132,15 @@ def make_regressor(regressor, random_state) -> tuple[RegressorMixin, dict]:
     return clone(regressor), {}
 
 
+def class_balanced(classifier) -> bool:
+    """Whether ``classifier`` weights the classes to a balanced cohort.
+
+    Its probabilities then describe a cohort of prevalence 0.5 and are
+    shifted back to the training prevalence (:func:`txpredict.stats.prior_shift`).
+    """
+    return getattr(classifier, "class_weight", None) == "balanced"
+
+
 def linear_family(classifier) -> str | None:
     """The fast-path family ("svm", "logistic", "ridge") of a classifier, or None."""
     if type(classifier) is SVC and classifier.kernel == "linear":

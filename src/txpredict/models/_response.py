@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from txpredict.models._base import ResponseModel
-from txpredict.models._presets import DEFAULT_DEMOGRAPHIC_COLUMNS, make_classifier
+from txpredict.models._presets import (
+    DEFAULT_DEMOGRAPHIC_COLUMNS,
+    class_balanced,
+    make_classifier,
+)
+from txpredict.stats import prior_shift
 
 
 class ResponseClassifier(ClassifierMixin, ResponseModel):
@@ -190,11 +196,27 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         """Fit the learner on an already extracted design (used by the harness)."""
         super().fit_design(design, y, extractor, groups=groups)
         self.classes_ = self.search_.classes_
+        self.training_prevalence_ = float(np.mean(np.asarray(y) == self.classes_[1]))
         return self
 
     def predict_proba(self, X):
-        """Probability of each class (column 1: responder), if the classifier has it."""
-        return self.search_.predict_proba(self._design_for(X))
+        """Probability of each class (column 1: responder), if the classifier has it.
+
+        Probabilities of the population the model was trained on: a
+        class-balanced classifier's are shifted back to the training
+        prevalence (:func:`txpredict.stats.prior_shift`), so that they average
+        to about the response rate instead of 0.5. :meth:`predict` keeps the
+        balanced decision: a responder is predicted when this probability
+        exceeds the training prevalence.
+        """
+        probability = self.search_.predict_proba(self._design_for(X))
+        if not class_balanced(self.final_estimator()[0]):
+            return probability
+        prevalence = getattr(self, "training_prevalence_", None)
+        if prevalence is None:  # saved before txpredict stored it
+            prevalence = self.training_summary_["prevalence"]
+        responder = prior_shift(probability[:, 1], prevalence)
+        return np.column_stack([1 - responder, responder])
 
     def decision_function(self, X):
         """Signed distance to the decision boundary (positive: responder)."""

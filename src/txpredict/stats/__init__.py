@@ -41,6 +41,11 @@ from txpredict.stats._policy import (
     policy_intervals,
     policy_measures,
 )
+from txpredict.stats._probability import (
+    calibration_measures,
+    decision_curve,
+    prior_shift,
+)
 from txpredict.stats._regression import (
     DEFAULT_REGRESSION_METHODS,
     REGRESSION_METHODS,
@@ -68,6 +73,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "CVPredictions",
     "binary_metrics",
+    "calibration_measures",
     "check_permutable",
     "cohens_h",
     "confusion_counts",
@@ -75,6 +81,7 @@ __all__ = [
     "cv_estimates",
     "cv_intervals",
     "cv_paired_test",
+    "decision_curve",
     "delong_auc_ci",
     "delong_components",
     "delong_test",
@@ -89,6 +96,7 @@ __all__ = [
     "permute",
     "policy_intervals",
     "policy_measures",
+    "prior_shift",
     "regression_intervals",
     "regression_metrics",
     "regression_paired_test",
