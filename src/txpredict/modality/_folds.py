@@ -28,6 +28,7 @@ from txpredict.model_selection._batched_logistic import (
     BatchedLogisticSearch,
     batched_search_of,
 )
+from txpredict.stats import prior_shift
 
 
 class SelectionRunner:
@@ -115,16 +116,24 @@ class SelectionRunner:
 
     def _t_learner(self, y, arm, splits):
         design = self.batched_design
-        tasks = []
+        tasks, prevalences = [], []
         for train, test in splits:
             check_arm_sizes(y[train], arm[train], self.arms, self.selector.inner_cv)
             for name in self.arms:
                 rows = train[arm[train] == name]
                 tasks.append((design[rows], y[rows], design[test]))
-        decisions = [d for d, _ in self.search.fit_decision(tasks)]
+                prevalences.append(y[rows].mean())
+        # As ModalitySelector.predict_design: each arm's probabilities shifted
+        # to that arm's training prevalence.
+        probabilities = [
+            prior_shift(expit(d), prevalence)
+            for (d, _), prevalence in zip(
+                self.search.fit_decision(tasks), prevalences, strict=True
+            )
+        ]
         k = len(self.arms)
         return [
-            expit(np.column_stack(decisions[s * k : (s + 1) * k]))
+            np.column_stack(probabilities[s * k : (s + 1) * k])
             for s in range(len(splits))
         ]
 
@@ -141,8 +150,9 @@ class SelectionRunner:
             )
             tasks.append((train_design, y[train], np.vstack(per_arm)))
         out = []
-        for (_, test), (decision, _) in zip(
+        for (train, test), (decision, _) in zip(
             splits, self.search.fit_decision(tasks), strict=True
         ):
-            out.append(expit(decision.reshape(len(self.arms), len(test)).T))
+            balanced = expit(decision.reshape(len(self.arms), len(test)).T)
+            out.append(prior_shift(balanced, y[train].mean()))
         return out

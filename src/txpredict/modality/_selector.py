@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
 from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
+from txpredict.stats import prior_shift
 
 _STRATEGIES = ("t_learner", "interaction")
 
@@ -207,6 +208,7 @@ class ModalitySelector(BaseEstimator):
                 self.models_[name] = clone(base).fit_design(part, y[rows], extractor)
         else:
             check_interaction_design(design)
+            self.training_prevalence_ = float(y.mean())
             self.interaction_model_ = GridSearchCV(
                 make_pipeline(
                     StandardScaler(),
@@ -268,13 +270,20 @@ class ModalitySelector(BaseEstimator):
         """Response probability under each arm, for an extracted design."""
         out = {}
         for name in self.arms_:
+            # Class-balanced fits, shifted back to the training prevalence (of
+            # the arm's patients for a T-learner): unshifted, every arm's
+            # probabilities would average 0.5 and the PAI would lose the
+            # difference in response rate between the arms.
             if self.strategy == "t_learner":
-                out[name] = self.models_[name].search_.predict_proba(design)[:, 1]
+                model = self.models_[name]
+                balanced = model.search_.predict_proba(design)[:, 1]
+                out[name] = prior_shift(balanced, model.training_prevalence_)
             else:
                 arm = np.full(len(design), name)
-                out[name] = self.interaction_model_.predict_proba(
+                balanced = self.interaction_model_.predict_proba(
                     self.interactions(design, arm)
                 )[:, 1]
+                out[name] = prior_shift(balanced, self.training_prevalence_)
         return out
 
     def pai(self, X, arms=None) -> pd.Series:
