@@ -12,6 +12,13 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
+# joblib's worker processes import by name what a script imported from a
+# sibling script (``from calibration import population``): they need this
+# folder on their path, which they inherit from the environment.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])
+)
+
 
 def time_runs(function, repeats: int) -> list[float]:
     """Wall times (s) of ``repeats`` calls (shared machines: report medians)."""

@@ -84,6 +84,7 @@ PLAN = {
     "modality": {"interaction": 500},
     "selection_comparison": {"none": 200},
     "regression": {"prognostic": 100},
+    "regression_comparison": {"none": 50, "demographics": 50},
 }
 QUICK_PLAN = {part: dict.fromkeys(plan, 2) for part, plan in PLAN.items()}
 PERMUTATIONS = 99
@@ -121,7 +122,9 @@ def population(effect, size, seed, n_jobs):
         joblib.delayed(_chunk)(effect, s, int(x))
         for s, x in zip(sizes, seeds, strict=True)
     )
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs["effect"] = effect
+    return table
 
 
 def _draw(pool, n, rng, outcome="y"):
@@ -339,6 +342,49 @@ def regression_replicate(pool, truth, n, seed):
     ]
 
 
+def regression_comparison_replicate(pool, truth, n, seed):
+    """compare() of two regressors of the symptom change, neither better.
+
+    ``effect="none"``: ROI vs demographics, neither with signal;
+    ``effect="demographics"``: ROI + demographics vs demographics, the scan
+    adds nothing.
+    """
+    rng = np.random.default_rng(seed)
+    X, change = _draw(pool, n, rng, outcome="change")
+    split_seed = int(rng.integers(2**31))
+    added = pool.attrs["effect"] == "demographics"
+    a = (
+        tp.ResponseRegressor(
+            "demographics", demographic_columns=DEMOGRAPHICS + ROI, param_grid=ALPHAS
+        )
+        if added
+        else tp.ResponseRegressor(tp.PrecomputedFeatures(ROI), param_grid=ALPHAS)
+    )
+    b = tp.ResponseRegressor(
+        "demographics", demographic_columns=DEMOGRAPHICS, param_grid=ALPHAS
+    )
+    a, b = (
+        tp.nested_cross_validate(
+            m, X, change, n_repeats=REGRESSION_REPEATS, random_state=split_seed
+        )
+        for m in (a, b)
+    )
+    table = tp.compare(a, b, alpha=ALPHA).table
+    label = "roi+demographics vs demographics" if added else "roi vs demographics"
+    return [
+        {
+            "quantity": f"compare_{metric}",
+            "method": "compare()",
+            "comparison": label,
+            # MAE: lower is better, so "a is better" is a negative difference.
+            "difference": table.at[metric, "difference"]
+            * (-1 if metric == "mae" else 1),
+            "p_value": table.at[metric, "p_value"],
+        }
+        for metric in ("r", "mae")
+    ]
+
+
 PARTS = {
     "classifier": classifier_replicate,
     "added_value": added_value_replicate,
@@ -346,6 +392,7 @@ PARTS = {
     "modality": modality_replicate,
     "selection_comparison": selection_comparison_replicate,
     "regression": regression_replicate,
+    "regression_comparison": regression_comparison_replicate,
 }
 
 
@@ -376,7 +423,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     keys = ["part", "effect", "n", "quantity", "method"]
     for key, g in raw.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, key, strict=True)) | {"replicates": len(g)}
-        if g["ci_low"].notna().any():
+        if "ci_low" in g and g["ci_low"].notna().any():
             t1, t2 = g["truth"], g["truth"].mean()
             covered = (g["ci_low"] <= t1) & (t1 <= g["ci_high"])
             covered2 = (g["ci_low"] <= t2) & (t2 <= g["ci_high"])
@@ -540,6 +587,26 @@ def package_table(summary: pd.DataFrame) -> dict:
             for m, method in DEFAULT_COMPARISON_METHODS.items()
         },
         "regression_intervals": coverage("regression"),
+        "regression_compare": {
+            m: {
+                "false_positive_rate": by_setting(
+                    select(
+                        "regression_comparison", f"compare_{m}", "compare()", "none"
+                    ),
+                    "rejection_rate",
+                ),
+                "claims_better_when_the_scan_adds_nothing": by_setting(
+                    select(
+                        "regression_comparison",
+                        f"compare_{m}",
+                        "compare()",
+                        "demographics",
+                    ),
+                    "claims_a_better",
+                ),
+            }
+            for m in ("r", "mae")
+        },
         "permutation": {
             m: by_setting(
                 select("permutation", f"permutation_{m}", "nested_cross_validate()"),
@@ -556,6 +623,12 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--n-true", type=int, default=5000)
     parser.add_argument("--parts", default=",".join(PLAN))
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="sample sizes, e.g. 40,100"
+    )
+    parser.add_argument(
+        "--replicates", type=int, default=None, help="per setting (default: PLAN's)"
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -575,7 +648,10 @@ def main(argv=None):
         print(f"wrote {PACKAGE_TABLE}")
         print(markdown_tables(summary))
         return
-    plan, sizes, pool_size = PLAN, SIZES, 20000
+    plan, pool_size = PLAN, 20000
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    if args.replicates is not None:
+        plan = {part: dict.fromkeys(p, args.replicates) for part, p in PLAN.items()}
     if args.quick:
         plan, sizes, pool_size, args.n_true = QUICK_PLAN, (40,), 400, 400
     parts = args.parts.split(",")
@@ -623,6 +699,16 @@ def main(argv=None):
             write_text_atomic(finished.with_suffix(".json"), json.dumps(seconds[part]))
             pd.DataFrame(raw[first:]).to_csv(finished, index=False)
     raw = pd.DataFrame(raw)
+    saved = RESULTS / "calibration" / "replicates.csv.gz"
+    old_info = None
+    if not args.quick and saved.exists() and set(parts) != set(PLAN):
+        # A run of some parts keeps the saved replicates of the others.
+        previous = pd.read_csv(saved)
+        raw = pd.concat(
+            [previous[~previous["part"].isin(parts)], raw], ignore_index=True
+        )
+        old_info = json.loads((saved.parent / "summary.json").read_text())["info"]
+        seconds = {**old_info.get("part_seconds", {}), **seconds}
     summary = summarise(raw)
     wall = time.perf_counter() - start
     pd.set_option("display.width", 250)
@@ -658,6 +744,17 @@ def main(argv=None):
         "n_jobs": args.n_jobs,
         "machine": machine(),
     }
+    if old_info is not None:
+        # A run of some parts: the saved run's description stays, and how each
+        # of these parts was run is recorded beside it.
+        runs = {p: {"sizes": list(sizes), "plan": plan[p]} for p in parts}
+        info = {
+            **old_info,
+            "part_runs": {**old_info.get("part_runs", {}), **runs},
+            "part_seconds": seconds,
+            "total_seconds": old_info.get("population_seconds", 0)
+            + sum(seconds.values()),
+        }
     with atomic_directory(RESULTS / "calibration", overwrite=True, report=print) as tmp:
         summary.to_csv(tmp / "summary.csv", index=False, float_format="%.5g")
         raw.to_csv(tmp / "replicates.csv.gz", index=False, float_format="%.6g")

@@ -60,6 +60,8 @@ def test_run_writes_every_output(analysis):
             "summary.csv",
             "predictions.csv",
             "folds.csv",
+            "calibration.csv",
+            "decision_curve.csv",
             "result.json",
             "summaries.csv",
             "comparison.csv",
@@ -78,6 +80,12 @@ def test_run_writes_every_output(analysis):
     assert summary.at["auc", "estimate"] == pytest.approx(
         result.summary().at["auc", "estimate"]
     )
+    calibration = pd.read_csv(analysis / "calibration.csv", index_col=0)
+    assert calibration.at["mean_predicted", "estimate"] == pytest.approx(
+        result.calibration().at["mean_predicted", "estimate"]
+    )
+    curve = pd.read_csv(analysis / "decision_curve.csv", index_col=0)
+    assert curve.index[0] == pytest.approx(0.05) and "net_benefit" in curve
     assert read_config(analysis / "config.toml")["cv"]["n_repeats"] == 2
     assert not [p for p in analysis.parent.iterdir() if p.name.startswith(".")]
 
@@ -166,7 +174,7 @@ def test_overwrite_keeps_the_users_own_files(analysis, tmp_path, small_cohort_di
     assert (folder / "notes.txt").read_text() == "my own notes"
     assert (folder / "summary.csv").read_text() != "stale"
     assert any(
-        "replaced 9 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
+        "replaced 11 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
         for m in messages
     )
 

@@ -362,6 +362,9 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         main.summary().to_csv(tmp / "summary.csv")
         main.predictions.to_csv(tmp / "predictions.csv", index=False)
         main.folds.to_csv(tmp / "folds.csv", index=False)
+        main.calibration().to_csv(tmp / "calibration.csv")
+        if main.predictions["probability"].notna().any():
+            main.decision_curve().to_csv(tmp / "decision_curve.csv")
         main.save(tmp / "result.json")
         pd.concat(
             {name: r.summary() for name, r in results.items()}, names=["model"]
@@ -658,4 +661,12 @@ def _final_tables(result, comparisons) -> str:
     for label, comparison in comparisons.items():
         table = comparison.table[["difference", "ci_low", "ci_high", "p_value"]]
         parts += ["", f"{label} (a - b):", table.round(3).to_string()]
+    # Classifiers only: a regressor's predictions are not probabilities.
+    calibration = result.calibration() if hasattr(result, "calibration") else None
+    if calibration is not None and not calibration.empty:
+        parts += [
+            "",
+            "Calibration of the out-of-fold probabilities (model):",
+            calibration.round(3).to_string(),
+        ]
     return "\n".join(parts)

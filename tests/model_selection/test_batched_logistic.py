@@ -16,6 +16,7 @@ from txpredict.model_selection._batched_logistic import (
 )
 from txpredict.model_selection._gram import best_candidate
 from txpredict.model_selection._runner import Runner
+from txpredict.stats import prior_shift
 
 EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
 
@@ -128,7 +129,10 @@ def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
         np.testing.assert_allclose(
             fold["score"], search.decision_function(design[test]), atol=1e-7
         )
-        np.testing.assert_allclose(fold["probability"], expit(fold["score"]))
+        # Class-balanced probabilities, shifted to the training prevalence.
+        np.testing.assert_allclose(
+            fold["probability"], prior_shift(expit(fold["score"]), y[train].mean())
+        )
         np.testing.assert_array_equal(fold["y_pred"], search.predict(design[test]))
     assert n_ties <= 2
 
