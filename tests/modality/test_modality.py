@@ -188,10 +188,13 @@ def test_batched_route_equals_fold_by_fold_route(frick_like, strategy):
     assert agree.mean() >= 0.99
 
 
-def test_batched_route_tunes_like_grid_search(frick_like):
+@pytest.mark.parametrize("scoring", ["roc_auc", "neg_log_loss"])
+def test_batched_route_tunes_like_grid_search(frick_like, scoring):
     """With a grid, C is chosen per arm and fold as GridSearchCV chooses it."""
     X, y = frick_like.X.iloc[:100], frick_like.y.iloc[:100]
-    selector = tp.ModalitySelector("roi", EXACT_LOGISTIC, param_grid={"C": [1e-2, 1.0]})
+    selector = tp.ModalitySelector(
+        "roi", EXACT_LOGISTIC, param_grid={"C": [1e-2, 1.0]}, scoring=scoring
+    )
     fast = tp.evaluate_selection(selector, X, y, n_repeats=1)
     slow = tp.evaluate_selection(selector, X, y, n_repeats=1, fast_path=False)
     columns = ["p_CBT", "p_SSRI+CBT"]
@@ -322,3 +325,9 @@ def test_policy_value_test_set_variance_is_the_binomial_one():
     half = 1.959964 * np.sqrt(v * (1 - v) / matched.sum())
     assert table.at["policy_value", "estimate"] == pytest.approx(v)
     assert table.at["policy_value", "ci_high"] - v == pytest.approx(half, rel=1e-6)
+
+
+def test_unknown_scoring_is_refused(frick_like):
+    selector = tp.ModalitySelector("roi", scoring="accuracy")
+    with pytest.raises(TxpredictError, match="'scoring' parameter of ModalitySelector"):
+        selector.fit(frick_like.X, frick_like.y)

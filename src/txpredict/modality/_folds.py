@@ -75,7 +75,10 @@ class SelectionRunner:
         if np.isnan(self.design).any():
             return None
         search = BatchedLogisticSearch(
-            grid["logisticregression__C"], base.inner_splitter(), "standard"
+            grid["logisticregression__C"],
+            base.inner_splitter(),
+            "standard",
+            scoring=selector.scoring,
         )
         return search, self.design
 

@@ -16,6 +16,7 @@ from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
 from txpredict.stats import prior_shift
 
 _STRATEGIES = ("t_learner", "interaction")
+_SCORINGS = ("roc_auc", "neg_log_loss")
 
 
 def check_treatment(X, treatment, arms=None):
@@ -99,6 +100,11 @@ class ModalitySelector(BaseEstimator):
         part (needs numeric image features, no demographics).
     arms : sequence of str or None, default=None
         Arm names; None takes them from the training data (sorted).
+    scoring : {"roc_auc", "neg_log_loss"}, default="roc_auc"
+        What the inner CV maximises when it tunes C (each arm's model for
+        "t_learner", the one model for "interaction"). The AUC ignores the
+        size of the coefficients; the log-loss judges the probabilities whose
+        difference is the PAI (see ``benchmarks/modality_strategies.py``).
     param_grid, inner_cv, demographic_columns, feature_options, random_state
         As in :class:`ResponseClassifier`.
 
@@ -126,6 +132,7 @@ class ModalitySelector(BaseEstimator):
         *,
         strategy="t_learner",
         arms=None,
+        scoring="roc_auc",
         param_grid=None,
         inner_cv=5,
         demographic_columns=DEFAULT_DEMOGRAPHIC_COLUMNS,
@@ -138,6 +145,7 @@ class ModalitySelector(BaseEstimator):
         self.classifier = classifier
         self.strategy = strategy
         self.arms = arms
+        self.scoring = scoring
         self.param_grid = param_grid
         self.inner_cv = inner_cv
         self.random_state = random_state
@@ -148,6 +156,7 @@ class ModalitySelector(BaseEstimator):
             self.features,
             self.classifier,
             param_grid=self.param_grid,
+            scoring=self.scoring,
             inner_cv=self.inner_cv,
             demographic_columns=self.demographic_columns,
             feature_options=self.feature_options,
@@ -183,6 +192,11 @@ class ModalitySelector(BaseEstimator):
                 f"The 'strategy' parameter of ModalitySelector must be one of "
                 f"{list(_STRATEGIES)}. Got {self.strategy!r} instead."
             )
+        if self.scoring not in _SCORINGS:
+            raise TxpredictError(
+                f"The 'scoring' parameter of ModalitySelector must be one of "
+                f"{list(_SCORINGS)}. Got {self.scoring!r} instead."
+            )
 
     def fit_design(self, design, y, arm, arms, extractor):
         """Fit on an already extracted design (used by :func:`evaluate_selection`).
@@ -215,7 +229,7 @@ class ModalitySelector(BaseEstimator):
                     LogisticRegression(class_weight="balanced", max_iter=5000),
                 ),
                 self.interaction_grid(),
-                scoring="roc_auc",
+                scoring=self.scoring,
                 cv=base.inner_splitter(),
             ).fit(self.interactions(design, arm), y)
         return self
