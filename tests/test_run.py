@@ -210,8 +210,13 @@ def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path
     csv = tmp_path / "predictions.csv"
     argv = ["predict", str(analysis / "model.skops"), *map(str, images)]
     assert main([*argv, "--out", str(csv)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "p_response" in out and "sub-01 " in out
+    # The run's own nested CV decides whether predict warns (24 patients).
+    cv = tp.NestedCVResult.load(analysis / "result.json").summary()
+    at_chance = cv.at["balanced_accuracy", "ci_low"] <= 0.5
+    assert ("includes chance (0.5)" in captured.err) == at_chance
     written = pd.read_csv(csv, index_col="participant_id")
     assert list(written.index) == ["sub-01", "sub-02", "sub-03"]
     model, _ = tp.load_model(analysis / "model.skops")
@@ -380,3 +385,26 @@ def test_features_section_reaches_the_extractor(tmp_path, small_cohort_dir, caps
     err = capsys.readouterr().err
     assert "not parameters of RoiFeatures" in err and "smoothing_fwhm" in err
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("signal", [False, True])
+def test_predict_warns_when_the_model_was_at_chance(tmp_path, signal):
+    from txpredict.run import chance_warning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"age": rng.normal(40, 10, 120)},
+        index=pd.Index([f"sub-{i:03d}" for i in range(120)], name="participant_id"),
+    )
+    y = (
+        (X["age"] > X["age"].median()).astype(int)
+        if signal
+        else pd.Series(rng.integers(0, 2, 120), index=X.index)
+    )
+    model = tp.ResponseClassifier("demographics", demographic_columns=["age"])
+    tp.nested_cross_validate(model, X, y, n_repeats=2).save(tmp_path / "result.json")
+    warning = chance_warning(tmp_path / "model.skops")
+    assert (warning is None) == signal
+    if not signal:
+        assert "includes chance" in warning and "result.json" in warning
+    assert chance_warning(tmp_path / "elsewhere" / "model.skops") is None

@@ -152,6 +152,8 @@ def _predict(args) -> int:
     from txpredict.run import predict_images
 
     table = predict_images(args.model, args.images)
+    if table.attrs.get("warning"):
+        print(table.attrs["warning"], file=sys.stderr)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.out is not None:
         from txpredict._io import write_text_atomic

@@ -46,7 +46,7 @@ from txpredict.cohort import (
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
-from txpredict.model_selection import nested_cross_validate
+from txpredict.model_selection import NestedCVResult, nested_cross_validate
 from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
 from txpredict.models._presets import make_image_extractor
 from txpredict.persistence import save_model
@@ -464,7 +464,34 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     table["decision"] = model.decision_function(X)
     table["predicted"] = model.predict(X)
     table.attrs["provenance"] = provenance
+    table.attrs["warning"] = chance_warning(model_path)
     return table
+
+
+def chance_warning(model_path) -> str | None:
+    """A warning when the saved model was no better than chance in its own CV.
+
+    ``txpredict run`` writes the nested-CV result (``result.json``) beside
+    ``model.skops``; when its balanced-accuracy interval includes 0.5, the
+    model's predictions for new patients are no better than chance.
+    """
+    path = Path(model_path).with_name("result.json")
+    if not path.exists():
+        return None
+    try:
+        summary = NestedCVResult.load(path).summary()
+    except (OSError, ValueError, KeyError, TxpredictError):
+        return None
+    row = summary.loc["balanced_accuracy"]
+    if row["ci_low"] > 0.5:
+        return None
+    return (
+        f"Warning: in its own nested cross-validation ({path}) this model's "
+        f"balanced accuracy was {row['estimate']:.2f} "
+        f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}], an interval that includes "
+        "chance (0.5): its predictions for new patients may be no better than "
+        "chance."
+    )
 
 
 def run_modality(config: dict, *, progress=print) -> Path:
