@@ -669,6 +669,8 @@ def _cv_options(cv, groups, n_jobs) -> dict:
         "groups": groups,
         "inner_groups": cv.get("inner_groups", True),
         "n_jobs": n_jobs,
+        # Folds and permutations done, with the time left (stderr).
+        "progress": True,
     }
 
 

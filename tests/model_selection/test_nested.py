@@ -392,3 +392,20 @@ def test_other_models_equal_the_model_fitted_on_each_training_part(cohort, optio
         )
         np.testing.assert_allclose(fold["score"], expected, rtol=1e-6, atol=1e-9)
         np.testing.assert_array_equal(fold["y_pred"], fitted.predict(X_test))
+
+
+def test_progress_shows_folds_and_permutations(cohort, capsys):
+    model = tp.ResponseClassifier("roi", "linear_svm", param_grid={"C": [0.1]})
+    plain = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, n_permutations=3
+    )
+    shown = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, n_permutations=3, progress=True
+    )
+    err = capsys.readouterr().err
+    assert "outer folds" in err and "5/5" in err and "permutations" in err
+    pd.testing.assert_frame_equal(plain.predictions, shown.predictions)
+    np.testing.assert_array_equal(
+        plain.permutation["auc"].null_distribution,
+        shown.permutation["auc"].null_distribution,
+    )

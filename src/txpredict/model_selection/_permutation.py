@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import joblib
 import numpy as np
 from sklearn.base import is_regressor
+from tqdm.auto import tqdm
 
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._runner import Runner, regression_scores, split_scores
@@ -82,7 +83,7 @@ def _scores_of(runner, ys, split_kwargs, inner_groups, regression=False):
 
 def permutation_tests(
     runner, y, *, split_kwargs, groups, inner_groups, n_permutations, random_state,
-    n_jobs=None, regression=False,
+    n_jobs=None, regression=False, progress=False,
 ) -> dict[str, PermutationTestResult]:  # fmt: skip
     """One permutation test per statistic, from the same permuted nested CVs.
 
@@ -103,12 +104,19 @@ def permutation_tests(
     # Chunks amortise shipping the runner (features, Gram matrix) to workers.
     n_chunks = min(n_permutations, max(1, 4 * joblib.effective_n_jobs(n_jobs)))
     chunks = np.array_split(np.arange(n_permutations), n_chunks)
-    results = joblib.Parallel(n_jobs=n_jobs)(
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
         joblib.delayed(_scores_of)(
             runner, [permuted[i] for i in chunk], split_kwargs, inner_groups, regression
         )
         for chunk in chunks
     )
+    if progress:
+        with tqdm(total=n_permutations, desc="permutations", unit="perm") as bar:
+            blocks = []
+            for block in results:
+                blocks.append(block)
+                bar.update(len(block))
+        results = blocks
     null = np.array([row for block in results for row in block])
     out = {}
     for k, name in enumerate(names):

@@ -15,6 +15,7 @@ import joblib
 import numpy as np
 from sklearn.base import clone, is_regressor
 from sklearn.utils import _safe_indexing
+from tqdm.auto import tqdm
 
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._batched_logistic import (
@@ -127,13 +128,22 @@ class Runner:
             "best_params": dict(params),
         }
 
-    def run(self, y, splits, groups, n_jobs=None):
-        """Outputs of every (repeat, fold, train, test) split, in order."""
+    def run(self, y, splits, groups, n_jobs=None, progress=False):
+        """Outputs of every (repeat, fold, train, test) split, in order.
+
+        ``progress``: a bar of the outer folds done, with the time elapsed and
+        left (stderr); the batched route fits every fold at once and shows none.
+        """
         if not hasattr(self.fast, "fit_predict_many"):
-            return joblib.Parallel(n_jobs=n_jobs)(
+            outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
                 joblib.delayed(self.fit_predict)(train, test, y, groups)
                 for _, _, train, test in splits
             )
+            if progress:
+                outputs = tqdm(
+                    outputs, total=len(splits), desc="outer folds", unit="fold"
+                )
+            return list(outputs)
         # Batched: every fit of every split is solved at once, in one process.
         start = time.perf_counter()
         outputs = self.fast.fit_predict_many(
