@@ -408,3 +408,20 @@ def test_predict_warns_when_the_model_was_at_chance(tmp_path, signal):
     if not signal:
         assert "includes chance" in warning and "result.json" in warning
     assert chance_warning(tmp_path / "elsewhere" / "model.skops") is None
+
+
+def test_columns_the_configuration_names_are_checked_before_any_work(
+    tmp_path, small_cohort_dir, capsys
+):
+    config = write_config(tmp_path, small_cohort_dir)
+    text = config.read_text().replace(
+        'classifier = "logistic"',
+        'classifier = "logistic"\ndemographic_columns = ["age", "lsas_pre"]',
+    )
+    config.write_text(text.replace("n_permutations = 19", 'groups = "scanner"'))
+    assert main(["run", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "[model] demographic_columns: ['lsas_pre']" in captured.err
+    assert "[cv] groups: ['scanner']" in captured.err
+    assert "Nested cross-validation" not in captured.out  # refused before the work
+    assert not (tmp_path / "results").exists()

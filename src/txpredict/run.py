@@ -262,7 +262,39 @@ def _prepare(config, progress):
         missing_images=data.get("missing_images", "refuse"),
     )
     progress(f"Loaded {cohort!r}")
+    _check_columns(cohort.X, model_options, cv)
     return data, output, cv, model_options, folder, cohort
+
+
+def _check_columns(X, model_options, cv):
+    """Every table column the configuration names is in the cohort, before any work.
+
+    Otherwise the run would fail on it only after the first nested CV.
+    """
+    named = {
+        "[model] demographic_columns": model_options.get(
+            "demographic_columns", DEFAULT_DEMOGRAPHIC_COLUMNS
+        ),
+        "[model] confounds": model_options.get("confounds") or (),
+        "[cv] groups": [cv["groups"]] if cv.get("groups") else (),
+    }
+    if model_options.get("harmonize"):
+        named["[model] sites"] = [model_options.get("sites", "site")]
+        named["[model] protected"] = model_options.get("protected", ())
+    missing = {
+        key: [c for c in columns if c not in X.columns]
+        for key, columns in named.items()
+    }
+    missing = {key: columns for key, columns in missing.items() if columns}
+    if missing:
+        listed = "; ".join(f"{key}: {columns}" for key, columns in missing.items())
+        raise TxpredictError(
+            f"The configuration names column(s) the participants table does not "
+            f"have ({listed}). Its columns are "
+            f"{[c for c in X.columns if c != 'image']}. Name your own columns in "
+            "the TOML (for the demographics baseline: demographic_columns = "
+            '["age", "sex", ...] in [model]).'
+        )
 
 
 def run_analysis(config: dict, *, progress=print) -> Path:
