@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
@@ -90,6 +91,25 @@ def test_wholebrain_gram_route_equals_the_fold_by_fold_route(study, options):
     pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
     np.testing.assert_allclose(
         fast.predictions["score"], slow.predictions["score"], atol=1e-4
+    )
+
+
+def test_wholebrain_combat_logistic_equals_the_fold_by_fold_route(study):
+    """The default classifier, at a tolerance where lbfgs reaches the optimum
+    (at its default, 1e-4, it stops short on thousands of voxels and the two
+    routes may tune to different C: see test_gram_fast_path_equals_generic_route)."""
+    tight = LogisticRegression(tol=1e-10, max_iter=100_000, class_weight="balanced")
+    model = tp.ResponseClassifier(
+        "wholebrain", tight, param_grid={"C": [1e-3, 1e-1]}, harmonize="combat"
+    )
+    fast = tp.nested_cross_validate(model, study.X, study.y, n_repeats=1, outer_cv=3)
+    slow = tp.nested_cross_validate(
+        model, study.X, study.y, n_repeats=1, outer_cv=3, fast_path=False
+    )
+    assert fast.info["fast_path"] and not slow.info["fast_path"]
+    pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
+    np.testing.assert_allclose(
+        fast.predictions["score"], slow.predictions["score"], atol=1e-3
     )
 
 

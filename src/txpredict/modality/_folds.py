@@ -78,7 +78,7 @@ class SelectionRunner:
             grid["logisticregression__C"],
             base.inner_splitter(),
             "standard",
-            scoring=selector.scoring,
+            scoring=selector.resolved_scoring(),
         )
         return search, self.design
 
