@@ -355,8 +355,10 @@ class SelectionResult:
             for a in self.arms:
                 got = received == a
                 p_arm = frame[f"p_{a}"].to_numpy()[got]
-                # The models are class-balanced: 0.5 is their decision threshold.
-                metrics = binary_metrics(y[got], p_arm > 0.5, p_arm)
+                # The balanced decision: probabilities are shifted to the arm's
+                # training prevalence, so a responder is predicted above it
+                # (here the arm's response rate, which each fold's is close to).
+                metrics = binary_metrics(y[got], p_arm > y[got].mean(), p_arm)
                 row[f"sensitivity_{a}"] = metrics["sensitivity"]
                 row[f"specificity_{a}"] = metrics["specificity"]
                 row[f"auc_{a}"] = metrics["auc"]
