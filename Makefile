@@ -31,6 +31,8 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/nested_cv.py
 	$(BIN)/python benchmarks/modality.py
 	$(BIN)/python benchmarks/modality_calibration.py
+	$(BIN)/python benchmarks/modality_strategies.py
+	$(BIN)/python benchmarks/probability_calibration.py
 	$(BIN)/python benchmarks/cv_schemes.py
 	$(BIN)/python benchmarks/multisite.py
 	# benchmarks/calibration.py takes about an hour: run it on its own.

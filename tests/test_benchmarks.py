@@ -36,5 +36,6 @@ def test_benchmark_runs_quick(script):
 def test_every_benchmark_is_covered():
     """The glob finds the scripts (a wrong path would silently test nothing)."""
     expected = {"extraction", "nested_cv", "modality", "modality_calibration"}
-    expected |= {"calibration", "multisite"}
+    expected |= {"calibration", "multisite", "modality_strategies"}
+    expected |= {"probability_calibration"}
     assert {f"{name}.py" for name in (*expected, "cv_schemes")} <= set(SCRIPTS)
