@@ -1,0 +1,209 @@
+"""Treatment selection next to the causal-ML library econml, on the same trials.
+
+The trials of ``benchmarks/modality_strategies.py`` (Frick-like synthetic
+trials, 9 default ROI means; training trials of n = 100, 200, 400, ``--trials``
+each, scored on 2,000 independent patients whose true response probability
+under each arm is known): txpredict's ``ModalitySelector`` (both strategies,
+default tuning) next to econml 0.17's T-learner and X-learner (L2 logistic
+outcome models, C chosen by inner 5-fold log-loss, as probabilities), its
+DR-learner (the same outcome models, known 50:50 randomisation estimated by a
+logistic propensity model, linear final stage) and its causal forest
+(``CausalForestDML``, discrete treatment and outcome). Each recommends SSRI +
+CBT where its estimated effect (or PAI) is positive. Reported: agreement with
+the truly better arm and the true policy value (mean, SD across trials), and the
+median wall time of one fit. econml is a benchmark dependency only
+(``pip install -e ".[benchmarks]"``), never a run-time one.
+
+Usage: ``python benchmarks/modality_peers.py [--quick] [--trials 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+
+import txpredict as tp
+from _common import RESULTS, machine
+from calibration import ARMS, ROI, population
+from modality_strategies import TRUE, _score, _selector
+from txpredict._io import write_text_atomic
+
+SIZES = (100, 200, 400)
+C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+
+
+def _outcome_model():
+    """L2 logistic regression as econml's metalearners take it.
+
+    A regressor of E[Y]: ``predict`` gives the probability; C is chosen by the
+    inner log-loss.
+    """
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    class ProbabilityRegressor(RegressorMixin, BaseEstimator):
+        def fit(self, X, y, sample_weight=None):
+            self.model_ = make_pipeline(
+                StandardScaler(),
+                LogisticRegressionCV(
+                    Cs=C_GRID, cv=5, scoring="neg_log_loss", max_iter=5000
+                ),
+            ).fit(X, np.asarray(y).astype(int))
+            return self
+
+        def predict(self, X):
+            return self.model_.predict_proba(X)[:, 1]
+
+    return ProbabilityRegressor()
+
+
+def _econml_learners(seed):
+    from econml.dml import CausalForestDML
+    from econml.dr import DRLearner
+    from econml.metalearners import TLearner, XLearner
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    return {
+        "econml_t_learner": TLearner(models=_outcome_model()),
+        "econml_x_learner": XLearner(
+            models=_outcome_model(),
+            cate_models=RidgeCV(alphas=np.logspace(-2, 3, 11)),
+            propensity_model=LogisticRegression(),
+        ),
+        "econml_dr_learner": DRLearner(
+            model_propensity=LogisticRegression(),
+            model_regression=_outcome_model(),
+            cv=5,
+            random_state=seed,
+        ),
+        "econml_causal_forest": CausalForestDML(
+            model_y=LogisticRegression(max_iter=5000),
+            model_t=LogisticRegression(),
+            discrete_treatment=True,
+            discrete_outcome=True,
+            cv=5,
+            random_state=seed,
+        ),
+    }
+
+
+def _row(name, n, agreement, value, seconds, share_ssri):
+    return {
+        "method": name,
+        "n": n,
+        "agreement": agreement,
+        "policy_value": value,
+        "fit_seconds": seconds,
+        "share_recommended_ssri": share_ssri,
+    }
+
+
+def trial(pool, test, n, seed):
+    rng = np.random.default_rng(seed)
+    train = pool.iloc[rng.choice(len(pool), n, replace=False)].reset_index(drop=True)
+    rows = []
+    for strategy in ("interaction", "t_learner"):
+        start = time.perf_counter()
+        selector = _selector(strategy=strategy).fit(
+            train, train["y"], treatment="treatment"
+        )
+        seconds = time.perf_counter() - start
+        agreement, value = _score(selector, test)
+        share = float((selector.recommend(test) == ARMS[1]).mean())
+        rows.append(_row(f"txpredict_{strategy}", n, agreement, value, seconds, share))
+    X, X_test = train[ROI].to_numpy(), test[ROI].to_numpy()
+    T = (train["treatment"] == ARMS[1]).to_numpy().astype(int)
+    Y = train["y"].to_numpy()
+    true = test[TRUE].to_numpy()
+    better = true.argmax(axis=1)
+    for name, learner in _econml_learners(seed % 2**31).items():
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # econml's own deprecation notes
+            learner.fit(Y, T, X=X)
+            effect = np.asarray(learner.effect(X_test)).ravel()
+        seconds = time.perf_counter() - start
+        chosen = (effect > 0).astype(int)
+        rows.append(
+            _row(
+                name,
+                n,
+                float((chosen == better).mean()),
+                float(true[np.arange(len(test)), chosen].mean()),
+                seconds,
+                float(chosen.mean()),
+            )
+        )
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    sizes, pool_size, n_test = SIZES, 20000, 2000
+    if args.quick:
+        args.trials, sizes, pool_size, n_test = 1, (100,), 600, 300
+    start = time.perf_counter()
+    # The populations of benchmarks/modality_strategies.py (same seeds).
+    pool = population("interaction", pool_size, 21, args.n_jobs)
+    test = population("interaction", n_test, 22, args.n_jobs)
+    rows = []
+    for n in sizes:
+        seeds = np.random.SeedSequence([7, n]).generate_state(args.trials)
+        for out in joblib.Parallel(n_jobs=args.n_jobs)(
+            joblib.delayed(trial)(pool, test, n, int(s)) for s in seeds
+        ):
+            rows += out
+    raw = pd.DataFrame(rows)
+    summary = (
+        raw.groupby(["method", "n"], sort=False)
+        .agg(
+            agreement=("agreement", "mean"),
+            agreement_sd=("agreement", "std"),
+            policy_value=("policy_value", "mean"),
+            policy_value_sd=("policy_value", "std"),
+            most_one_sided=("share_recommended_ssri", lambda s: (s - 0.5).abs().max()),
+            fit_seconds=("fit_seconds", "median"),
+        )
+        .reset_index()
+    )
+    pd.set_option("display.width", 200)
+    print(summary.round(3).to_string(index=False))
+    wall = time.perf_counter() - start
+    print(f"wall time {wall:.0f} s")
+    if args.quick:
+        return
+    from importlib.metadata import version
+
+    payload = {
+        "summary": summary.to_dict(orient="records"),
+        "oracle_policy_value": float(test[TRUE].max(axis=1).mean()),
+        "info": {
+            "trials": args.trials,
+            "sizes": list(sizes),
+            "n_test": n_test,
+            "pool_size": pool_size,
+            "econml": version("econml"),
+            "txpredict": tp.__version__,
+            "wall_seconds": wall,
+            "machine": machine(),
+        },
+    }
+    path = RESULTS / "modality_peers.json"
+    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
