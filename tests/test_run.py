@@ -101,6 +101,10 @@ def test_report_content(analysis):
         "design effect",
         "measured coverage",
         "measured false-positive rate",
+        "Probabilities of response: calibration and decision curve",
+        'alt="Calibration plot"',
+        'alt="Decision curve"',
+        "net_benefit",
     ):
         assert needed in html
     # the measured coverage of each shipped interval is printed beside it

@@ -197,3 +197,51 @@ def forest_figure(per_site, heterogeneity) -> str:
     axes[0].set_yticklabels([*per_site.index, "pooled"])
     fig.tight_layout()
     return _png(fig)
+
+
+def calibration_figure(result, n_bins=5) -> str:
+    """Observed response rate vs mean predicted probability, by quantile bin.
+
+    Out-of-fold probabilities of every repeat pooled; each point a fifth of
+    the predictions (ranked by probability).
+    """
+    p = result.predictions["probability"].to_numpy()
+    y = result.predictions["y_true"].to_numpy()
+    order = np.argsort(p, kind="stable")
+    bins = np.array_split(order, n_bins)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    ax.plot(
+        [p[b].mean() for b in bins],
+        [y[b].mean() for b in bins],
+        "o-",
+        lw=2,
+        label=f"model ({n_bins} quantile bins)",
+    )
+    ax.set(
+        xlabel="mean predicted probability of response",
+        ylabel="observed response rate",
+        title="Calibration (out-of-fold)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.legend(loc="upper left")
+    return _png(fig)
+
+
+def decision_curve_figure(curve) -> str:
+    """Net benefit of the model, treat-all and treat-none by threshold."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    t = curve.index.to_numpy()
+    ax.plot(t, curve["net_benefit"], lw=2, label="act on the model")
+    ax.plot(t, curve["treat_all"], lw=1, label="treat all")
+    ax.plot(t, curve["treat_none"], "k--", lw=1, label="treat none")
+    top = max(curve["net_benefit"].max(), curve["treat_all"].max(), 0.05)
+    ax.set(
+        xlabel="threshold probability",
+        ylabel="net benefit",
+        title="Decision curve (out-of-fold)",
+        ylim=(-0.05, top * 1.1),
+    )
+    ax.legend(loc="upper right")
+    return _png(fig)

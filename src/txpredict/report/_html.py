@@ -139,6 +139,19 @@ def render_report(
             "heterogeneity_rows": rows_het,
             "leave_site_out": main.info.get("outer_cv") == "leave-site-out",
         }
+    probabilities = None
+    if main.predictions["probability"].notna().any():
+        curve = main.decision_curve([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+        cal_columns, cal_rows = table_cells(main.calibration())
+        curve_columns, curve_rows = table_cells(curve)
+        probabilities = {
+            "calibration_figure": _figures.calibration_figure(main),
+            "curve_figure": _figures.decision_curve_figure(main.decision_curve()),
+            "calibration_columns": cal_columns,
+            "calibration_rows": cal_rows,
+            "curve_columns": curve_columns,
+            "curve_rows": curve_rows,
+        }
     figures = {
         "roc": _figures.roc_figure(main),
         "confusion": _figures.confusion_figure(main),
@@ -153,6 +166,7 @@ def render_report(
         summary_rows=rows,
         comparisons=comparison_blocks,
         figures=figures,
+        probabilities=probabilities,
         rois=[
             {"name": r.name, "center": r.center, "radius": r.radius}
             for r in rois
