@@ -128,3 +128,48 @@ def test_readme_regression_and_external_validation(spm_study_dir, cohort):
     with pytest.warns(UserWarning, match="skyra"):  # a new site, named
         check = tp.validate_external(model, cohort.X[~prisma], cohort.y[~prisma])
     assert check.table.at["auc", "ci_low"] < check.table.at["auc", "ci_high"]
+
+
+def test_run_without_demographic_columns_takes_the_cohorts_own(
+    spm_study_dir, tmp_path, capsys
+):
+    """No demographic_columns in the TOML: the baseline uses the user's columns
+    (the pre-treatment score included, the post score, the arm and the images
+    not), and says which."""
+    from txpredict.run import cohort_demographics
+
+    config = tmp_path / "analysis.toml"
+    config.write_text(
+        f"""
+[data]
+dataset = "{spm_study_dir}"
+image_pattern = "{PATTERN}"
+outcome = {{pre = "lsas_pre", post = "lsas_post"}}
+treatment = "group"
+
+[model]
+features = "roi"
+param_grid = {{C = [0.1]}}
+
+[cv]
+outer_cv = 3
+inner_cv = 3
+n_repeats = 1
+n_permutations = 0
+
+[output]
+folder = "results"
+"""
+    )
+    assert main(["run", str(config)]) == 0
+    out = capsys.readouterr().out
+    cohort = tp.load_cohort(
+        spm_study_dir,
+        PATTERN,
+        outcome=tp.SymptomReduction(pre="lsas_pre", post="lsas_post"),
+        treatment="group",
+    )
+    columns = cohort_demographics(cohort)
+    assert "lsas_pre" in columns and "age" in columns and "scanner" in columns
+    assert not {"lsas_post", "group", "image"} & set(columns)
+    assert f"Demographic columns: {columns}" in out

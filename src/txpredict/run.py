@@ -47,7 +47,7 @@ from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
 from txpredict.model_selection import NestedCVResult, nested_cross_validate
-from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
+from txpredict.models import ResponseClassifier
 from txpredict.models._presets import make_image_extractor
 from txpredict.persistence import save_model
 from txpredict.report import render_report
@@ -262,8 +262,35 @@ def _prepare(config, progress):
         missing_images=data.get("missing_images", "refuse"),
     )
     progress(f"Loaded {cohort!r}")
+    if "demographic_columns" not in model_options:
+        model_options["demographic_columns"] = cohort_demographics(cohort)
+        progress(
+            f"Demographic columns: {model_options['demographic_columns']} (the "
+            "cohort's own; narrow them with demographic_columns = [...] in [model])"
+        )
     _check_columns(cohort.X, model_options, cv)
     return data, output, cv, model_options, folder, cohort
+
+
+def cohort_demographics(cohort) -> list[str]:
+    """The cohort's baseline covariates, for the demographics baseline.
+
+    Every participants-table column but the images and the treatment arm
+    (``Cohort.X`` already leaves out the outcome and the post-treatment scores;
+    the id is the index).
+    """
+    X = cohort.X
+
+    def holds_images(column):
+        values = X[column].dropna()
+        if pd.api.types.is_numeric_dtype(values) or values.empty:
+            return False
+        text = values.astype(str)
+        return bool(text.str.contains(r"\.nii(?:\.gz)?$", regex=True).all())
+
+    return [
+        c for c in X.columns if c != cohort.treatment_column and not holds_images(c)
+    ]
 
 
 def _check_columns(X, model_options, cv):
@@ -272,9 +299,7 @@ def _check_columns(X, model_options, cv):
     Otherwise the run would fail on it only after the first nested CV.
     """
     named = {
-        "[model] demographic_columns": model_options.get(
-            "demographic_columns", DEFAULT_DEMOGRAPHIC_COLUMNS
-        ),
+        "[model] demographic_columns": model_options["demographic_columns"],
         "[model] confounds": model_options.get("confounds") or (),
         "[cv] groups": [cv["groups"]] if cv.get("groups") else (),
     }
@@ -326,9 +351,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         n_jobs=n_jobs,
         random_state=cv["random_state"],
     )
-    demographic_columns = model_options.get(
-        "demographic_columns", ResponseClassifier().demographic_columns
-    )
+    demographic_columns = model_options["demographic_columns"]
     baseline = ResponseClassifier(
         "demographics",
         "logistic",
@@ -551,9 +574,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         "classifier": model_options["classifier"],
         "param_grid": model_options.get("param_grid"),
         "feature_options": model_options.get("feature_options"),
-        "demographic_columns": model_options.get(
-            "demographic_columns", DEFAULT_DEMOGRAPHIC_COLUMNS
-        ),
+        "demographic_columns": model_options["demographic_columns"],
         "inner_cv": cv["inner_cv"],
         "random_state": cv["random_state"],
         "strategy": modality.get("strategy", "t_learner"),
