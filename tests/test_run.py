@@ -429,3 +429,21 @@ def test_columns_the_configuration_names_are_checked_before_any_work(
     assert "[cv] groups: ['scanner']" in captured.err
     assert "Nested cross-validation" not in captured.out  # refused before the work
     assert not (tmp_path / "results").exists()
+
+
+def test_a_mask_outside_the_images_is_refused_before_any_work(
+    tmp_path, small_cohort_dir, capsys
+):
+    """A mask on another grid is resampled once onto the data's; one that
+    covers none of the images' voxels is refused after one header is read."""
+    mask = tmp_path / "mask.nii.gz"
+    far = np.eye(4)
+    far[:3, 3] = 5000.0  # mm: nowhere near the brain
+    nib.save(nib.Nifti1Image(np.ones((5, 6, 7), np.uint8), far), mask)
+    config = write_config(tmp_path, small_cohort_dir)
+    text = config.read_text().replace('features = "roi"', 'features = "wholebrain"')
+    config.write_text(text + f'\n[features]\nmask = "{mask}"\n')
+    assert main(["run", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "covers none of the images" in captured.err and str(mask) in captured.err
+    assert "Nested cross-validation" not in captured.out

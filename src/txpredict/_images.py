@@ -212,14 +212,23 @@ def resample_mask_to_grid(mask_img: ImageLike, grid: Grid, what: str) -> np.ndar
     if Grid.of(img) == grid:
         data = np.asanyarray(img.dataobj)
     else:
-        data = np.asanyarray(
-            resample_img(
+        from nilearn.image.resampling import BoundingBoxError
+
+        try:
+            resampled = resample_img(
                 img,
                 target_affine=grid.affine,
                 target_shape=grid.shape,
                 interpolation="nearest",
                 force_resample=True,
                 copy_header=True,
-            ).dataobj
-        )
+            )
+        except BoundingBoxError as error:
+            source = f" {mask_img}" if isinstance(mask_img, str | Path) else ""
+            raise ImageError(
+                f"The {what}{source} covers none of the images' voxels (its grid "
+                f"{Grid.of(img)} and the data's {grid} do not overlap in MNI space). "
+                "Check that the mask and the images are in the same space."
+            ) from error
+        data = np.asanyarray(resampled.dataobj)
     return data.reshape(grid.shape)

@@ -269,6 +269,17 @@ def _prepare(config, progress):
             "cohort's own; narrow them with demographic_columns = [...] in [model])"
         )
     _check_columns(cohort.X, model_options, cv)
+    features = model_options["features"]
+    if isinstance(features, str) and features != "demographics":
+        # One header: the ROIs and the mask placed on the data grid (a mask on
+        # another grid is refused here, not after the first cross-validation).
+        make_image_extractor(
+            features,
+            image_column="image",
+            n_jobs=None,
+            memory=None,
+            options=model_options.get("feature_options"),
+        ).fit(cohort.X)
     return data, output, cv, model_options, folder, cohort
 
 
