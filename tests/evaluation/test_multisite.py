@@ -33,6 +33,13 @@ def test_leave_site_out_holds_out_each_site_once(study, leave_site_out):
         assert set(fold["participant_id"]) == set(sites.index[sites == held])
     assert p["group"].nunique() == 4
     assert "leave-site-out (4 sites)" in repr(leave_site_out)
+    # The summary's interval methods were calibrated on k-fold CV only.
+    methods = leave_site_out.summary()["ci_method"]
+    assert methods.str.contains("not measured under leave-site-out").all()
+    from txpredict.report._html import with_measured_coverage
+
+    table = with_measured_coverage(leave_site_out.summary())
+    assert (table["measured coverage"] == "not measured under leave-site-out").all()
 
 
 def test_per_site_intervals_and_heterogeneity_by_hand(leave_site_out):

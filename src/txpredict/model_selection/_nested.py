@@ -222,6 +222,11 @@ def _tunes(estimator) -> bool:
 
 
 _FORMAT = "txpredict.NestedCVResult/1"
+#: Appended to ci_method under leave-site-out CV.
+LEAVE_SITE_OUT_NOTE = (
+    "; coverage not measured under leave-site-out (per_site() has valid per-site "
+    "intervals)"
+)
 _PREDICTION_COLUMNS = (
     "repeat",
     "fold",
@@ -405,7 +410,7 @@ class NestedCVResult:
             "ppv": prevalence,
             "npv": 1 - prevalence,
         }
-        return summary_table(
+        table = summary_table(
             METRICS,
             DEFAULT_METHODS,
             by_method,
@@ -413,6 +418,11 @@ class NestedCVResult:
             per_repeat,
             {"chance": chance, "dummy_prior": dummy},
         )
+        if self.info.get("outer_cv") == "leave-site-out":
+            # The methods were chosen on k-fold CV; with one fold per site (J
+            # small, folds of unequal size) their coverage is not measured.
+            table["ci_method"] = table["ci_method"] + LEAVE_SITE_OUT_NOTE
+        return table
 
     def calibration(self) -> pd.DataFrame:
         """How well the out-of-fold probabilities of response are calibrated.

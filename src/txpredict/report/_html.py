@@ -9,6 +9,7 @@ from importlib.metadata import version
 import jinja2
 import pandas as pd
 
+from txpredict.model_selection._nested import LEAVE_SITE_OUT_NOTE
 from txpredict.report import _figures
 from txpredict.stats import DESCRIPTIONS
 from txpredict.stats._calibration import coverage_note, false_positive_note
@@ -228,6 +229,11 @@ def with_measured_coverage(summary: pd.DataFrame) -> pd.DataFrame:
     table.insert(
         table.columns.get_loc("ci_method") + 1,
         "measured coverage",
-        [coverage_note(metric) for metric in table.index],
+        [
+            "not measured under leave-site-out"
+            if method.endswith(LEAVE_SITE_OUT_NOTE)
+            else coverage_note(metric)
+            for metric, method in table["ci_method"].items()
+        ],
     )
     return table
