@@ -68,9 +68,10 @@ class Runner:
         # Class-balanced probabilities describe a cohort of prevalence 0.5:
         # shifted back to each training part's prevalence, as the fitted
         # model's predict_proba does.
-        self.prior_shift = self.is_response_model and not self.regression
-        self.prior_shift = self.prior_shift and class_balanced(
-            estimator.final_estimator()[0]
+        self.shift_probabilities = (
+            self.is_response_model
+            and not self.regression
+            and class_balanced(estimator.final_estimator()[0])
         )
         if fast_path is True and self.fast is None:
             raise TxpredictError(
@@ -93,7 +94,7 @@ class Runner:
 
     def _finish(self, out, y, train, test):
         """What every route's output gets: corrected probabilities, the dummy."""
-        if self.prior_shift and out["probability"] is not None:
+        if self.shift_probabilities and out["probability"] is not None:
             out["probability"] = prior_shift(out["probability"], y[train].mean())
         out.update(self._dummy(y, train, test))
 
