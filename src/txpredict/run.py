@@ -97,7 +97,7 @@ _SECTIONS = {
         "smoothing_fwhm",
         "downsample",
     },
-    "modality": {"strategy", "arms"},
+    "modality": {"strategy", "arms", "scoring"},
 }
 _TASKS = ("response", "modality", "regression")
 #: Permutations of the whole nested procedure behind the summary's p-values.
@@ -590,6 +590,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         "random_state": cv["random_state"],
         "strategy": modality.get("strategy", "t_learner"),
         "arms": modality.get("arms", cohort.arms),
+        "scoring": modality.get("scoring", "auto"),
     }
     selector = ModalitySelector(**options)
     baseline = ModalitySelector(
