@@ -271,8 +271,8 @@ def _prepare(config, progress):
     _check_columns(cohort.X, model_options, cv)
     features = model_options["features"]
     if isinstance(features, str) and features != "demographics":
-        # One header: the ROIs and the mask placed on the data grid (a mask on
-        # another grid is refused here, not after the first cross-validation).
+        # One header: the ROIs and the mask placed on the data grid (a mask that
+        # covers none of the images is refused here, not after the first CV).
         make_image_extractor(
             features,
             image_column="image",
