@@ -19,22 +19,19 @@ Usage: ``python benchmarks/modality_peers.py [--quick] [--trials 20]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import warnings
 
-import joblib
 import numpy as np
 import pandas as pd
 
 import txpredict as tp
 from _common import RESULTS, machine
-from calibration import ARMS, ROI, population
-from modality_strategies import TRUE, _score, _selector
+from calibration import ARMS, ROI
+from modality_strategies import TRUE, _score, _selector, run_trials, trial_study
 from txpredict._io import write_text_atomic
 
-SIZES = (100, 200, 400)
 C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
 
 
@@ -146,26 +143,10 @@ def trial(pool, test, n, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    args = parser.parse_args(argv)
-    sizes, pool_size, n_test = SIZES, 20000, 2000
-    if args.quick:
-        args.trials, sizes, pool_size, n_test = 1, (100,), 600, 300
     start = time.perf_counter()
-    # The populations of benchmarks/modality_strategies.py (same seeds).
-    pool = population("interaction", pool_size, 21, args.n_jobs)
-    test = population("interaction", n_test, 22, args.n_jobs)
-    rows = []
-    for n in sizes:
-        seeds = np.random.SeedSequence([7, n]).generate_state(args.trials)
-        for out in joblib.Parallel(n_jobs=args.n_jobs)(
-            joblib.delayed(trial)(pool, test, n, int(s)) for s in seeds
-        ):
-            rows += out
-    raw = pd.DataFrame(rows)
+    # The populations and trials of benchmarks/modality_strategies.py (same seeds).
+    args, sizes, pool, test = trial_study(__doc__.splitlines()[0], argv)
+    raw = run_trials(trial, pool, test, sizes, args)
     summary = (
         raw.groupby(["method", "n"], sort=False)
         .agg(
@@ -192,8 +173,8 @@ def main(argv=None):
         "info": {
             "trials": args.trials,
             "sizes": list(sizes),
-            "n_test": n_test,
-            "pool_size": pool_size,
+            "n_test": args.n_test,
+            "pool_size": args.pool_size,
             "econml": version("econml"),
             "txpredict": tp.__version__,
             "wall_seconds": wall,

@@ -75,8 +75,13 @@ def trial(pool, test, n, seed):
     return out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def trial_study(description, argv):
+    """The arguments and the two populations the trial benchmarks share.
+
+    Returns (args, sizes, pool, test): training trials are drawn from the pool
+    (20,000 patients), every fitted policy is scored on ``test`` (2,000).
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -84,21 +89,32 @@ def main(argv=None):
     sizes, pool_size, n_test = SIZES, 20000, 2000
     if args.quick:
         args.trials, sizes, pool_size, n_test = 1, (100,), 600, 300
-    start = time.perf_counter()
+    args.pool_size, args.n_test = pool_size, n_test
     pool = population("interaction", pool_size, 21, args.n_jobs)
     test = population("interaction", n_test, 22, args.n_jobs)
-    oracle = float(test[TRUE].max(axis=1).mean())
-    ceiling = _selector(strategy="interaction", param_grid={"C": [1e4]})
-    ceiling.fit(pool, pool["y"], treatment="treatment")
-    ceiling_agreement, ceiling_value = _score(ceiling, test)
+    return args, sizes, pool, test
+
+
+def run_trials(trial_function, pool, test, sizes, args) -> pd.DataFrame:
+    """``trial_function(pool, test, n, seed)``'s rows for every n and trial."""
     rows = []
     for n in sizes:
         seeds = np.random.SeedSequence([7, n]).generate_state(args.trials)
         for out in joblib.Parallel(n_jobs=args.n_jobs)(
-            joblib.delayed(trial)(pool, test, n, int(s)) for s in seeds
+            joblib.delayed(trial_function)(pool, test, n, int(s)) for s in seeds
         ):
             rows += out
-    raw = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    start = time.perf_counter()
+    args, sizes, pool, test = trial_study(__doc__.splitlines()[0], argv)
+    oracle = float(test[TRUE].max(axis=1).mean())
+    ceiling = _selector(strategy="interaction", param_grid={"C": [1e4]})
+    ceiling.fit(pool, pool["y"], treatment="treatment")
+    ceiling_agreement, ceiling_value = _score(ceiling, test)
+    raw = run_trials(trial, pool, test, sizes, args)
     summary = (
         raw.groupby(["variant", "n"], sort=False)
         .agg(
@@ -130,8 +146,8 @@ def main(argv=None):
         "info": {
             "trials": args.trials,
             "sizes": list(sizes),
-            "n_test": n_test,
-            "pool_size": pool_size,
+            "n_test": args.n_test,
+            "pool_size": args.pool_size,
             "wall_seconds": wall,
             "machine": machine(),
         },
