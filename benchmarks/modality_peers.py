@@ -27,9 +27,16 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS, machine
+from _common import RESULTS
 from calibration import ARMS, ROI
-from modality_strategies import TRUE, _score, _selector, run_trials, trial_study
+from modality_strategies import (
+    TRUE,
+    _score,
+    _selector,
+    run_trials,
+    trial_info,
+    trial_study,
+)
 from txpredict._io import write_text_atomic
 
 C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
@@ -171,14 +178,9 @@ def main(argv=None):
         "summary": summary.to_dict(orient="records"),
         "oracle_policy_value": float(test[TRUE].max(axis=1).mean()),
         "info": {
-            "trials": args.trials,
-            "sizes": list(sizes),
-            "n_test": args.n_test,
-            "pool_size": args.pool_size,
+            **trial_info(args, sizes, wall),
             "econml": version("econml"),
             "txpredict": tp.__version__,
-            "wall_seconds": wall,
-            "machine": machine(),
         },
     }
     path = RESULTS / "modality_peers.json"

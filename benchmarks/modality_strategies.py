@@ -107,6 +107,18 @@ def run_trials(trial_function, pool, test, sizes, args) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trial_info(args, sizes, wall) -> dict:
+    """How a trial benchmark was run, for its result file."""
+    return {
+        "trials": args.trials,
+        "sizes": list(sizes),
+        "n_test": args.n_test,
+        "pool_size": args.pool_size,
+        "wall_seconds": wall,
+        "machine": machine(),
+    }
+
+
 def main(argv=None):
     start = time.perf_counter()
     args, sizes, pool, test = trial_study(__doc__.splitlines()[0], argv)
@@ -143,14 +155,7 @@ def main(argv=None):
             "agreement": ceiling_agreement,
             "policy_value": ceiling_value,
         },
-        "info": {
-            "trials": args.trials,
-            "sizes": list(sizes),
-            "n_test": args.n_test,
-            "pool_size": args.pool_size,
-            "wall_seconds": wall,
-            "machine": machine(),
-        },
+        "info": trial_info(args, sizes, wall),
     }
     path = RESULTS / "modality_strategies.json"
     write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
