@@ -9,7 +9,11 @@ from sklearn.linear_model import LogisticRegression
 import txpredict as tp
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._batched_logistic import LogisticFastPath
-from txpredict.model_selection._preparation import FoldPreparation, encode_design
+from txpredict.model_selection._preparation import (
+    BlockPreparation,
+    FoldPreparation,
+    encode_design,
+)
 from txpredict.model_selection._runner import Runner
 
 EXACT = LogisticRegression(
@@ -64,6 +68,68 @@ def test_fold_preparation_equals_the_sklearn_steps(rng, features, scaling):
         expected = clone(steps).fit(design.iloc[train]).transform(design.iloc[rows])
         got = clone(preparation).fit(encoded[train]).transform(encoded[rows])
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _voxel_design(rng, table, n_voxels=40):
+    """Voxels with a site offset and scale, before the table columns."""
+    sites = table["site"].fillna("Uppsala")
+    offset = sites.map({"Uppsala": 0.0, "Stockholm": 2.0, "Lund": -1.0, "rare": 1.0})
+    voxels = rng.normal(size=(len(table), n_voxels)) * (
+        1 + (sites == "Lund").to_numpy()[:, None]
+    )
+    voxels += offset.to_numpy()[:, None] + 0.05 * table["lsas_pre"].to_numpy()[:, None]
+    table = table.assign(site=sites)
+    image = pd.DataFrame(voxels.astype(np.float32), index=table.index)
+    return pd.concat(
+        [image.set_axis([f"image_{i}" for i in range(n_voxels)], axis=1), table], axis=1
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"harmonize": "combat", "protected": ["age", "sex"]},
+        {"harmonize": "combat", "scaling": "standard"},
+        {"confounds": ["age", "site"], "scaling": None},
+        {"harmonize": "combat", "confounds": ["lsas_pre"], "demographic_columns": ["age", "sex"]},
+        {"confounds": ["age", "sex"], "deconfound": "augment"},
+    ],
+    ids=["combat", "combat-standard", "residualize-unscaled", "combat+residualize+demographics", "augment"],
+)  # fmt: skip
+def test_block_preparation_equals_the_pipeline(rng, options):
+    """The Gram route's array form of the preparation: the pipeline's output,
+    split into the voxel block and the demographic block, on the same rows
+    (a rare site may be absent from training: estimated from the test rows)."""
+    table = _table(rng)
+    features = (
+        "wholebrain+demographics" if "demographic_columns" in options else "wholebrain"
+    )
+    model = tp.ResponseClassifier(features, **options)
+    design = _voxel_design(rng, table)[
+        [f"image_{i}" for i in range(40)] + model.table_columns()
+    ]
+    steps = model.build_search(design).estimator[:-1]
+    blocks = BlockPreparation.of(steps, design)
+    for seed in range(5):
+        train = np.sort(np.random.default_rng(seed).permutation(60)[:40])
+        rows = np.setdiff1d(np.arange(60), train)
+        expected = clone(steps).fit(design.iloc[train]).transform(design.iloc[rows])
+        fitted_on_train = clone(steps).fit_transform(design.iloc[train])
+        (a_train, d_train), (a_rows, d_rows) = blocks.prepare(train, rows)
+        np.testing.assert_allclose(np.hstack([a_rows, d_rows]), expected, atol=1e-10)
+        np.testing.assert_allclose(
+            np.hstack([a_train, d_train]), fitted_on_train, atol=1e-10
+        )
+
+
+def test_block_preparation_leaves_voxels_with_gaps_to_the_pipeline(rng):
+    table = _table(rng)
+    model = tp.ResponseClassifier("wholebrain", confounds=["age"], deconfound="augment")
+    design = _voxel_design(rng, table)[[f"image_{i}" for i in range(40)] + ["age"]]
+    design.iloc[3, 5] = np.nan  # imputed in the folds: the pipeline's job
+    steps = model.build_search(design).estimator[:-1]
+    assert BlockPreparation.of(steps, design) is None
+    assert BlockPreparation.of(steps, design.fillna(0.0)) is not None
 
 
 def test_a_column_empty_in_training_is_refused_as_by_sklearn(rng):

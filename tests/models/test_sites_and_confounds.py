@@ -31,10 +31,10 @@ def test_each_step_learns_only_from_training_patients(study, options, monkeypatc
     sees exactly its training part."""
     fits = []
     cls = _harmonize.ComBat if "harmonize" in options else _confounds.ConfoundRemover
-    original = cls.fit
+    original = cls._fit_arrays  # where either learns, whatever the route
     monkeypatch.setattr(
-        cls, "fit", lambda self, X, y=None: fits.append(frozenset(X.index))
-        or original(self, X, y)
+        cls, "_fit_arrays", lambda self, data, table: fits.append(
+            frozenset(table.index)) or original(self, data, table)
     )  # fmt: skip
     model = tp.ResponseClassifier("roi", param_grid={"C": [0.1, 1.0]}, **options)
     result = tp.nested_cross_validate(model, study.X, study.y, n_repeats=1)
@@ -115,10 +115,10 @@ def test_wholebrain_combat_logistic_equals_the_fold_by_fold_route(study):
 
 def test_wholebrain_combat_is_fitted_once_per_training_set(study, monkeypatch):
     fits = []
-    original = _harmonize.ComBat.fit
+    original = _harmonize.ComBat._fit_arrays
     monkeypatch.setattr(
-        _harmonize.ComBat, "fit", lambda self, X, y=None: fits.append(
-            frozenset(X.index)) or original(self, X, y)
+        _harmonize.ComBat, "_fit_arrays", lambda self, data, table: fits.append(
+            frozenset(table.index)) or original(self, data, table)
     )  # fmt: skip
     model = tp.ResponseClassifier(
         "wholebrain", param_grid={"C": [0.01, 0.1, 1.0]}, harmonize="combat"

@@ -243,13 +243,52 @@ class ComBat(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
         self.features_, self.covariates_ = self._columns(X)
-        data = X[self.features_].to_numpy(dtype=np.float64)
+        self._fit_arrays(X[self.features_].to_numpy(), X)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        """The features with each site's effect removed (other columns dropped).
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_features)
+        """
+        check_is_fitted(self, "gamma_")
+        self._columns(X)
+        return self.transform_features(X[self.features_].to_numpy(), X)
+
+    def fit_features(self, data, table):
+        """``fit`` with the features as one array and the other columns apart.
+
+        For whole-brain designs: selecting 235,000 columns of a DataFrame by
+        name costs more than ComBat itself. ``features`` must name the
+        columns of ``data``.
+
+        Parameters
+        ----------
+        data : ndarray of shape (n_patients, n_features)
+        table : DataFrame
+            The same patients' site and covariate columns.
+        """
+        self.features_ = pd.Index(self.features)
+        self.covariates_ = list(self.covariates)
+        present_columns(table, [self.site, *self.covariates_], "ComBat")
+        if np.shape(data)[1] != len(self.features_):
+            raise TxpredictError(
+                f"ComBat: data has {np.shape(data)[1]} columns for "
+                f"{len(self.features_)} features."
+            )
+        return self._fit_arrays(data, table)
+
+    def _fit_arrays(self, data, table):
+        data = np.array(data, dtype=np.float64)  # a copy: overwritten below
         if not np.isfinite(data).all():
             raise TxpredictError(
                 "ComBat: the features have missing or infinite values; impute them "
                 "before harmonising (or use nonfinite='raise' to find them)."
             )
-        sites = X[self.site].astype(str).to_numpy()
+        sites = table[self.site].astype(str).to_numpy()
         self.sites_, site_index, counts = np.unique(
             sites, return_inverse=True, return_counts=True
         )
@@ -264,7 +303,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                 f"{self.min_site_size} patients in the training data; a site's scale "
                 "cannot be estimated from one patient. Merge small sites or drop them."
             )
-        covariates = self._covariate_design(X, fit=True)
+        covariates = self._covariate_design(table, fit=True)
         site_design = np.eye(len(self.sites_))[site_index]
         design = np.hstack([site_design, covariates])
         # Least squares through the pseudo-inverse of the small design: one
@@ -276,8 +315,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.covariate_coef_ = coef[k:]
         # In place: on a whole brain every new (n, p) array costs a pass over
         # memory (0.08 s for 240 x 235,000), the arithmetic a third of that.
-        squares = design @ coef
-        np.subtract(data, squares, out=squares)
+        squares = np.subtract(data, design @ coef, out=data)
         squares **= 2
         # Residuals sum to zero within each site (the design has one column per
         # site), so each site's mean and spread of the standardised data follow
@@ -297,29 +335,35 @@ class ComBat(TransformerMixin, BaseEstimator):
         ]
         self.gamma_ = np.array([g for g, _ in estimates])
         self.delta_ = np.array([d for _, d in estimates])
-        self.n_features_in_ = X.shape[1]
         return self
 
-    def transform(self, X):
-        """The features with each site's effect removed (other columns dropped).
+    def transform_features(self, data, table):
+        """``transform`` with the features as one array and the other columns apart.
+
+        Parameters
+        ----------
+        data : ndarray of shape (n_patients, n_features)
+            The columns ``features_``, in that order.
+        table : DataFrame
+            The same patients' site and covariate columns.
 
         Returns
         -------
         ndarray of shape (n_patients, n_features)
         """
         check_is_fitted(self, "gamma_")
-        self._columns(X)
-        data = X[self.features_].to_numpy(dtype=np.float64, copy=True)
-        covariates = self._covariate_design(X, fit=False)
+        data = np.asarray(data)
+        out = np.empty(data.shape)
+        covariates = self._covariate_design(table, fit=False)
         sd = np.sqrt(self.var_pooled_)
         # Each patient's expected value without site: grand mean + covariates.
         mean = self.grand_mean_
         if covariates.shape[1]:
             mean = mean + covariates @ self.covariate_coef_
-        sites = X[self.site].astype(str).to_numpy()
+        sites = table[self.site].astype(str).to_numpy()
         for site in np.unique(sites):
             rows = np.flatnonzero(sites == site)
-            block = data[rows]
+            block = data[rows].astype(np.float64)
             row_mean = mean[rows] if mean.ndim == 2 else mean
             known = np.flatnonzero(self.sites_ == site)
             if known.size:
@@ -332,8 +376,8 @@ class ComBat(TransformerMixin, BaseEstimator):
             block *= scale
             block -= sd * gamma * scale
             block += row_mean * (1.0 - scale)
-            data[rows] = block
-        return data
+            out[rows] = block
+        return out
 
     def _unseen(self, site, z):
         """Location and scale of a site absent from training, from its own rows."""

@@ -437,6 +437,8 @@ def batched_search_of(model, design):
 
 #: Steps the batched route may fit per training set on a numeric design.
 _NUMERIC_STEPS = (SimpleImputer, StandardScaler, SelectPercentile, PCA)
+
+
 def _width_bound(design, encoder) -> int:
     """Most columns the classifier can see after the final encoding step.
 

@@ -13,9 +13,11 @@ products between subjects. With whole-brain patterns (p ~ 235,000 voxels, n ~
   matrices instead of n x p.
 - a design with table columns (harmonisation by ComBat, confound regression,
   demographic covariates): the model's own label-free preparation steps are
-  fitted once per (inner or outer) training set, the prepared rows give that
-  set's Gram matrices, and every grid value is fitted on them. The plain route
-  refits the preparation (ComBat on 235,000 voxels) for every candidate.
+  fitted once per (inner or outer) training set, on the voxels as one array
+  (``BlockPreparation``), the prepared rows give that set's Gram matrices
+  (voxel block plus demographic block), and every grid value is fitted on
+  them. The plain route refits the preparation (ComBat on 235,000 voxels) for
+  every candidate.
 
 Models on kernels: the linear SVM is ``SVC(kernel="precomputed")`` (the same
 libsvm problem as ``SVC(kernel="linear")``); L2 logistic regression and ridge are
@@ -35,7 +37,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
-from txpredict.model_selection._preparation import is_label_free
+from txpredict.model_selection._preparation import BlockPreparation, is_label_free
 from txpredict.models._presets import make_classifier
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
@@ -131,12 +133,24 @@ class GramFastPath:
         self.preparation = (
             search.estimator[:-1] if isinstance(design, pd.DataFrame) else None
         )
+        # The same preparation on the voxels as one array, when it applies.
+        self.blocks = (
+            None
+            if self.preparation is None
+            else BlockPreparation.of(self.preparation, design)
+        )
         # Labels do not enter K: one matrix serves every fold and permutation.
         per_training_set = self.scaling == "standard" or self.preparation is not None
         self.K = None if per_training_set else gram_matrix(design)
 
     def kernels(self, train, rows):
         """(K_train, K_rows_train) for a training set and other rows."""
+        if self.blocks is not None:
+            (a_train, d_train), (a_rows, d_rows) = self.blocks.prepare(train, rows)
+            return (
+                gram_matrix(a_train) + d_train @ d_train.T,
+                gram_matrix(a_rows, a_train) + d_rows @ d_train.T,
+            )
         if self.preparation is not None:
             preparation = clone(self.preparation)
             a_train = preparation.fit_transform(self.design.iloc[train])

@@ -10,13 +10,21 @@ demographics baseline), which capped the batched route at 10x the plain one.
 :class:`FoldPreparation` learns the same statistics from a label-free numeric
 encoding of the design made once per cohort (:func:`encode_design`), and is
 tested equal to the scikit-learn steps it replaces.
+
+Whole-brain designs with table columns (voxels harmonised by ComBat,
+residualised on confounds, or beside demographic covariates) take the Gram
+route: :class:`BlockPreparation` runs the model's own ComBat / confound
+regression on the voxels held as one array, apart from the table, and scales
+them as the pipeline would. The scikit-learn route, on the DataFrame, spent
+7 s per training set of 192 x 235,000 selecting, copying and checking
+columns by name.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
@@ -240,3 +248,100 @@ class FoldPreparation(TransformerMixin, BaseEstimator):
             )
             parts.append((column[:, None] == categories[None, :]).astype(np.float64))
         return np.hstack(parts)
+
+
+class BlockPreparation:
+    """The preparation of an image + table design, run on the image block as an array.
+
+    The steps of ``ResponseModel._table_steps``: ComBat and/or confound
+    regression of the image columns (each fitted on the training rows, as
+    ``ReplaceColumns`` does), then the image columns mean-imputed and scaled
+    and the demographic columns encoded (the ``ColumnTransformer``). Its
+    output, as two blocks (image, demographics), is the pipeline's output
+    split in two: tested equal on identical training sets.
+
+    Build it with :meth:`of`, which returns None for another structure or
+    for image columns with gaps (their imputation stays with the pipeline).
+    """
+
+    def __init__(self, replacers, with_mean, with_std, demographics, image, table):
+        self.replacers = replacers
+        self.with_mean = with_mean
+        self.with_std = with_std
+        self.demographics = demographics
+        self.image = image
+        self.table = table
+
+    @classmethod
+    def of(cls, preparation, design):
+        """The array form of ``preparation`` (an unfitted Pipeline) on ``design``."""
+        steps = [step for _, step in preparation.steps]
+        replacers = []
+        while steps and isinstance(steps[0], ReplaceColumns):
+            replacers.append(steps.pop(0).transformer)
+        if len(steps) != 1 or not isinstance(steps[0], ColumnTransformer):
+            return None
+        (_, image_steps, image_columns), *others = steps[0].transformers
+        if not isinstance(image_steps, Pipeline) or not isinstance(
+            image_columns, slice
+        ):
+            return None
+        kinds = [type(step) for _, step in image_steps.steps]
+        if kinds not in (
+            [AsArray, SimpleImputer],
+            [AsArray, SimpleImputer, StandardScaler],
+        ):
+            return None
+        scaler = dict(image_steps.steps).get("scale")
+        demographics = None
+        if others:
+            (_, demographics, _), *rest = others
+            if rest or not isinstance(demographics, DemographicFeatures):
+                return None
+        if not all(hasattr(step, "fit_features") for step in replacers):
+            return None
+        image = design.iloc[:, image_columns].to_numpy()
+        if not np.isfinite(image).all():
+            return None
+        return cls(
+            replacers,
+            scaler is not None,
+            scaler is not None and scaler.with_std,
+            demographics,
+            image,
+            design.iloc[:, image_columns.stop :],
+        )
+
+    def prepare(self, train, rows):
+        """Fit on the rows ``train``; both sets prepared, as (image, demographics).
+
+        Returns
+        -------
+        (image_train, demographics_train), (image_rows, demographics_rows)
+            Float arrays; demographics blocks have zero columns without
+            demographics.
+        """
+        image_train, image_rows = self.image[train], self.image[rows]
+        table_train, table_rows = self.table.iloc[train], self.table.iloc[rows]
+        for step in self.replacers:
+            fitted = clone(step).fit_features(image_train, table_train)
+            image_train = fitted.transform_features(image_train, table_train)
+            image_rows = fitted.transform_features(image_rows, table_rows)
+        # Copies in float64 (no-ops after ComBat or confound regression), then
+        # scaled in place.
+        image_train = np.asarray(image_train, dtype=np.float64)
+        image_rows = np.asarray(image_rows, dtype=np.float64)
+        if self.with_mean:
+            mean, scale = _scale_statistics(image_train, self.with_std)
+            for block in (image_train, image_rows):
+                block -= mean
+                if self.with_std:
+                    block /= scale
+        if self.demographics is None:
+            empty = np.zeros((len(train), 0)), np.zeros((len(rows), 0))
+            return (image_train, empty[0]), (image_rows, empty[1])
+        encoder = clone(self.demographics).fit(table_train)
+        return (
+            (image_train, encoder.transform(table_train)),
+            (image_rows, encoder.transform(table_rows)),
+        )
