@@ -51,6 +51,7 @@ import pandas as pd
 import txpredict as tp
 from _common import RESULTS, machine, median, time_runs
 from txpredict._io import write_text_atomic
+from txpredict.model_selection._gram import gram_matrix
 from txpredict.model_selection._schemes import repeat_seeds
 
 N_SUBJECTS = 240
@@ -264,6 +265,21 @@ def speed_part(n_subjects, grid, repeats):
         )
 
     times["wholebrain_nested_cv_5x5"] = time_runs(lambda: nested(plain), repeats)
+    # The floor of any exact route with a per-training-set preparation: the
+    # plain CV forms one Gram matrix for everything; with ComBat each of the
+    # 30 training sets (5 outer of 4/5, 25 inner of 16/25 of the cohort)
+    # needs its own, with its other rows.
+    sizes = [(n_subjects * 4 // 5, n_subjects)] * 5 + [
+        (n_subjects * 16 // 25, n_subjects * 4 // 5)
+    ] * 25
+    prepared = np.ascontiguousarray(voxels, dtype=np.float64)
+
+    def gram_products():
+        for n_train, n_rows in sizes:
+            gram_matrix(prepared[:n_train])
+            gram_matrix(prepared[n_train:n_rows], prepared[:n_train])
+
+    times["gram_matrices_of_30_training_sets"] = time_runs(gram_products, repeats)
     times["wholebrain_nested_cv_5x5_combat"] = time_runs(
         lambda: nested(harmonised), repeats
     )
@@ -296,6 +312,8 @@ def speed_part(n_subjects, grid, repeats):
             "wholebrain_nested_cv_5x5_combat_sklearn_route"
         ]
         / medians["wholebrain_nested_cv_5x5_combat"],
+        "gram_floor_vs_nested_cv_itself": medians["gram_matrices_of_30_training_sets"]
+        / medians["wholebrain_nested_cv_5x5"],
         "combat_cost_vs_nested_cv_itself": (
             medians["wholebrain_nested_cv_5x5_combat"]
             - medians["wholebrain_nested_cv_5x5"]
