@@ -27,6 +27,7 @@ TRUSTED_TYPES = frozenset(
         "sklearn.metrics._ranking.average_precision_score",
         "sklearn.metrics._classification.balanced_accuracy_score",
         "sklearn.metrics._classification.accuracy_score",
+        "sklearn.metrics._classification.log_loss",
         "sklearn.metrics._scorer._Scorer",
         "sklearn.metrics._scorer._PassthroughScorer",
         "sklearn.model_selection._split.StratifiedKFold",

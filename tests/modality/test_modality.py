@@ -47,9 +47,31 @@ def test_recommendations_recover_the_better_arm(frick_like, strategy):
     )
     low, high = s.loc["matched_minus_unmatched", ["ci_low", "ci_high"]]
     assert low < s.at["matched_minus_unmatched", "estimate"] < high
+    gain = s.at["policy_gain", "estimate"]
+    assert s.at["number_needed_to_treat", "estimate"] == pytest.approx(1 / gain)
     # Every patient is predicted once per repeat, by models that never saw them.
     counts = result.predictions.groupby("participant_id").size()
     assert (counts == 2).all() and len(counts) == 200
+
+
+def test_number_needed_to_treat_inverts_the_policy_gain():
+    from txpredict.modality._evaluate import _number_needed_to_treat
+
+    gain = pd.Series({"estimate": 0.08, "ci_low": 0.02, "ci_high": 0.16})
+    nnt = _number_needed_to_treat(gain)
+    assert nnt["estimate"] == pytest.approx(12.5)
+    assert (nnt["ci_low"], nnt["ci_high"]) == pytest.approx((6.25, 50.0))
+    harm = _number_needed_to_treat(
+        -gain.rename({"ci_low": "ci_high", "ci_high": "ci_low"})
+    )
+    assert harm["estimate"] == pytest.approx(-12.5)
+    assert (harm["ci_low"], harm["ci_high"]) == pytest.approx((-50.0, -6.25))
+    # An interval through 0: the NNT's runs through infinity, none is given.
+    unsure = _number_needed_to_treat(
+        pd.Series({"estimate": 0.05, "ci_low": -0.01, "ci_high": 0.11})
+    )
+    assert unsure["estimate"] == pytest.approx(20.0)
+    assert np.isnan(unsure["ci_low"]) and np.isnan(unsure["ci_high"])
 
 
 def test_no_interaction_gives_no_better_policy():

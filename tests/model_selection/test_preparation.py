@@ -91,11 +91,15 @@ def _voxel_design(rng, table, n_voxels=40):
         {"harmonize": "combat", "protected": ["age", "sex"]},
         {"harmonize": "combat", "scaling": "standard"},
         {"confounds": ["age", "site"], "scaling": None},
-        {"harmonize": "combat", "confounds": ["lsas_pre"], "demographic_columns": ["age", "sex"]},
+        {
+            "harmonize": "combat",
+            "confounds": ["lsas_pre"],
+            "demographic_columns": ["age", "sex"],
+        },
         {"confounds": ["age", "sex"], "deconfound": "augment"},
     ],
-    ids=["combat", "combat-standard", "residualize-unscaled", "combat+residualize+demographics", "augment"],
-)  # fmt: skip
+    ids=["combat", "combat-standard", "residualize-unscaled", "combat+both", "augment"],
+)
 def test_block_preparation_equals_the_pipeline(rng, options):
     """The Gram route's array form of the preparation: the pipeline's output,
     split into the voxel block and the demographic block, on the same rows

@@ -417,7 +417,10 @@ class SelectionResult:
         ``ci_low``/``ci_high`` are given for the matched-minus-unmatched
         difference, the policy value and the policy gain, by the method
         (``ci_method``) whose coverage ``benchmarks/calibration.py`` measured
-        within 93-97% (see the README); ``sd_across_repeats`` is the spread due
+        within 93-97% (see the README), and for ``number_needed_to_treat``
+        (1 / policy gain: patients treated by the recommendation instead of
+        the best single arm per extra responder), the reciprocal of the gain's
+        interval when that excludes 0; ``sd_across_repeats`` is the spread due
         to the fold shuffle alone, not an interval.
         """
         per_repeat = self._per_repeat()
@@ -465,11 +468,39 @@ class SelectionResult:
             name = "policy_value_ipw" if measure == "policy_value" else measure
             table.loc[name, ["ci_low", "ci_high"]] = interval[["ci_low", "ci_high"]]
             table.loc[name, "ci_method"] = method
+        table.loc["number_needed_to_treat"] = _number_needed_to_treat(
+            table.loc["policy_gain"]
+        )
         pa = table.at["matched_response_rate", "estimate"]
         pb = table.at["unmatched_response_rate", "estimate"]
         table.loc["cohens_h_matched_vs_unmatched", "estimate"] = cohens_h(pa, pb)
         columns = ["estimate", "ci_low", "ci_high", "ci_method", "sd_across_repeats"]
         return table[columns]
+
+
+def _number_needed_to_treat(gain) -> pd.Series:
+    """Number needed to treat by the recommendation for one more responder.
+
+    Patients to treat by the recommendation, instead of everyone by the best
+    single arm, for one more responder: 1 / policy gain (negative: the
+    recommendation loses one responder per that many patients).
+
+    Its interval is the reciprocal of the gain's, whose coverage was measured;
+    when the gain's interval includes 0 the NNT's is unbounded (it runs
+    through infinity, Altman 1998, BMJ 317:1309) and none is given.
+    """
+    estimate = 1.0 / gain["estimate"] if gain["estimate"] != 0 else np.inf
+    low, high = gain["ci_low"], gain["ci_high"]
+    row = {
+        "estimate": estimate,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "ci_method": "policy_gain's, inverted; none when it includes 0",
+        "sd_across_repeats": np.nan,
+    }
+    if np.isfinite(low) and np.isfinite(high) and low * high > 0:
+        row["ci_low"], row["ci_high"] = 1.0 / high, 1.0 / low
+    return pd.Series(row)
 
 
 def _fold_policy_values(result):

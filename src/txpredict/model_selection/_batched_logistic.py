@@ -396,7 +396,8 @@ def batched_search_of(model, design):
     classifier = search.estimator.named_steps["classifier"]
     if linear_family(classifier) != "logistic" or not classifier.fit_intercept:
         return None
-    if classifier.class_weight != "balanced" or model.scoring not in _SCORERS:
+    scoring = model.resolved_scoring()
+    if classifier.class_weight != "balanced" or scoring not in _SCORERS:
         return None
     candidates = list(ParameterGrid(search.param_grid))
     if any(set(c) - {"classifier__C"} for c in candidates):
@@ -408,7 +409,7 @@ def batched_search_of(model, design):
         if design.shape[1] > MAX_BATCHED_FEATURES:
             return None  # the Gram fast path is cheaper
         search = BatchedLogisticSearch(
-            Cs, splitter, model.resolved_scaling(), scoring=model.scoring
+            Cs, splitter, model.resolved_scaling(), scoring=scoring
         )
         return search, np.asarray(design, dtype=np.float64)
     preparation = search.estimator[:-1]
@@ -430,7 +431,7 @@ def batched_search_of(model, design):
     if width > MAX_BATCHED_FEATURES:
         return None
     search = BatchedLogisticSearch(
-        Cs, splitter, preparation=preparation, scoring=model.scoring
+        Cs, splitter, preparation=preparation, scoring=scoring
     )
     return search, design
 

@@ -127,7 +127,7 @@ class GramFastPath:
             "balanced_accuracy": lambda m, rows, y: fast_balanced_accuracy(
                 y, m.predict(rows)
             ),
-        }.get(model.scoring, get_scorer(model.scoring))
+        }.get(model.resolved_scoring(), get_scorer(model.resolved_scoring()))
         # The steps before the classifier of a design with table columns,
         # fitted per training set; a numeric design is scaled here instead.
         self.preparation = (

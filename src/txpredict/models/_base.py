@@ -26,7 +26,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
-from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.features import (
+    ComBat,
+    ConfoundRemover,
+    DemographicFeatures,
+    WholeBrainFeatures,
+)
+from txpredict.models._maps import image_weights_and_pattern
 from txpredict.models._presets import (
     default_scaling,
     is_stateless,
@@ -145,6 +151,10 @@ class ResponseModel(BaseEstimator):
             columns += list(self.confounds)
         return list(dict.fromkeys(columns))
 
+    def resolved_scoring(self) -> str:
+        """The inner-search criterion actually used."""
+        return self.scoring
+
     def resolved_scaling(self):
         """The scaling actually used ("auto" resolved)."""
         if self.scaling not in (*_SCALINGS, "auto"):
@@ -187,7 +197,7 @@ class ResponseModel(BaseEstimator):
         return GridSearchCV(
             pipeline,
             grid,  # {} is one candidate: no tuning
-            scoring=self.scoring,
+            scoring=self.resolved_scoring(),
             cv=self.inner_splitter(),
             error_score="raise",
         )
@@ -250,7 +260,9 @@ class ResponseModel(BaseEstimator):
         extractor = self.make_extractor()
         if extractor is not None:
             extractor.fit(X)
-        self.fit_design(self.design(X, extractor), y, extractor, groups=groups)
+        design = self.design(X, extractor)
+        self.fit_design(design, y, extractor, groups=groups)
+        self._set_image_maps(design)
         index = X.index if isinstance(X, pd.DataFrame) else range(len(y))
         # Identifies the training cohort in saved models (subjects and outcomes).
         self.training_hash_ = joblib.hash(([str(i) for i in index], np.asarray(y)))
@@ -275,6 +287,49 @@ class ResponseModel(BaseEstimator):
         prefix = f"{self._final_step}__"
         self.best_params_ = {k.removeprefix(prefix): v for k, v in best.items()}
         return self
+
+    def _maps_unavailable(self) -> str | None:
+        """Why this fitted model has no weight / pattern maps (None: it has)."""
+        if not isinstance(self.extractor_, WholeBrainFeatures):
+            return (
+                f"features={self.features!r} gives no voxel features, so there is no "
+                "brain map; maps need features='wholebrain' (or "
+                "'wholebrain+demographics')."
+            )
+        if self.select_percentile is not None or self.pca_components is not None:
+            return (
+                "maps of a model with select_percentile or pca_components are not "
+                "computed: its weights live on the selected or reduced features."
+            )
+        if getattr(self._fitted_pipeline()[-1], "coef_", None) is None:
+            return (
+                f"{type(self._fitted_pipeline()[-1]).__name__} has no linear weights "
+                "(coef_), so it has no weight or pattern map. Use a linear model "
+                "(logistic, linear_svm, ridge), or ask which features matter by "
+                "permutation importance."
+            )
+        return None
+
+    def _fitted_pipeline(self) -> Pipeline:
+        return getattr(self.search_, "best_estimator_", self.search_)
+
+    def _set_image_maps(self, design):
+        """``coef_img_`` and ``pattern_img_`` of a linear model on voxels."""
+        if self._maps_unavailable() is not None:
+            return
+        weights, pattern = image_weights_and_pattern(
+            self._fitted_pipeline(), design, self.extractor_.n_voxels_
+        )
+        self.coef_img_ = self.extractor_.inverse_transform(weights)
+        self.pattern_img_ = self.extractor_.inverse_transform(pattern)
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: say why a map is missing.
+        if name in ("coef_img_", "pattern_img_") and "search_" in self.__dict__:
+            raise AttributeError(f"{name} is not available: {self._maps_unavailable()}")
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     def _design_for(self, X):
         check_is_fitted(self, "search_")

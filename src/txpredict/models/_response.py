@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.feature_selection import f_classif
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from txpredict.models._base import ResponseModel
@@ -53,8 +54,14 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         ``{}`` disables tuning.
     inner_cv : int, default=5
         Folds of the inner (tuning) stratified k-fold CV.
-    scoring : str, default="roc_auc"
-        Criterion of the inner search (a scikit-learn scorer name).
+    scoring : str, default="auto"
+        Criterion of the inner search (a scikit-learn scorer name). "auto":
+        "neg_log_loss" for logistic regressions, whose probabilities are
+        reported, and "roc_auc" for the others. ROC AUC ignores the size of
+        the coefficients, so on AUC ties the strongest shrinkage wins and the
+        probabilities come out too timid (calibration slope ~2 out of fold,
+        benchmarks/probability_calibration.py); log-loss judges the
+        probabilities themselves.
     scaling : {"auto", "standard", "center", None}, default="auto"
         Per-feature scaling fitted on training data. "auto" centres voxel
         patterns and standardises ROI summaries (see
@@ -136,7 +143,7 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         *,
         param_grid=None,
         inner_cv=5,
-        scoring="roc_auc",
+        scoring="auto",
         scaling="auto",
         select_percentile=None,
         pca_components=None,
@@ -181,6 +188,15 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         """(unfitted classifier, its default grid)."""
         classifier, grid, _ = make_classifier(self.classifier, self.random_state)
         return classifier, grid
+
+    def resolved_scoring(self) -> str:
+        """The inner-search criterion actually used ("auto" resolved)."""
+        if self.scoring != "auto":
+            return self.scoring
+        classifier, _, _ = make_classifier(self.classifier, self.random_state)
+        return (
+            "neg_log_loss" if isinstance(classifier, LogisticRegression) else "roc_auc"
+        )
 
     def inner_splitter(self, groups=None):
         """The inner CV splitter (stratified; group-aware when groups are given)."""
