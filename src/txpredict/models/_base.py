@@ -317,15 +317,34 @@ class ResponseModel(BaseEstimator):
         """``coef_img_`` and ``pattern_img_`` of a linear model on voxels."""
         if self._maps_unavailable() is not None:
             return
-        weights, pattern = image_weights_and_pattern(
+        # Arrays, not images: a saved model holds only trusted types.
+        self.coef_voxels_, self.pattern_voxels_ = image_weights_and_pattern(
             self._fitted_pipeline(), design, self.extractor_.n_voxels_
         )
-        self.coef_img_ = self.extractor_.inverse_transform(weights)
-        self.pattern_img_ = self.extractor_.inverse_transform(pattern)
+
+    @property
+    def coef_img_(self):
+        """The weight map: each voxel's weight, in the units of the extracted voxels.
+
+        For linear models on voxel features (nilearn's Decoder convention);
+        ``weights @ voxels`` is the model's score up to a constant. Weights
+        are not activations (Haufe et al. 2014): see ``pattern_img_``.
+        """
+        return self.extractor_.inverse_transform(self.coef_voxels_)
+
+    @property
+    def pattern_img_(self):
+        """The activation pattern (Haufe et al. 2014): Cov(voxel, score) / Var(score).
+
+        Computed on the training patients; where the model's score covaries
+        with the voxels, not where it leans on them.
+        """
+        return self.extractor_.inverse_transform(self.pattern_voxels_)
 
     def __getattr__(self, name):
         # Only reached when normal lookup fails: say why a map is missing.
-        if name in ("coef_img_", "pattern_img_") and "search_" in self.__dict__:
+        maps = ("coef_img_", "pattern_img_", "coef_voxels_", "pattern_voxels_")
+        if name in maps and "search_" in self.__dict__:
             raise AttributeError(f"{name} is not available: {self._maps_unavailable()}")
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}"
