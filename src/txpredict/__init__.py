@@ -40,6 +40,7 @@ from txpredict.modality import (
     evaluate_selection,
 )
 from txpredict.model_selection import (
+    FoldMaps,
     LeaveOneOutWarning,
     NestedCVResult,
     RegressionCVResult,
@@ -64,6 +65,7 @@ __all__ = [
     "ConfoundRemover",
     "DemographicFeatures",
     "ExternalValidation",
+    "FoldMaps",
     "Grid",
     "ImageFeatures",
     "LeaveOneOutWarning",

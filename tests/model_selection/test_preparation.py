@@ -119,7 +119,7 @@ def test_block_preparation_equals_the_pipeline(rng, options):
         rows = np.setdiff1d(np.arange(60), train)
         expected = clone(steps).fit(design.iloc[train]).transform(design.iloc[rows])
         fitted_on_train = clone(steps).fit_transform(design.iloc[train])
-        (a_train, d_train), (a_rows, d_rows) = blocks.prepare(train, rows)
+        (a_train, d_train), (a_rows, d_rows), _ = blocks.prepare(train, rows)
         np.testing.assert_allclose(np.hstack([a_rows, d_rows]), expected, atol=1e-10)
         np.testing.assert_allclose(
             np.hstack([a_train, d_train]), fitted_on_train, atol=1e-10

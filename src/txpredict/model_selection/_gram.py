@@ -38,6 +38,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
 from txpredict.model_selection._preparation import BlockPreparation, is_label_free
+from txpredict.models._maps import image_scale, weights_and_pattern
 from txpredict.models._presets import make_classifier
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
@@ -143,30 +144,50 @@ class GramFastPath:
         per_training_set = self.scaling == "standard" or self.preparation is not None
         self.K = None if per_training_set else gram_matrix(design)
 
-    def kernels(self, train, rows):
-        """(K_train, K_rows_train) for a training set and other rows."""
+    def kernels(self, train, rows, keep_image=False):
+        """(K_train, K_rows_train) for a training set and other rows.
+
+        ``keep_image``: also the training rows' image features as the
+        classifier sees them and what each was divided by (for the maps).
+        """
+        image = None
         if self.blocks is not None:
-            (a_train, d_train), (a_rows, d_rows) = self.blocks.prepare(train, rows)
-            return (
-                gram_matrix(a_train) + d_train @ d_train.T,
-                gram_matrix(a_rows, a_train) + d_rows @ d_train.T,
+            (a_train, d_train), (a_rows, d_rows), scale = self.blocks.prepare(
+                train, rows
             )
-        if self.preparation is not None:
+            K_train = gram_matrix(a_train) + d_train @ d_train.T
+            K_rows = gram_matrix(a_rows, a_train) + d_rows @ d_train.T
+            image = a_train, scale
+        elif self.preparation is not None:
             preparation = clone(self.preparation)
             a_train = preparation.fit_transform(self.design.iloc[train])
             a_rows = preparation.transform(self.design.iloc[rows])
-            return gram_matrix(a_train), gram_matrix(a_rows, a_train)
-        if self.scaling == "standard":
+            K_train, K_rows = gram_matrix(a_train), gram_matrix(a_rows, a_train)
+            if keep_image:
+                n_image = self.design.shape[1] - len(self.model.table_columns())
+                image = a_train[:, :n_image], image_scale(preparation, n_image)
+        elif self.scaling == "standard":
             A = self.design
             mean = A[train].mean(axis=0, dtype=np.float64)
             sd = A[train].std(axis=0, dtype=np.float64)
             sd[sd == 0] = 1.0  # as StandardScaler: constant features stay 0
             a_train = (A[train] - mean) / sd
             a_rows = (A[rows] - mean) / sd
-            return gram_matrix(a_train), gram_matrix(a_rows, a_train)
-        if self.scaling is None:
-            return self.K[np.ix_(train, train)], self.K[np.ix_(rows, train)]
-        return center_kernel(self.K, train, train), center_kernel(self.K, train, rows)
+            K_train, K_rows = gram_matrix(a_train), gram_matrix(a_rows, a_train)
+            image = a_train, sd
+        elif self.scaling is None:
+            K_train, K_rows = self.K[np.ix_(train, train)], self.K[np.ix_(rows, train)]
+            if keep_image:
+                image = np.asarray(self.design[train], dtype=np.float64), 1.0
+        else:
+            K_train = center_kernel(self.K, train, train)
+            K_rows = center_kernel(self.K, train, rows)
+            if keep_image:
+                a_train = np.asarray(self.design[train], dtype=np.float64)
+                image = a_train - a_train.mean(axis=0), 1.0
+        if not keep_image:
+            return K_train, K_rows
+        return K_train, K_rows, image
 
     def _estimator(self, params):
         if self.family == "svm":
@@ -178,8 +199,12 @@ class GramFastPath:
             return SVC(kernel="precomputed", **{**svm_params, **params})
         return clone(self.classifier).set_params(**params)
 
-    def fit_predict(self, train, test, y, groups=None):
-        """Tune by inner CV on ``train``, refit, and predict ``test``."""
+    def fit_predict(self, train, test, y, groups=None, with_maps=False):
+        """Tune by inner CV on ``train``, refit, and predict ``test``.
+
+        ``with_maps``: also the refitted model's weight and pattern maps
+        (``"maps"``), from its training rows only.
+        """
         y_train = y[train]
         inner = self.model.inner_splitter(groups).split(
             np.zeros((len(train), 1)),
@@ -201,11 +226,11 @@ class GramFastPath:
             )
         mean_scores = np.mean(scores, axis=0) if scores else np.zeros(1)
         best = best_candidate(mean_scores)
-        K_train, K_test = self.kernels(train, test)
+        K_train, K_test, *image = self.kernels(train, test, keep_image=with_maps)
         embedding = _Embedding(self.family, K_train)
         rows = embedding.rows(K_test)
         estimator = self.estimators[best].fit(embedding.train, y_train)
-        return {
+        out = {
             "score": estimator.decision_function(rows),
             "probability": estimator.predict_proba(rows)[:, 1]
             if hasattr(estimator, "predict_proba")
@@ -213,6 +238,27 @@ class GramFastPath:
             "y_pred": estimator.predict(rows),
             "best_params": self.candidates[best],
         }
+        if with_maps:
+            out["maps"] = self._maps(estimator, embedding, *image[0])
+        return out
+
+    def _maps(self, estimator, embedding, image, scale):
+        """Weights and pattern of a model fitted on an embedding, in voxel space.
+
+        A score linear in the training rows' features, s(x) = sum_j alpha_j
+        <a_j, x> + b, has the weights w = A_train^T alpha: for the SVM alpha
+        is its dual coefficients on the support vectors; on the embedding
+        F = U sqrt(L) a model with coefficients beta scores rows through
+        K U / sqrt(L), so alpha = U / sqrt(L) beta. No p x p matrix, one
+        product with the training rows.
+        """
+        if self.family == "svm":
+            alpha = np.zeros(len(image))
+            alpha[estimator.support_] = estimator.dual_coef_[0]
+        else:
+            alpha = embedding.projection @ np.ravel(estimator.coef_)
+        score = estimator.decision_function(embedding.train)
+        return weights_and_pattern(image, image.T @ alpha, score, scale)
 
 
 def fast_path_family(model, design) -> str | None:

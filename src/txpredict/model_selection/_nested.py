@@ -18,6 +18,7 @@ from sklearn.base import is_regressor
 from sklearn.model_selection import ParameterGrid
 
 from txpredict.errors import TxpredictError
+from txpredict.model_selection._fold_maps import FoldMaps
 from txpredict.model_selection._permutation import (
     permutation_tests,
 )
@@ -73,6 +74,7 @@ def nested_cross_validate(
     n_jobs=None,
     random_state=0,
     progress=False,
+    return_maps=False,
 ):
     """Nested, repeated k-fold cross-validation of a responder classifier.
 
@@ -124,6 +126,13 @@ def nested_cross_validate(
         Show the outer folds (and permutations) done, with the time elapsed
         and left, on stderr. The batched logistic route fits all folds at
         once, in about a second, and shows no fold bar.
+    return_maps : bool, default=False
+        Keep the weight and Haufe pattern maps of every outer-fold model
+        (linear models on voxel features), in ``result.maps``
+        (:class:`FoldMaps`): their mean, cross-validation ratio and sign
+        consistency across folds. Each map comes from its fold's training
+        part only. On the Gram route they cost one product with the training
+        voxels per fold.
 
     Returns
     -------
@@ -165,9 +174,13 @@ def nested_cross_validate(
     if inner_group_labels is not None and _tunes(estimator):
         check_inner_groups(groups, splits, estimator.inner_cv)
     runner = Runner(estimator, X, fast_path=fast_path)
+    if return_maps:
+        runner.check_maps()
     if n_permutations:
         check_permutable(y, groups)  # before the work, not after
-    outputs = runner.run(y, splits, inner_group_labels, n_jobs, progress=progress)
+    outputs = runner.run(
+        y, splits, inner_group_labels, n_jobs, progress=progress, maps=return_maps
+    )
     permutation = None
     if n_permutations:
         permutation = permutation_tests(
@@ -189,7 +202,7 @@ def nested_cross_validate(
             progress=progress,
         )
     result_type = RegressionCVResult if regression else NestedCVResult
-    return result_type.from_outputs(
+    result = result_type.from_outputs(
         index,
         y,
         splits,
@@ -207,6 +220,9 @@ def nested_cross_validate(
             "fast_path": runner.fast is not None,
         },
     )
+    if return_maps:
+        result.maps = FoldMaps.from_outputs(splits, outputs, runner.extractor)
+    return result
 
 
 def _tunes(estimator) -> bool:
@@ -262,6 +278,10 @@ class NestedCVResult:
     permutation : dict of str to PermutationTestResult or None
         The permutation tests of AUC and balanced accuracy, when
         ``nested_cross_validate`` ran with ``n_permutations``.
+    maps : FoldMaps or None
+        The weight and pattern maps of every outer-fold model, when
+        ``nested_cross_validate`` ran with ``return_maps=True`` (not written
+        by :meth:`save`: ``maps.to_img(...).to_filename(...)``).
     """
 
     predictions: pd.DataFrame
@@ -269,6 +289,7 @@ class NestedCVResult:
     splits_hash: str
     info: dict = field(default_factory=dict)
     permutation: dict | None = None
+    maps: FoldMaps | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outputs(

@@ -319,9 +319,10 @@ class BlockPreparation:
 
         Returns
         -------
-        (image_train, demographics_train), (image_rows, demographics_rows)
+        (image_train, demographics_train), (image_rows, demographics_rows), scale
             Float arrays; demographics blocks have zero columns without
-            demographics.
+            demographics; ``scale``: what each image feature was divided by
+            (the training SDs, or ones).
         """
         image_train, image_rows = self.image[train], self.image[rows]
         table_train, table_rows = self.table.iloc[train], self.table.iloc[rows]
@@ -333,6 +334,7 @@ class BlockPreparation:
         # scaled in place.
         image_train = np.asarray(image_train, dtype=np.float64)
         image_rows = np.asarray(image_rows, dtype=np.float64)
+        scale = np.ones(image_train.shape[1])
         if self.with_mean:
             mean, scale = _scale_statistics(image_train, self.with_std)
             for block in (image_train, image_rows):
@@ -341,9 +343,10 @@ class BlockPreparation:
                     block /= scale
         if self.demographics is None:
             empty = np.zeros((len(train), 0)), np.zeros((len(rows), 0))
-            return (image_train, empty[0]), (image_rows, empty[1])
+            return (image_train, empty[0]), (image_rows, empty[1]), scale
         encoder = clone(self.demographics).fit(table_train)
         return (
             (image_train, encoder.transform(table_train)),
             (image_rows, encoder.transform(table_rows)),
+            scale,
         )

@@ -47,6 +47,8 @@ class RegressionCVResult:
     info : dict
     permutation : dict or None
         Permutation tests of ``r`` (and ``mae``), when run.
+    maps : FoldMaps or None
+        The outer-fold models' maps, with ``return_maps=True``.
     """
 
     predictions: pd.DataFrame
@@ -54,6 +56,7 @@ class RegressionCVResult:
     splits_hash: str
     info: dict = field(default_factory=dict)
     permutation: dict | None = None
+    maps: object = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outputs(

@@ -23,7 +23,8 @@ from txpredict.model_selection._batched_logistic import (
     batched_search_of,
 )
 from txpredict.model_selection._gram import GramFastPath, fast_path_family
-from txpredict.models._presets import class_balanced
+from txpredict.models._maps import image_weights_and_pattern, why_no_maps
+from txpredict.models._presets import class_balanced, linear_family
 from txpredict.stats import (
     fast_auc,
     fast_balanced_accuracy,
@@ -82,12 +83,34 @@ class Runner:
                 "pca_components and no missing values."
             )
 
-    def fit_predict(self, train, test, y, groups):
+    def check_maps(self):
+        """Refuse, before any work, maps of a model that has none."""
+        from txpredict.models._base import ResponseModel
+
+        if not isinstance(self.estimator, ResponseModel):
+            raise TxpredictError(
+                "return_maps=True needs a ResponseClassifier or ResponseRegressor "
+                "on voxel features."
+            )
+        estimator = self.estimator.final_estimator()[0]
+        why = why_no_maps(
+            self.estimator,
+            self.extractor,
+            estimator,
+            linear_family(estimator) is not None,
+        )
+        if why is not None:
+            raise TxpredictError(f"return_maps=True: {why}")
+
+    def fit_predict(self, train, test, y, groups, maps=False):
+        """One outer fold; ``maps``: also its model's weight and pattern maps."""
         start = time.perf_counter()
-        if self.fast is not None:
+        if maps and isinstance(self.fast, GramFastPath):
+            out = self.fast.fit_predict(train, test, y, groups, with_maps=True)
+        elif self.fast is not None and not maps:
             out = self.fast.fit_predict(train, test, y, groups)
-        else:
-            out = self._generic(train, test, y, groups)
+        else:  # maps of the batched route's few features: fold by fold
+            out = self._generic(train, test, y, groups, maps)
         out["fit_seconds"] = time.perf_counter() - start
         self._finish(out, y, train, test)
         return out
@@ -98,7 +121,7 @@ class Runner:
             out["probability"] = prior_shift(out["probability"], y[train].mean())
         out.update(self._dummy(y, train, test))
 
-    def _generic(self, train, test, y, groups):
+    def _generic(self, train, test, y, groups, maps=False):
         model = clone(self.estimator)
         train_design = _safe_indexing(self.design, train)
         test_design = _safe_indexing(self.design, test)
@@ -122,22 +145,30 @@ class Runner:
             score = predictor.decision_function(test_design)
         else:  # a probability, or for a regressor its prediction
             score = probability if probability is not None else predicted
-        return {
+        out = {
             "score": np.asarray(score, float),
             "probability": probability,
             "y_pred": predicted,
             "best_params": dict(params),
         }
+        if maps:
+            out["maps"] = image_weights_and_pattern(
+                model._fitted_pipeline(), train_design, self.extractor.n_voxels_
+            )
+        return out
 
-    def run(self, y, splits, groups, n_jobs=None, progress=False):
+    def run(self, y, splits, groups, n_jobs=None, progress=False, maps=False):
         """Outputs of every (repeat, fold, train, test) split, in order.
+
+        ``maps``: each output also has the fold model's ``"maps"`` (weights,
+        pattern); the permutation tests run without.
 
         ``progress``: a bar of the outer folds done, with the time elapsed and
         left (stderr); the batched route fits every fold at once and shows none.
         """
-        if not hasattr(self.fast, "fit_predict_many"):
+        if maps or not hasattr(self.fast, "fit_predict_many"):
             outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-                joblib.delayed(self.fit_predict)(train, test, y, groups)
+                joblib.delayed(self.fit_predict)(train, test, y, groups, maps)
                 for _, _, train, test in splits
             )
             if progress:

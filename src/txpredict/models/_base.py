@@ -26,13 +26,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
-from txpredict.features import (
-    ComBat,
-    ConfoundRemover,
-    DemographicFeatures,
-    WholeBrainFeatures,
-)
-from txpredict.models._maps import image_weights_and_pattern
+from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.models._maps import image_weights_and_pattern, why_no_maps
 from txpredict.models._presets import (
     default_scaling,
     is_stateless,
@@ -290,25 +285,9 @@ class ResponseModel(BaseEstimator):
 
     def _maps_unavailable(self) -> str | None:
         """Why this fitted model has no weight / pattern maps (None: it has)."""
-        if not isinstance(self.extractor_, WholeBrainFeatures):
-            return (
-                f"features={self.features!r} gives no voxel features, so there is no "
-                "brain map; maps need features='wholebrain' (or "
-                "'wholebrain+demographics')."
-            )
-        if self.select_percentile is not None or self.pca_components is not None:
-            return (
-                "maps of a model with select_percentile or pca_components are not "
-                "computed: its weights live on the selected or reduced features."
-            )
-        if getattr(self._fitted_pipeline()[-1], "coef_", None) is None:
-            return (
-                f"{type(self._fitted_pipeline()[-1]).__name__} has no linear weights "
-                "(coef_), so it has no weight or pattern map. Use a linear model "
-                "(logistic, linear_svm, ridge), or ask which features matter by "
-                "permutation importance."
-            )
-        return None
+        final = self._fitted_pipeline()[-1]
+        linear = getattr(final, "coef_", None) is not None
+        return why_no_maps(self, self.extractor_, final, linear)
 
     def _fitted_pipeline(self) -> Pipeline:
         return getattr(self.search_, "best_estimator_", self.search_)
@@ -345,7 +324,11 @@ class ResponseModel(BaseEstimator):
         # Only reached when normal lookup fails: say why a map is missing.
         maps = ("coef_img_", "pattern_img_", "coef_voxels_", "pattern_voxels_")
         if name in maps and "search_" in self.__dict__:
-            raise AttributeError(f"{name} is not available: {self._maps_unavailable()}")
+            why = self._maps_unavailable() or (
+                "maps are computed by fit(); this model was fitted on a design "
+                "(fit_design, as inside cross-validation)."
+            )
+            raise AttributeError(f"{name} is not available: {why}")
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )

@@ -22,13 +22,71 @@ from sklearn.compose import ColumnTransformer
 from txpredict.errors import TxpredictError
 
 
-def _image_scaler(preparation):
-    """The StandardScaler of the image block in a fitted preparation, or None."""
+def why_no_maps(model, extractor, estimator, linear) -> str | None:
+    """Why ``model`` (with this extractor and final estimator) has no maps, or None."""
+    from txpredict.features import WholeBrainFeatures
+
+    if not isinstance(extractor, WholeBrainFeatures):
+        return (
+            f"features={model.features!r} gives no voxel features, so there is no "
+            "brain map; maps need features='wholebrain' (or "
+            "'wholebrain+demographics')."
+        )
+    if model.select_percentile is not None or model.pca_components is not None:
+        return (
+            "maps of a model with select_percentile or pca_components are not "
+            "computed: its weights live on the selected or reduced features."
+        )
+    if not linear:
+        return (
+            f"{type(estimator).__name__} has no linear weights (coef_), so it has "
+            "no weight or pattern map. Use a linear model (logistic, linear_svm, "
+            "ridge), or ask which features matter by permutation importance."
+        )
+    return None
+
+
+def image_scale(preparation, n_image) -> np.ndarray:
+    """Training SDs the image block was divided by in a fitted preparation (or 1)."""
     last = preparation.steps[-1][1]
     if isinstance(last, ColumnTransformer):
-        image = last.named_transformers_["image"]
-        return image.named_steps.get("scale")
-    return preparation.named_steps.get("scale")
+        scaler = last.named_transformers_["image"].named_steps.get("scale")
+    else:
+        scaler = preparation.named_steps.get("scale")
+    if scaler is None or scaler.scale_ is None:
+        return np.ones(n_image)
+    return scaler.scale_
+
+
+def weights_and_pattern(image, coef, score, scale):
+    """Weights and pattern, in extracted units, from a model's prepared inputs.
+
+    Parameters
+    ----------
+    image : ndarray of shape (n_train, n_image)
+        The training patients' image features as the classifier saw them
+        (harmonised, scaled).
+    coef : ndarray of shape (n_image,)
+        The classifier's weights over them.
+    score : ndarray of shape (n_train,)
+        The classifier's score of each training patient (any constant offset).
+    scale : ndarray of shape (n_image,)
+        What each feature was divided by (the training SDs, or ones).
+
+    Returns
+    -------
+    weights, pattern : float32 ndarrays of shape (n_image,)
+    """
+    weights = coef / scale
+    centred = score - score.mean()
+    variance = centred @ centred / (len(score) - 1)
+    if variance == 0:
+        # Every training patient has the same score: nothing covaries with it.
+        return weights.astype(np.float32), np.zeros(len(coef), dtype=np.float32)
+    # Cov(x_v, s) = sum_i x_iv (s_i - mean s) / (n - 1): the centred score
+    # sums to zero, so x need not be centred.
+    pattern = (image.T @ centred) * scale / ((len(score) - 1) * variance)
+    return weights.astype(np.float32), pattern.astype(np.float32)
 
 
 def image_weights_and_pattern(search, design, n_image):
@@ -56,18 +114,9 @@ def image_weights_and_pattern(search, design, n_image):
         )
     coef = coef.ravel()
     prepared = np.asarray(search[:-1].transform(design), dtype=np.float64)
-    score = prepared @ coef
-    scaler = _image_scaler(search[:-1])
-    scale = np.ones(n_image)
-    if scaler is not None and scaler.scale_ is not None:
-        scale = scaler.scale_
-    weights = coef[:n_image] / scale
-    image = prepared[:, :n_image] * scale  # back to the extracted units
-    image -= image.mean(axis=0)
-    centred = score - score.mean()
-    variance = centred @ centred / (len(score) - 1)
-    if variance == 0:
-        # Every training patient has the same score: nothing covaries with it.
-        return weights, np.zeros(n_image)
-    pattern = image.T @ centred / (len(score) - 1) / variance
-    return weights, pattern
+    return weights_and_pattern(
+        prepared[:, :n_image],
+        coef[:n_image],
+        prepared @ coef,
+        image_scale(search[:-1], n_image),
+    )

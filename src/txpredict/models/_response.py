@@ -124,6 +124,16 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         categories of each table column the model reads (set by ``fit``), for
         :func:`txpredict.validate_external`.
     classes_ : ndarray
+    coef_img_, pattern_img_ : nibabel.Nifti1Image
+        Linear models on voxel features (``features="wholebrain"``, with or
+        without demographics): the weight map, in the units of the extracted
+        voxels, and the activation pattern of Haufe et al. (2014), each
+        voxel's covariance with the model's score over the score's variance
+        on the training patients. Weights show what the model leans on
+        (including voxels that only cancel noise), the pattern where the
+        score's signal is. Built on access from ``coef_voxels_`` and
+        ``pattern_voxels_`` (arrays of shape (n_voxels,)). Other models say
+        why they have none.
 
     Examples
     --------
@@ -134,6 +144,9 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
     (40, 2)
     >>> sorted(model.best_params_)
     ['C']
+    >>> voxels = tp.ResponseClassifier("wholebrain", param_grid={"C": [0.01]})
+    >>> voxels.fit(cohort.X, cohort.y).pattern_img_.shape  # the 6 mm FSL grid
+    (31, 37, 31)
     """
 
     def __init__(

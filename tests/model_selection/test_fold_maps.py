@@ -1,0 +1,133 @@
+"""The maps of every outer-fold model of a nested CV (return_maps=True)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+import txpredict as tp
+from txpredict.errors import TxpredictError
+from txpredict.models._maps import image_weights_and_pattern
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return tp.make_synthetic_cohort(
+        50, effect="prognostic", n_sites=2, grid="fsl6", random_state=8
+    )
+
+
+@pytest.fixture(scope="module")
+def voxels(cohort):
+    return tp.WholeBrainFeatures(verbose=0).fit_transform(cohort.X)
+
+
+def _training_parts(result, cohort):
+    """The rows of each outer fold's training part, in the maps' order."""
+    index = pd.Index(cohort.X.index.astype(str))
+    for _, fold in result.predictions.groupby(["repeat", "fold"], sort=False):
+        test = index.get_indexer(fold["participant_id"])
+        yield np.setdiff1d(np.arange(len(index)), test)
+
+
+def test_gram_route_maps_are_each_folds_own_model_fitted_on_its_training_part(
+    cohort, voxels
+):
+    """Reference: scikit-learn's SVC at the fold's chosen C, fitted on the
+    fold's training patients only (so no test patient can enter the map)."""
+    model = tp.ResponseClassifier(
+        "wholebrain", "linear_svm", param_grid={"C": [1e-4, 1e-2]}
+    )
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+    )
+    assert result.info["fast_path"]
+    chosen = result.best_params()["C"].to_numpy()
+    y = cohort.y.to_numpy()
+    for row, train in enumerate(_training_parts(result, cohort)):
+        reference = make_pipeline(
+            StandardScaler(with_std=False),
+            SVC(kernel="linear", C=chosen[row], class_weight="balanced"),
+        ).fit(voxels[train], y[train])
+        weights, pattern = image_weights_and_pattern(
+            reference, voxels[train], voxels.shape[1]
+        )
+        scale = np.abs(weights).max()
+        np.testing.assert_allclose(result.maps.weights[row], weights, atol=1e-4 * scale)
+        scale = np.abs(pattern).max()
+        np.testing.assert_allclose(
+            result.maps.patterns[row], pattern, atol=1e-4 * scale
+        )
+    assert list(result.maps.folds.columns) == ["repeat", "fold"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"classifier": "ridge", "param_grid": {"alpha": [10.0, 1e3]}},
+        {
+            "classifier": LogisticRegression(
+                class_weight="balanced", tol=1e-10, max_iter=100_000
+            ),
+            "param_grid": {"C": [1e-3, 1e-1]},
+            "scaling": "standard",
+        },
+        {
+            "classifier": "ridge",
+            "param_grid": {"alpha": [10.0, 1e3]},
+            "harmonize": "combat",
+        },
+    ],
+    ids=["ridge-center", "logistic-standard", "ridge-combat"],
+)
+def test_gram_route_maps_equal_the_fold_by_fold_route(cohort, options):
+    model = tp.ResponseClassifier("wholebrain", **options)
+    fast, slow = (
+        tp.nested_cross_validate(
+            model, cohort.X, cohort.y, n_repeats=1, return_maps=True, fast_path=f
+        )
+        for f in ("auto", False)
+    )
+    assert fast.info["fast_path"] and not slow.info["fast_path"]
+    pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
+    for kind in ("weights", "patterns"):
+        got, expected = getattr(fast.maps, kind), getattr(slow.maps, kind)
+        np.testing.assert_allclose(got, expected, atol=1e-3 * np.abs(expected).max())
+
+
+def test_stability_statistics(cohort):
+    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={"alpha": [100.0]})
+    maps = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=2, return_maps=True
+    ).maps
+    folds = maps.values("pattern", "folds").astype(np.float64)
+    assert folds.shape == (10, maps.patterns.shape[1])
+    mean = folds.mean(axis=0)
+    np.testing.assert_allclose(maps.values("pattern", "mean"), mean, rtol=1e-6)
+    ratio = maps.values("pattern", "cv_ratio")
+    np.testing.assert_allclose(ratio, mean / folds.std(axis=0, ddof=1), rtol=1e-5)
+    agree = maps.values("weights", "sign_consistency")
+    weights = maps.values("weights", "folds")
+    positive = (weights > 0).sum(axis=0)
+    np.testing.assert_allclose(agree, np.maximum(positive, 10 - positive) / 10)
+    image = maps.to_img("pattern", "cv_ratio")
+    assert image.shape == (31, 37, 31)
+    assert maps.to_img("weights", "folds").shape == (31, 37, 31, 10)
+    with pytest.raises(TxpredictError, match="statistic must be one of"):
+        maps.values("pattern", "median")
+
+
+def test_models_without_maps_are_refused_before_any_work(cohort):
+    for model, message in [
+        (tp.ResponseClassifier("roi"), "no voxel features"),
+        (
+            tp.ResponseClassifier("wholebrain", "random_forest"),
+            "permutation importance",
+        ),
+        (tp.ResponseClassifier("wholebrain", pca_components=5), "pca_components"),
+    ]:
+        with pytest.raises(TxpredictError, match=message):
+            tp.nested_cross_validate(model, cohort.X, cohort.y, return_maps=True)
