@@ -40,10 +40,11 @@ from txpredict.modality import (
     evaluate_selection,
 )
 from txpredict.model_selection import (
-    FoldMaps,
     LeaveOneOutWarning,
+    ModelMaps,
     NestedCVResult,
     RegressionCVResult,
+    bootstrap_maps,
     nested_cross_validate,
 )
 from txpredict.models import ResponseClassifier, ResponseRegressor
@@ -65,11 +66,11 @@ __all__ = [
     "ConfoundRemover",
     "DemographicFeatures",
     "ExternalValidation",
-    "FoldMaps",
     "Grid",
     "ImageFeatures",
     "LeaveOneOutWarning",
     "ModalitySelector",
+    "ModelMaps",
     "NestedCVResult",
     "PermutationTestResult",
     "PrecomputedFeatures",
@@ -84,6 +85,7 @@ __all__ = [
     "WholeBrainFeatures",
     "__version__",
     "added_value",
+    "bootstrap_maps",
     "compare",
     "compare_cv_schemes",
     "compare_selections",

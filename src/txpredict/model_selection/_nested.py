@@ -18,7 +18,7 @@ from sklearn.base import is_regressor
 from sklearn.model_selection import ParameterGrid
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._fold_maps import FoldMaps
+from txpredict.model_selection._model_maps import ModelMaps
 from txpredict.model_selection._permutation import (
     permutation_tests,
 )
@@ -129,7 +129,7 @@ def nested_cross_validate(
     return_maps : bool, default=False
         Keep the weight and Haufe pattern maps of every outer-fold model
         (linear models on voxel features), in ``result.maps``
-        (:class:`FoldMaps`): their mean, cross-validation ratio and sign
+        (:class:`ModelMaps`): their mean, cross-validation ratio and sign
         consistency across folds. Each map comes from its fold's training
         part only. On the Gram route they cost one product with the training
         voxels per fold.
@@ -221,7 +221,11 @@ def nested_cross_validate(
         },
     )
     if return_maps:
-        result.maps = FoldMaps.from_outputs(splits, outputs, runner.extractor)
+        result.maps = ModelMaps.from_outputs(
+            pd.DataFrame([(r, f) for r, f, _, _ in splits], columns=["repeat", "fold"]),
+            outputs,
+            runner.extractor,
+        )
     return result
 
 
@@ -278,7 +282,7 @@ class NestedCVResult:
     permutation : dict of str to PermutationTestResult or None
         The permutation tests of AUC and balanced accuracy, when
         ``nested_cross_validate`` ran with ``n_permutations``.
-    maps : FoldMaps or None
+    maps : ModelMaps or None
         The weight and pattern maps of every outer-fold model, when
         ``nested_cross_validate`` ran with ``return_maps=True`` (not written
         by :meth:`save`: ``maps.to_img(...).to_filename(...)``).
@@ -289,7 +293,7 @@ class NestedCVResult:
     splits_hash: str
     info: dict = field(default_factory=dict)
     permutation: dict | None = None
-    maps: FoldMaps | None = field(default=None, repr=False, compare=False)
+    maps: ModelMaps | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outputs(

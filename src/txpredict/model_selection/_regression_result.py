@@ -47,7 +47,7 @@ class RegressionCVResult:
     info : dict
     permutation : dict or None
         Permutation tests of ``r`` (and ``mae``), when run.
-    maps : FoldMaps or None
+    maps : ModelMaps or None
         The outer-fold models' maps, with ``return_maps=True``.
     """
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -10,6 +11,7 @@ from sklearn.svm import SVC
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
+from txpredict.model_selection._model_maps import _resample
 from txpredict.models._maps import image_weights_and_pattern
 
 
@@ -61,7 +63,7 @@ def test_gram_route_maps_are_each_folds_own_model_fitted_on_its_training_part(
         np.testing.assert_allclose(
             result.maps.patterns[row], pattern, atol=1e-4 * scale
         )
-    assert list(result.maps.folds.columns) == ["repeat", "fold"]
+    assert list(result.maps.models.columns) == ["repeat", "fold"]
 
 
 @pytest.mark.parametrize(
@@ -103,21 +105,51 @@ def test_stability_statistics(cohort):
     maps = tp.nested_cross_validate(
         model, cohort.X, cohort.y, n_repeats=2, return_maps=True
     ).maps
-    folds = maps.values("pattern", "folds").astype(np.float64)
+    folds = maps.values("pattern", "all").astype(np.float64)
     assert folds.shape == (10, maps.patterns.shape[1])
     mean = folds.mean(axis=0)
     np.testing.assert_allclose(maps.values("pattern", "mean"), mean, rtol=1e-6)
-    ratio = maps.values("pattern", "cv_ratio")
+    ratio = maps.values("pattern", "ratio")
     np.testing.assert_allclose(ratio, mean / folds.std(axis=0, ddof=1), rtol=1e-5)
     agree = maps.values("weights", "sign_consistency")
-    weights = maps.values("weights", "folds")
+    weights = maps.values("weights", "all")
     positive = (weights > 0).sum(axis=0)
     np.testing.assert_allclose(agree, np.maximum(positive, 10 - positive) / 10)
-    image = maps.to_img("pattern", "cv_ratio")
+    image = maps.to_img("pattern", "ratio")
     assert image.shape == (31, 37, 31)
-    assert maps.to_img("weights", "folds").shape == (31, 37, 31, 10)
+    assert maps.to_img("weights", "all").shape == (31, 37, 31, 10)
     with pytest.raises(TxpredictError, match="statistic must be one of"):
         maps.values("pattern", "median")
+
+
+def test_bootstrap_maps_are_refits_on_each_resample(cohort, voxels):
+    """Each row: the model at the hyperparameters it chose on the whole cohort,
+    refitted on one resample (as scikit-learn fits it on those rows)."""
+    model = tp.ResponseClassifier(
+        "wholebrain", "linear_svm", param_grid={"C": [1e-4, 1e-2]}
+    )
+    maps = tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=4, n_jobs=2)
+    chosen = clone(model).fit(cohort.X, cohort.y).best_params_["C"]
+    rng = np.random.default_rng(0)  # bootstrap_maps' default random_state
+    y = cohort.y.to_numpy()
+    for row in range(4):
+        rows = _resample(rng, y)
+        reference = make_pipeline(
+            StandardScaler(with_std=False),
+            SVC(kernel="linear", C=chosen, class_weight="balanced"),
+        ).fit(voxels[rows], y[rows])
+        weights, pattern = image_weights_and_pattern(
+            reference, voxels[rows], voxels.shape[1]
+        )
+        np.testing.assert_allclose(
+            maps.weights[row], weights, atol=1e-4 * np.abs(weights).max()
+        )
+        np.testing.assert_allclose(
+            maps.patterns[row], pattern, atol=1e-4 * np.abs(pattern).max()
+        )
+    assert list(maps.models["bootstrap"]) == [0, 1, 2, 3]
+    again = tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=4)
+    np.testing.assert_array_equal(again.patterns, maps.patterns)  # any n_jobs
 
 
 def test_models_without_maps_are_refused_before_any_work(cohort):

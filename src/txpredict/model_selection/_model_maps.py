@@ -1,0 +1,151 @@
+"""Weight and pattern maps of many models of one study, and their stability.
+
+Two sets of models: the outer-fold models of a nested CV
+(``nested_cross_validate(..., return_maps=True)``), each fitted on its
+training part only, so that no map sees its fold's test patients; and
+bootstrap refits of the final model (:func:`bootstrap_maps`). Across them the
+maps say how stable what the model learns is: the ratio of the mean to the SD
+across models (NeuroMiner's cross-validation ratio; the bootstrap ratio of
+PLS studies, McIntosh & Lobaugh 2004) and the share of models that agree in
+sign. Fold models share most of their training patients (4/5 of the cohort
+with 5 folds), so their spread understates the sampling variability of a
+map; bootstrap resamples estimate it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from txpredict.errors import TxpredictError
+from txpredict.model_selection._runner import Runner
+
+KINDS = ("pattern", "weights")
+STATISTICS = ("mean", "ratio", "sign_consistency", "all")
+
+
+@dataclass
+class ModelMaps:
+    """Weights and Haufe patterns of a set of models, one row per model.
+
+    Attributes
+    ----------
+    weights, patterns : ndarray of shape (n_models, n_voxels), float32
+        In the units of the extracted voxels (see
+        ``ResponseClassifier.coef_img_`` and ``pattern_img_``).
+    models : DataFrame
+        Which model each row is: ``repeat`` and ``fold`` (nested CV) or
+        ``bootstrap``.
+    extractor : WholeBrainFeatures
+        The fitted extractor, which puts voxels back on the data grid.
+    """
+
+    weights: np.ndarray
+    patterns: np.ndarray
+    models: pd.DataFrame
+    extractor: object
+
+    def values(self, kind="pattern", statistic="mean") -> np.ndarray:
+        """One value per voxel (per model and voxel for ``"all"``).
+
+        Parameters
+        ----------
+        kind : {"pattern", "weights"}, default="pattern"
+        statistic : {"mean", "ratio", "sign_consistency", "all"}
+            "mean" over the models; "ratio", the mean over its SD across the
+            models (the CV ratio of fold models, the bootstrap ratio of
+            bootstrap models; 0 where both are 0); "sign_consistency", the
+            share of models with the sign most of them have (0.5 to 1; 0
+            where every map is 0); "all", every model's map.
+        """
+        if kind not in KINDS:
+            raise TxpredictError(f"kind must be one of {KINDS}; got {kind!r}.")
+        if statistic not in STATISTICS:
+            raise TxpredictError(
+                f"statistic must be one of {STATISTICS}; got {statistic!r}."
+            )
+        maps = np.asarray(self.patterns if kind == "pattern" else self.weights)
+        if statistic == "all":
+            return maps
+        if statistic == "sign_consistency":
+            return np.maximum((maps > 0).mean(axis=0), (maps < 0).mean(axis=0))
+        mean = maps.mean(axis=0, dtype=np.float64)
+        if statistic == "mean":
+            return mean
+        sd = maps.std(axis=0, ddof=1, dtype=np.float64)
+        return np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
+
+    def to_img(self, kind="pattern", statistic="mean"):
+        """:meth:`values` as a NIfTI image on the data grid (4D for "all")."""
+        return self.extractor.inverse_transform(self.values(kind, statistic))
+
+    @classmethod
+    def from_outputs(cls, models, outputs, extractor) -> ModelMaps:
+        """Stack the ``"maps"`` (weights, pattern) of each output, in order."""
+        weights, patterns = zip(*(out["maps"] for out in outputs), strict=True)
+        return cls(np.vstack(weights), np.vstack(patterns), models, extractor)
+
+
+def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None):
+    """Weight and pattern maps of the model refitted on bootstrap resamples.
+
+    The hyperparameters are those the model chooses on the whole cohort (its
+    inner CV, once); each resample (patients drawn with replacement) is
+    refitted with them, on the Gram route when it applies (one Gram matrix
+    for every resample with centred voxels), so that 100 resamples of
+    100 patients x 235,000 voxels take seconds. The bootstrap ratio
+    (``values(statistic="ratio")``) is the mean map over its bootstrap SD.
+
+    Parameters
+    ----------
+    model : ResponseClassifier or ResponseRegressor
+        A linear model on voxel features.
+    X : DataFrame
+    y : array-like
+    n_bootstraps : int, default=100
+    random_state : int, default=0
+        Seed of the resamples; the maps do not depend on ``n_jobs``.
+    n_jobs : int or None, default=None
+
+    Returns
+    -------
+    ModelMaps
+        One row per resample (``models["bootstrap"]``).
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> cohort = tp.make_synthetic_cohort(30, grid="fsl6", random_state=0)
+    >>> model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={})
+    >>> maps = tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=5)
+    >>> maps.to_img("pattern", "ratio").shape
+    (31, 37, 31)
+    """
+    y = np.asarray(y)
+    fitted = clone(model).fit(X, y)  # the hyperparameters, chosen once
+    grid = {k: [v] for k, v in fitted.best_params_.items()}
+    refit = clone(model).set_params(param_grid=grid)
+    runner = Runner(refit, X)
+    runner.check_maps()
+    rng = np.random.default_rng(random_state)
+    samples = [_resample(rng, y) for _ in range(n_bootstraps)]
+    outputs = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(runner.fit_predict)(rows, rows[:1], y, None, True)
+        for rows in samples
+    )
+    models = pd.DataFrame({"bootstrap": np.arange(n_bootstraps)})
+    return ModelMaps.from_outputs(models, outputs, runner.extractor)
+
+
+def _resample(rng, y):
+    """Patients drawn with replacement, redrawn until both classes appear."""
+    classes = np.unique(y)
+    for _ in range(100):
+        rows = np.sort(rng.integers(0, len(y), len(y)))
+        if len(classes) > 2 or len(np.unique(y[rows])) == len(classes):
+            return rows
+    raise TxpredictError("bootstrap_maps: a resample with both classes was not found.")
