@@ -129,7 +129,7 @@ def test_bootstrap_maps_are_refits_on_each_resample(cohort, voxels):
         "wholebrain", "linear_svm", param_grid={"C": [1e-4, 1e-2]}
     )
     maps = tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=4, n_jobs=2)
-    chosen = clone(model).fit(cohort.X, cohort.y).best_params_["C"]
+    chosen = clone(model).fit(cohort.X, cohort.y).best_params_["C"]  # as fit does
     rng = np.random.default_rng(0)  # bootstrap_maps' default random_state
     y = cohort.y.to_numpy()
     for row in range(4):

@@ -94,7 +94,7 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     """Weight and pattern maps of the model refitted on bootstrap resamples.
 
     The hyperparameters are those the model chooses on the whole cohort (its
-    inner CV, once); each resample (patients drawn with replacement) is
+    inner CV, once, as ``fit`` does); each resample (patients drawn with replacement) is
     refitted with them, on the Gram route when it applies (one Gram matrix
     for every resample with centred voxels), so that 100 resamples of
     100 patients x 235,000 voxels take seconds. The bootstrap ratio
@@ -126,11 +126,14 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     (31, 37, 31)
     """
     y = np.asarray(y)
-    fitted = clone(model).fit(X, y)  # the hyperparameters, chosen once
-    grid = {k: [v] for k, v in fitted.best_params_.items()}
-    refit = clone(model).set_params(param_grid=grid)
+    # The hyperparameters, chosen once by the model's inner CV on the whole
+    # cohort (on Gram matrices when the route applies, as in the nested CV).
+    everyone = np.arange(len(y))
+    chooser = Runner(model, X)
+    chooser.check_maps()
+    best = chooser.fit_predict(everyone, everyone[:1], y, None)["best_params"]
+    refit = clone(model).set_params(param_grid={k: [v] for k, v in best.items()})
     runner = Runner(refit, X)
-    runner.check_maps()
     rng = np.random.default_rng(random_state)
     samples = [_resample(rng, y) for _ in range(n_bootstraps)]
     outputs = joblib.Parallel(n_jobs=n_jobs)(

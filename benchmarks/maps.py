@@ -1,0 +1,239 @@
+"""Weight and pattern maps: planted region found, stable only where it should be, speed.
+
+Recovery: cohorts of n = 100, 200, 400 drawn from the prognostic synthetic
+population (``effect="prognostic"``: response depends on the cuneus latent
+activation, logit coefficient 1.0, which enters each scan as a Gaussian blob,
+SD 6 mm, around the two cuneus ROI centres; severity, age and a rest-only
+coupling term do not show in the 3D maps), on FSL's 4 mm grid (~29,000
+brain voxels), 10 replicate cohorts per size. Whole-brain L2 logistic
+regression on centred voxels (txpredict's default for voxels): the outer-fold
+models of a nested 5 x 5 CV (C tuned in the inner folds, Gram route;
+``return_maps=True``), and at the C they chose most often the final model
+(``coef_img_``, ``pattern_img_``) and 50 bootstrap refits
+(:func:`txpredict.bootstrap_maps`). For each map, the AUC of |value| ranking
+the planted voxels (cuneus blob weight >= 0.5) above the voxels outside every
+region's blob, and the distance of the peak |value| from the nearest cuneus
+centre (mm).
+
+Null: ``effect="none"`` cohorts (n = 100, 10 replicates): the share of brain
+voxels whose |bootstrap ratio| or |fold CV ratio| of the pattern exceeds 1.96
+or 3 (nominal 5% and 0.27% were the ratio a z-score).
+
+Speed: 100 patients x 235,375 voxels (FSL 2 mm grid): txpredict's linear SVM
+(the C grid of 5 values tuned by inner 5-fold CV) in a nested 5 x 5 CV with
+every outer-fold model's maps, plus 100 bootstrap refits of the final model,
+next to nilearn's ``Decoder(estimator="svc")`` producing its ``coef_img_``
+(the mean weights of its 5 fold models, C chosen on the same folds: not
+nested; no screening, no standardisation) on the same images. Medians of 3
+runs.
+
+Usage: ``python benchmarks/maps.py [--quick] [--replicates 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+import txpredict as tp
+from _common import RESULTS, machine, median, time_runs
+from txpredict._images import mni_brain_mask
+from txpredict._io import write_text_atomic
+from txpredict.datasets._synthetic import _blob_weights
+
+SIZES = (100, 200, 400)
+C_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]
+N_BOOTSTRAPS = 50
+THRESHOLDS = (1.96, 3.0)
+
+
+def _truth(grid):
+    """Voxel labels on the extractor's voxel order: planted, other, or neither."""
+    mask = mni_brain_mask(grid).ravel(order="F")
+    blobs = _blob_weights(grid, mask)
+    weight = {}
+    for region, (index, values) in blobs.items():
+        full = np.zeros(mask.size, dtype=np.float32)
+        full[index] = values
+        weight[region] = full[mask]
+    planted = weight["cuneus"] >= 0.5
+    outside = np.all([w < 0.01 for w in weight.values()], axis=0)
+    return planted, outside
+
+
+def _auc(values, planted, outside):
+    score = np.abs(values)
+    positives, negatives = score[planted], score[outside]
+    ranks = pd.Series(np.concatenate([positives, negatives])).rank().to_numpy()
+    u = ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2
+    return u / (len(positives) * len(negatives))
+
+
+def _peak_distance(values, coords):
+    centres = np.array([r.center for r in tp.default_rois() if "cuneus" in r.name])
+    peak = coords[np.argmax(np.abs(values))]
+    return float(np.min(np.linalg.norm(centres - peak, axis=1)))
+
+
+def replicate(effect, n, seed):
+    cohort = tp.make_synthetic_cohort(n, effect=effect, grid="fsl4", random_state=seed)
+    tuned = tp.ResponseClassifier("wholebrain", param_grid={"C": C_GRID})
+    result = tp.nested_cross_validate(
+        tuned, cohort.X, cohort.y, n_repeats=1, return_maps=True, random_state=seed
+    )
+    chosen = Counter(result.best_params()["C"]).most_common(1)[0][0]
+    model = tp.ResponseClassifier("wholebrain", param_grid={"C": [chosen]})
+    final = model.fit(cohort.X, cohort.y)
+    boot = tp.bootstrap_maps(
+        model, cohort.X, cohort.y, n_bootstraps=N_BOOTSTRAPS, random_state=seed
+    )
+    maps = {
+        "weights": final.coef_voxels_,
+        "pattern": final.pattern_voxels_,
+        "fold_mean_pattern": result.maps.values("pattern", "mean"),
+        "fold_ratio_pattern": result.maps.values("pattern", "ratio"),
+        "bootstrap_ratio_pattern": boot.values("pattern", "ratio"),
+        "bootstrap_ratio_weights": boot.values("weights", "ratio"),
+    }
+    extractor = final.extractor_
+    grid = extractor.grid_
+    planted, outside = _truth(grid)
+    coords = grid.world_coordinates()[extractor.output_mask_.ravel(order="F")]
+    row = {"effect": effect, "n": n, "seed": seed, "chosen_C": chosen}
+    for name, values in maps.items():
+        if effect != "none":
+            row[f"{name}_auc"] = _auc(values, planted, outside)
+            row[f"{name}_peak_mm"] = _peak_distance(values, coords)
+        if "ratio" in name:
+            for t in THRESHOLDS:
+                row[f"{name}_above_{t}"] = float(np.mean(np.abs(values) > t))
+    return row
+
+
+def speed_part(repeats, n, grid):
+    with tempfile.TemporaryDirectory(prefix="txpredict_maps_") as work:
+        # On disk, as users' scans are: both tools read the same files.
+        cohort = tp.make_synthetic_cohort(
+            n, effect="prognostic", grid=grid, random_state=0, out_dir=Path(work) / "c"
+        )
+        model = tp.ResponseClassifier(
+            "wholebrain", "linear_svm", param_grid={"C": C_GRID}
+        )
+
+        def ours():
+            # Nested CV with every fold model's maps, then 100 bootstraps.
+            tp.nested_cross_validate(
+                model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+            ).maps.to_img("weights", "mean")
+            tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=100)
+
+        def nilearn_decoder():
+            from nilearn.decoding import Decoder
+
+            grid_obj = tp.Grid.of(nib.load(cohort.X["image"].iloc[0]))
+            mask = nib.Nifti1Image(
+                mni_brain_mask(grid_obj).astype(np.uint8), grid_obj.affine
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                decoder = Decoder(
+                    estimator="svc",
+                    mask=mask,
+                    cv=5,
+                    param_grid={"C": C_GRID},
+                    screening_percentile=100,
+                    standardize=None,
+                    scoring="roc_auc",
+                )
+                decoder.fit(list(cohort.X["image"]), cohort.y.to_numpy())
+            return decoder.coef_img_
+
+        times = {
+            "txpredict_nested_cv_fold_maps_and_100_bootstraps": time_runs(
+                ours, repeats
+            ),
+            "nilearn_decoder_coef_img": time_runs(nilearn_decoder, repeats),
+        }
+    medians = {k: median(v) for k, v in times.items()}
+    return {
+        "n_subjects": n,
+        "grid": grid,
+        "runs_seconds": times,
+        "median_seconds": medians,
+        "decoder_vs_txpredict": medians["nilearn_decoder_coef_img"]
+        / medians["txpredict_nested_cv_fold_maps_and_100_bootstraps"],
+    }
+
+
+def summarise(raw):
+    numeric = raw.drop(columns=["seed"]).groupby(["effect", "n"])
+    summary = numeric.agg(["mean", "std", "count"])
+    summary.columns = [f"{a}_{b}" for a, b in summary.columns]
+    return summary.reset_index()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--replicates", type=int, default=10)
+    parser.add_argument("--parts", default="recovery,speed")
+    args = parser.parse_args(argv)
+    sizes, speed = SIZES, (3, 100, "fsl2")
+    if args.quick:
+        args.replicates, sizes, speed = 1, (60,), (1, 40, "fsl6")
+    parts = args.parts.split(",")
+    start = time.perf_counter()
+    result = {}
+    if "recovery" in parts:
+        rows = []
+        settings = [("prognostic", n) for n in sizes] + [("none", sizes[0])]
+        for effect, n in settings:
+            offset = 500 if effect == "none" else 0  # its own cohorts
+            for r in range(args.replicates):
+                rows.append(replicate(effect, n, 1000 * n + offset + r))
+            print(f"{effect} n={n}: {args.replicates} replicates", flush=True)
+        raw = pd.DataFrame(rows)
+        summary = summarise(raw)
+        pd.set_option("display.width", 250)
+        print(summary.round(3).T.to_string())
+        result["recovery"] = summary.to_dict(orient="records")
+    if "speed" in parts:
+        result["speed"] = speed_part(*speed)
+        print(json.dumps(result["speed"]["median_seconds"], indent=1))
+        print(f"Decoder / txpredict: {result['speed']['decoder_vs_txpredict']:.1f}")
+    info = {
+        "replicates": args.replicates,
+        "sizes": list(sizes),
+        "n_bootstraps": N_BOOTSTRAPS,
+        "wall_seconds": time.perf_counter() - start,
+        "machine": machine(),
+    }
+    result["info"] = {part: info for part in parts}
+    print(f"wall time {info['wall_seconds']:.0f} s")
+    if args.quick:
+        return
+    path = RESULTS / "maps.json"
+    if path.exists():  # a run of one part keeps the other part's results
+        previous = json.loads(path.read_text())
+        info = {**previous.get("info", {}), **result["info"]}
+        result = {**previous, **result, "info": info}
+    write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
+    if "recovery" in parts:
+        write_text_atomic(
+            RESULTS / "maps_replicates.csv",
+            raw.to_csv(index=False, float_format="%.5g"),
+        )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
