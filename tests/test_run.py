@@ -12,7 +12,8 @@ import txpredict as tp
 from txpredict._io import MANIFEST, written_by_txpredict
 from txpredict.cli import main
 from txpredict.errors import TxpredictError
-from txpredict.run import read_config, run_analysis
+from txpredict.persistence import load_model
+from txpredict.run import MAP_FILES, read_config, run_analysis
 
 PATTERN = "{participant_id}/func/{participant_id}_task-faces_stat-effect_statmap.nii.gz"
 
@@ -68,7 +69,7 @@ def test_run_writes_every_output(analysis):
             "model.skops",
             "report.html",
             "config.toml",
-        }
+        }  # an ROI model: no maps
     )
     predictions = pd.read_csv(analysis / "predictions.csv")
     assert len(predictions) == 24 * 2
@@ -447,3 +448,27 @@ def test_a_mask_outside_the_images_is_refused_before_any_work(
     captured = capsys.readouterr()
     assert "covers none of the images" in captured.err and str(mask) in captured.err
     assert "Nested cross-validation" not in captured.out
+
+
+def test_a_voxel_model_writes_its_maps(tmp_path, small_cohort_dir):
+    """Weights and pattern of the final model, and the outer-fold models'
+    stability maps, as NIfTI on the data grid; an ROI model writes none."""
+    config = write_config(tmp_path, small_cohort_dir)
+    text = config.read_text().replace('features = "roi"', 'features = "wholebrain"')
+    config.write_text(text.replace("n_permutations = 19", "n_permutations = 0"))
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    final, _ = load_model(folder / "model.skops")
+    for name in MAP_FILES:
+        image = nib.load(folder / f"{name}.nii.gz")
+        assert image.shape == final.coef_img_.shape
+        np.testing.assert_allclose(image.affine, final.coef_img_.affine)
+    np.testing.assert_allclose(
+        nib.load(folder / "pattern.nii.gz").get_fdata(),
+        final.pattern_img_.get_fdata(),
+    )
+    report = (folder / "report.html").read_text()
+    assert "pattern maps" in report and 'alt="Pattern maps"' in report
+    agreement = nib.load(folder / "fold_pattern_sign_consistency.nii.gz").get_fdata()
+    inside = final.extractor_.mask_img_.get_fdata() > 0
+    assert agreement[inside].min() >= 0.5 and agreement[~inside].max() == 0

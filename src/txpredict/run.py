@@ -48,7 +48,8 @@ from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
 from txpredict.model_selection import NestedCVResult, nested_cross_validate
 from txpredict.models import ResponseClassifier
-from txpredict.models._presets import make_image_extractor
+from txpredict.models._maps import why_no_maps
+from txpredict.models._presets import linear_family, make_image_extractor
 from txpredict.persistence import save_model
 from txpredict.report import render_report
 
@@ -100,6 +101,15 @@ _SECTIONS = {
     "modality": {"strategy", "arms", "scoring"},
 }
 _TASKS = ("response", "modality", "regression")
+#: Maps a linear model on voxels writes: (kind, statistic) of its outer-fold
+#: models, or the final model's own ("final").
+MAP_FILES = {
+    "weights": ("weights", "final"),
+    "pattern": ("pattern", "final"),
+    "fold_pattern_mean": ("pattern", "mean"),
+    "fold_pattern_ratio": ("pattern", "ratio"),
+    "fold_pattern_sign_consistency": ("pattern", "sign_consistency"),
+}
 #: Permutations of the whole nested procedure behind the summary's p-values.
 DEFAULT_PERMUTATIONS = 1000
 #: Files each task writes into its output folder.
@@ -108,7 +118,10 @@ _OUTPUTS = {
         "summary.csv",
         "predictions.csv",
         "folds.csv",
+        "calibration.csv",
+        "decision_curve.csv",
         "result.json",
+        *(f"{name}.nii.gz" for name in MAP_FILES),
         "summaries.csv",
         "comparison.csv",
         "model.skops",
@@ -333,12 +346,35 @@ def _check_columns(X, model_options, cv):
         )
 
 
+def _write_maps(folder, result, final):
+    """The maps of :data:`MAP_FILES`, when the nested CV kept them."""
+    if result.maps is None:
+        return
+    for name, (kind, statistic) in MAP_FILES.items():
+        if statistic == "final":
+            image = final.coef_img_ if kind == "weights" else final.pattern_img_
+        else:
+            image = result.maps.to_img(kind, statistic)
+        image.to_filename(folder / f"{name}.nii.gz")
+
+
+def has_maps(model) -> bool:
+    """Whether ``model`` (unfitted) will have weight and pattern maps."""
+    estimator = model.final_estimator()[0]
+    linear = linear_family(estimator) is not None
+    return why_no_maps(model, model.make_extractor(), estimator, linear) is None
+
+
 def run_analysis(config: dict, *, progress=print) -> Path:
     """Run the analysis of a configuration; returns the output folder.
 
     Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
-    ``comparison.csv``, ``result.json``, ``model.skops`` (the final model
-    fitted on all patients), ``report.html`` and a copy of the configuration.
+    ``calibration.csv``, ``decision_curve.csv``, ``comparison.csv``,
+    ``result.json``, ``model.skops`` (the final model fitted on all
+    patients), ``report.html`` and a copy of the configuration; for a linear
+    model on voxels also its maps (:data:`MAP_FILES`: the final model's
+    weights and pattern, the outer-fold models' mean pattern, CV ratio and
+    sign consistency) as NIfTI.
     Nothing is written unless everything succeeds. An existing non-empty
     folder is refused unless ``overwrite = true``, and even then only the files
     an earlier txpredict run wrote there are replaced: a file of the user's own
@@ -381,13 +417,19 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         # txpredict's "better than chance" for the model itself: a permutation
         # test of the whole nested procedure; the baselines are compared with it.
         permutations = cv["n_permutations"] if name == "model" else 0
+        maps = name == "model" and has_maps(estimator)
         progress(
             f"Nested cross-validation: {name}"
             + (f" (+ {permutations} permutations)" if permutations else "")
             + " ..."
         )
         results[name] = nested_cross_validate(
-            estimator, X, y, **cv_options, n_permutations=permutations
+            estimator,
+            X,
+            y,
+            **cv_options,
+            n_permutations=permutations,
+            return_maps=maps,
         )
         progress(f"  {results[name]!r}")
     comparisons = {
@@ -439,6 +481,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             {name: c.table for name, c in comparisons.items()}, names=["comparison"]
         ).to_csv(tmp / "comparison.csv")
         save_model(final, tmp / "model.skops")
+        _write_maps(tmp, main, final)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
     progress(f"Wrote {folder}")
@@ -717,6 +760,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
         comparison.table.to_csv(tmp / "comparison.csv")
         result.save(tmp / "result.json")
         save_model(final, tmp / "model.skops")
+        _write_maps(tmp, result, final)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
     progress(f"Wrote {folder}")

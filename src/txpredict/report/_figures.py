@@ -161,6 +161,30 @@ def roi_figure(rois) -> str | None:
     return _png(fig)
 
 
+def maps_figure(maps) -> str:
+    """Glass brains of the outer-fold models' mean pattern and its CV ratio."""
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(9, 5.2))
+    for row, (statistic, title) in enumerate(
+        [
+            ("mean", "pattern (Haufe), mean of the outer-fold models"),
+            ("ratio", "its CV ratio: mean / SD across the outer-fold models"),
+        ]
+    ):
+        image = maps.to_img("pattern", statistic)
+        plotting.plot_glass_brain(
+            image,
+            figure=fig,
+            axes=(0.0, 0.5 - 0.5 * row, 1.0, 0.48),
+            plot_abs=False,
+            colorbar=True,
+            cmap="RdBu_r",
+            title=title,
+        )
+    return _png(fig)
+
+
 def forest_figure(per_site, heterogeneity) -> str:
     """Per-site balanced accuracy and AUC with 95% intervals, and the pooled one."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 1.2 + 0.45 * len(per_site)), sharey=True)

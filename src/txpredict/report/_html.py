@@ -159,6 +159,7 @@ def render_report(
         "folds": _figures.folds_figure(results),
         "baseline": _figures.baseline_figure(summaries),
         "rois": _figures.roi_figure(rois),
+        "maps": None if main.maps is None else _figures.maps_figure(main.maps),
     }
     return template("report.html.j2").render(
         **page_header(title, cohort, cv_text),
