@@ -17,6 +17,7 @@ from txpredict.evaluation import (
     PermutationTestResult,
     added_value,
     compare,
+    drop_one_importance,
     permutation_test,
     validate_external,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "compare_cv_schemes",
     "compare_selections",
     "default_rois",
+    "drop_one_importance",
     "evaluate_selection",
     "load_cohort",
     "load_model",

@@ -7,6 +7,7 @@ from txpredict.evaluation._external import (
     recalibrated,
     validate_external,
 )
+from txpredict.evaluation._importance import drop_one_importance
 from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_test,
@@ -21,6 +22,7 @@ __all__ = [
     "added_value",
     "calibration_measures",
     "compare",
+    "drop_one_importance",
     "permutation_test",
     "recalibrated",
     "validate_external",
