@@ -153,7 +153,7 @@ class Runner:
         }
         if maps:
             out["maps"] = image_weights_and_pattern(
-                model._fitted_pipeline(), train_design, self.extractor.n_voxels_
+                model.fitted_pipeline(), train_design, self.extractor.n_voxels_
             )
         return out
 

@@ -285,11 +285,12 @@ class ResponseModel(BaseEstimator):
 
     def _maps_unavailable(self) -> str | None:
         """Why this fitted model has no weight / pattern maps (None: it has)."""
-        final = self._fitted_pipeline()[-1]
+        final = self.fitted_pipeline()[-1]
         linear = getattr(final, "coef_", None) is not None
         return why_no_maps(self, self.extractor_, final, linear)
 
-    def _fitted_pipeline(self) -> Pipeline:
+    def fitted_pipeline(self) -> Pipeline:
+        """The fitted preparation steps and final estimator (the best candidate's)."""
         return getattr(self.search_, "best_estimator_", self.search_)
 
     def _set_image_maps(self, design):
@@ -298,7 +299,7 @@ class ResponseModel(BaseEstimator):
             return
         # Arrays, not images: a saved model holds only trusted types.
         self.coef_voxels_, self.pattern_voxels_ = image_weights_and_pattern(
-            self._fitted_pipeline(), design, self.extractor_.n_voxels_
+            self.fitted_pipeline(), design, self.extractor_.n_voxels_
         )
 
     @property
