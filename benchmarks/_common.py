@@ -61,3 +61,43 @@ def write_result(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     write_text_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def merge_saved_result(path: Path, result: dict) -> dict:
+    """``result`` over the saved one: a run of some parts keeps the others'."""
+    if not path.exists():
+        return result
+    previous = json.loads(path.read_text())
+    info = {**previous.get("info", {}), **result.get("info", {})}
+    return {**previous, **result, "info": info}
+
+
+def fit_nilearn_decoder(images, y, c_grid):
+    """Nilearn's Decoder as users run it on voxels, matched to txpredict's setup.
+
+    A linear SVC (``estimator="svc"``) over ``c_grid`` by 5-fold CV on the
+    ROC AUC, on the MNI brain mask of the images' grid, no screening and no
+    standardisation (txpredict centres voxels and keeps all of them).
+    """
+    import warnings
+
+    import nibabel as nib
+    import numpy as np
+    from nilearn.decoding import Decoder
+
+    import txpredict as tp
+    from txpredict._images import mni_brain_mask
+
+    grid = tp.Grid.of(nib.load(images[0]))
+    mask = nib.Nifti1Image(mni_brain_mask(grid).astype(np.uint8), grid.affine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Decoder(
+            estimator="svc",
+            mask=mask,
+            cv=5,
+            param_grid={"C": c_grid},
+            screening_percentile=100,
+            standardize=None,
+            scoring="roc_auc",
+        ).fit(list(images), y)

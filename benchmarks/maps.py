@@ -36,16 +36,21 @@ import argparse
 import json
 import tempfile
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS, machine, median, time_runs
+from _common import (
+    RESULTS,
+    fit_nilearn_decoder,
+    machine,
+    median,
+    merge_saved_result,
+    time_runs,
+)
 from txpredict._images import mni_brain_mask
 from txpredict._io import write_text_atomic
 from txpredict.datasets._synthetic import _blob_weights
@@ -137,25 +142,8 @@ def speed_part(repeats, n, grid):
             tp.bootstrap_maps(model, cohort.X, cohort.y, n_bootstraps=100)
 
         def nilearn_decoder():
-            from nilearn.decoding import Decoder
-
-            grid_obj = tp.Grid.of(nib.load(cohort.X["image"].iloc[0]))
-            mask = nib.Nifti1Image(
-                mni_brain_mask(grid_obj).astype(np.uint8), grid_obj.affine
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                decoder = Decoder(
-                    estimator="svc",
-                    mask=mask,
-                    cv=5,
-                    param_grid={"C": C_GRID},
-                    screening_percentile=100,
-                    standardize=None,
-                    scoring="roc_auc",
-                )
-                decoder.fit(list(cohort.X["image"]), cohort.y.to_numpy())
-            return decoder.coef_img_
+            images = list(cohort.X["image"])
+            return fit_nilearn_decoder(images, cohort.y.to_numpy(), C_GRID).coef_img_
 
         times = {
             "txpredict_nested_cv_fold_maps_and_100_bootstraps": time_runs(
@@ -222,10 +210,7 @@ def main(argv=None):
     if args.quick:
         return
     path = RESULTS / "maps.json"
-    if path.exists():  # a run of one part keeps the other part's results
-        previous = json.loads(path.read_text())
-        info = {**previous.get("info", {}), **result["info"]}
-        result = {**previous, **result, "info": info}
+    result = merge_saved_result(path, result)
     write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
     if "recovery" in parts:
         write_text_atomic(

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS, machine, median, time_runs
+from _common import RESULTS, machine, median, merge_saved_result, time_runs
 from txpredict._io import write_text_atomic
 from txpredict.model_selection._gram import gram_matrix
 from txpredict.model_selection._schemes import repeat_seeds
@@ -359,10 +359,7 @@ def main(argv=None):
     if args.quick:
         return
     path = RESULTS / "multisite.json"
-    if path.exists():  # a run of one part keeps the other part's results
-        previous = json.loads(path.read_text())
-        info = {**previous.get("info", {}), **result["info"]}
-        result = {**previous, **result, "info": info}
+    result = merge_saved_result(path, result)
     write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
     if "accuracy" in parts:
         write_text_atomic(

@@ -25,10 +25,8 @@ import argparse
 import shutil
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
@@ -36,8 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import txpredict as tp
-from _common import machine, median, time_runs, write_result
-from txpredict._images import mni_brain_mask
+from _common import fit_nilearn_decoder, machine, median, time_runs, write_result
 from txpredict.model_selection._schemes import repeat_seeds
 
 C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
@@ -98,23 +95,7 @@ def main(argv=None):
             return tp.nested_cross_validate(model, X, y, n_repeats=1, random_state=0)
 
         def nilearn_run():
-            from nilearn.decoding import Decoder
-
-            grid_obj = tp.Grid.of(nib.load(X["image"].iloc[0]))
-            mask = nib.Nifti1Image(
-                mni_brain_mask(grid_obj).astype(np.uint8), grid_obj.affine
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                Decoder(
-                    estimator="svc",
-                    mask=mask,
-                    cv=5,
-                    param_grid={"C": C_GRID},
-                    screening_percentile=100,
-                    standardize=None,
-                    scoring="roc_auc",
-                ).fit(list(X["image"]), y)
+            fit_nilearn_decoder(list(X["image"]), y, C_GRID)
 
         expected = sklearn_run()
         result = txpredict_run()
