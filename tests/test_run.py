@@ -63,13 +63,14 @@ def test_run_writes_every_output(analysis):
             "folds.csv",
             "calibration.csv",
             "decision_curve.csv",
+            "fold_weights.csv",
             "result.json",
             "summaries.csv",
             "comparison.csv",
             "model.skops",
             "report.html",
             "config.toml",
-        }  # an ROI model: no maps
+        }  # an ROI model: its fold weights, no maps
     )
     predictions = pd.read_csv(analysis / "predictions.csv")
     assert len(predictions) == 24 * 2
@@ -179,7 +180,7 @@ def test_overwrite_keeps_the_users_own_files(analysis, tmp_path, small_cohort_di
     assert (folder / "notes.txt").read_text() == "my own notes"
     assert (folder / "summary.csv").read_text() != "stale"
     assert any(
-        "replaced 11 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
+        "replaced 12 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
         for m in messages
     )
 

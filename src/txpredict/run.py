@@ -122,6 +122,7 @@ _OUTPUTS = {
         "decision_curve.csv",
         "result.json",
         *(f"{name}.nii.gz" for name in MAP_FILES),
+        "fold_weights.csv",
         "summaries.csv",
         "comparison.csv",
         "model.skops",
@@ -347,8 +348,11 @@ def _check_columns(X, model_options, cv):
 
 
 def _write_maps(folder, result, final):
-    """The maps of :data:`MAP_FILES`, when the nested CV kept them."""
+    """The maps of :data:`MAP_FILES` (voxels) or the ROI weight table, if kept."""
     if result.maps is None:
+        return
+    if not result.maps.are_voxels:  # ROI features
+        result.maps.table("weights").to_csv(folder / "fold_weights.csv")
         return
     for name, (kind, statistic) in MAP_FILES.items():
         if statistic == "final":
@@ -359,10 +363,11 @@ def _write_maps(folder, result, final):
 
 
 def has_maps(model) -> bool:
-    """Whether ``model`` (unfitted) will have weight and pattern maps."""
+    """Whether ``model`` (unfitted) will have weights of its image features."""
     estimator = model.final_estimator()[0]
     linear = linear_family(estimator) is not None
-    return why_no_maps(model, model.make_extractor(), estimator, linear) is None
+    extractor = model.make_extractor()
+    return why_no_maps(model, extractor, estimator, linear, voxels=False) is None
 
 
 def run_analysis(config: dict, *, progress=print) -> Path:
@@ -374,7 +379,8 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     patients), ``report.html`` and a copy of the configuration; for a linear
     model on voxels also its maps (:data:`MAP_FILES`: the final model's
     weights and pattern, the outer-fold models' mean pattern, CV ratio and
-    sign consistency) as NIfTI.
+    sign consistency) as NIfTI, for one on ROIs ``fold_weights.csv`` (each
+    ROI's weight across the outer-fold models).
     Nothing is written unless everything succeeds. An existing non-empty
     folder is refused unless ``overwrite = true``, and even then only the files
     an earlier txpredict run wrote there are replaced: a file of the user's own

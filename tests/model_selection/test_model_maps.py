@@ -152,9 +152,39 @@ def test_bootstrap_maps_are_refits_on_each_resample(cohort, voxels):
     np.testing.assert_array_equal(again.patterns, maps.patterns)  # any n_jobs
 
 
+def test_roi_models_give_a_table_of_fold_weights(cohort):
+    """Each outer-fold model's ROI weights (per SD of the ROI value) are its
+    scikit-learn pipeline's, fitted on that fold's training patients."""
+    model = tp.ResponseClassifier("roi", param_grid={"C": [0.1, 1.0]})
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=2, return_maps=True
+    )
+    roi = tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+    chosen = result.best_params()["C"].to_numpy()
+    y = cohort.y.to_numpy()
+    for row, train in enumerate(_training_parts(result, cohort)):
+        scaler = StandardScaler().fit(roi[train])
+        reference = LogisticRegression(C=chosen[row], class_weight="balanced")
+        reference.fit(scaler.transform(roi[train]), y[train])
+        np.testing.assert_allclose(
+            result.maps.weights[row], reference.coef_[0] / scaler.scale_, rtol=1e-3
+        )
+    table = result.maps.table("weights")
+    names = [f"{r.name}_mean" for r in tp.default_rois()]
+    assert list(table.index) == names
+    np.testing.assert_allclose(
+        table["mean"], result.maps.weights.mean(axis=0), rtol=1e-6
+    )
+    assert (table["low"] <= table["mean"]).all() and (
+        table["mean"] <= table["high"]
+    ).all()
+    with pytest.raises(TxpredictError, match="use table"):
+        result.maps.to_img()
+
+
 def test_models_without_maps_are_refused_before_any_work(cohort):
     for model, message in [
-        (tp.ResponseClassifier("roi"), "no voxel features"),
+        (tp.ResponseClassifier("demographics"), "no voxel features"),
         (
             tp.ResponseClassifier("wholebrain", "random_forest"),
             "permutation importance",

@@ -40,8 +40,9 @@ class ModelMaps:
     models : DataFrame
         Which model each row is: ``repeat`` and ``fold`` (nested CV) or
         ``bootstrap``.
-    extractor : WholeBrainFeatures
-        The fitted extractor, which puts voxels back on the data grid.
+    extractor : WholeBrainFeatures or RoiFeatures
+        The fitted extractor: it puts voxels back on the data grid, and names
+        the features (:meth:`table`).
     """
 
     weights: np.ndarray
@@ -79,9 +80,42 @@ class ModelMaps:
         sd = maps.std(axis=0, ddof=1, dtype=np.float64)
         return np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
 
+    @property
+    def are_voxels(self) -> bool:
+        """Whether the features are voxels (images can be built)."""
+        return hasattr(self.extractor, "inverse_transform")
+
     def to_img(self, kind="pattern", statistic="mean"):
         """:meth:`values` as a NIfTI image on the data grid (4D for "all")."""
+        if not self.are_voxels:
+            raise TxpredictError(
+                f"{type(self.extractor).__name__} features are not voxels: there is "
+                "no image to build; use table()."
+            )
         return self.extractor.inverse_transform(self.values(kind, statistic))
+
+    def table(self, kind="weights", confidence=0.95) -> pd.DataFrame:
+        """Per feature (ROI, voxel): its value across the models.
+
+        Columns ``mean``, ``sd``, ``ratio``, ``sign_consistency`` and the
+        central ``confidence`` range of the models' values (``low``,
+        ``high``: percentiles across bootstrap models are a percentile
+        interval; across fold models only their spread, which understates
+        the sampling variability).
+        """
+        maps = self.values(kind, "all").astype(np.float64)
+        tail = (1 - confidence) / 2 * 100
+        return pd.DataFrame(
+            {
+                "mean": self.values(kind, "mean"),
+                "sd": maps.std(axis=0, ddof=1),
+                "ratio": self.values(kind, "ratio"),
+                "sign_consistency": self.values(kind, "sign_consistency"),
+                "low": np.percentile(maps, tail, axis=0),
+                "high": np.percentile(maps, 100 - tail, axis=0),
+            },
+            index=pd.Index(self.extractor.get_feature_names_out(), name="feature"),
+        )
 
     @classmethod
     def from_outputs(cls, models, outputs, extractor) -> ModelMaps:

@@ -127,12 +127,13 @@ def nested_cross_validate(
         and left, on stderr. The batched logistic route fits all folds at
         once, in about a second, and shows no fold bar.
     return_maps : bool, default=False
-        Keep the weight and Haufe pattern maps of every outer-fold model
-        (linear models on voxel features), in ``result.maps``
-        (:class:`ModelMaps`): their mean, cross-validation ratio and sign
-        consistency across folds. Each map comes from its fold's training
+        Keep the weights and Haufe patterns of every outer-fold model's image
+        features (linear models on voxel or ROI features), in
+        ``result.maps`` (:class:`ModelMaps`): their mean, cross-validation
+        ratio and sign consistency across folds, as images (voxels) or a
+        table (``maps.table()``; ROIs). Each comes from its fold's training
         part only. On the Gram route they cost one product with the training
-        voxels per fold.
+        voxels per fold; ROI models are then fitted fold by fold.
 
     Returns
     -------

@@ -90,7 +90,7 @@ class Runner:
         if not isinstance(self.estimator, ResponseModel):
             raise TxpredictError(
                 "return_maps=True needs a ResponseClassifier or ResponseRegressor "
-                "on voxel features."
+                "on voxel or ROI features."
             )
         estimator = self.estimator.final_estimator()[0]
         why = why_no_maps(
@@ -98,6 +98,7 @@ class Runner:
             self.extractor,
             estimator,
             linear_family(estimator) is not None,
+            voxels=False,
         )
         if why is not None:
             raise TxpredictError(f"return_maps=True: {why}")
@@ -152,8 +153,9 @@ class Runner:
             "best_params": dict(params),
         }
         if maps:
+            n_image = len(self.extractor.get_feature_names_out())
             out["maps"] = image_weights_and_pattern(
-                model.fitted_pipeline(), train_design, self.extractor.n_voxels_
+                model.fitted_pipeline(), train_design, n_image
             )
         return out
 

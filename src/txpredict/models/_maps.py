@@ -22,15 +22,20 @@ from sklearn.compose import ColumnTransformer
 from txpredict.errors import TxpredictError
 
 
-def why_no_maps(model, extractor, estimator, linear) -> str | None:
-    """Why ``model`` (with this extractor and final estimator) has no maps, or None."""
-    from txpredict.features import WholeBrainFeatures
+def why_no_maps(model, extractor, estimator, linear, voxels=True) -> str | None:
+    """Why ``model`` (with this extractor and final estimator) has no maps, or None.
 
-    if not isinstance(extractor, WholeBrainFeatures):
+    ``voxels=False``: ROI features qualify too (their weights are a table).
+    """
+    from txpredict.features import RoiFeatures, WholeBrainFeatures
+
+    kinds = (WholeBrainFeatures,) if voxels else (WholeBrainFeatures, RoiFeatures)
+    if not isinstance(extractor, kinds):
         return (
             f"features={model.features!r} gives no voxel features, so there is no "
             "brain map; maps need features='wholebrain' (or "
-            "'wholebrain+demographics')."
+            "'wholebrain+demographics')"
+            + ("." if voxels else "; ROI models give a table of ROI weights.")
         )
     if model.select_percentile is not None or model.pca_components is not None:
         return (

@@ -159,7 +159,9 @@ def render_report(
         "folds": _figures.folds_figure(results),
         "baseline": _figures.baseline_figure(summaries),
         "rois": _figures.roi_figure(rois),
-        "maps": None if main.maps is None else _figures.maps_figure(main.maps),
+        "maps": _figures.maps_figure(main.maps)
+        if main.maps is not None and main.maps.are_voxels
+        else None,
     }
     return template("report.html.j2").render(
         **page_header(title, cohort, cv_text),
