@@ -43,6 +43,18 @@ class ModelMaps:
     extractor : WholeBrainFeatures or RoiFeatures
         The fitted extractor: it puts voxels back on the data grid, and names
         the features (:meth:`table`).
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> cohort = tp.make_synthetic_cohort(40, grid="fsl6", random_state=0)
+    >>> result = tp.nested_cross_validate(
+    ...     tp.ResponseClassifier("roi"), cohort.X, cohort.y, n_repeats=1,
+    ...     return_maps=True)
+    >>> result.maps.weights.shape  # 5 outer-fold models x 9 ROIs
+    (5, 9)
+    >>> list(result.maps.table().columns)
+    ['mean', 'sd', 'ratio', 'sign_consistency', 'low', 'high']
     """
 
     weights: np.ndarray
