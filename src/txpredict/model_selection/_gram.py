@@ -38,7 +38,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
 from txpredict.model_selection._preparation import BlockPreparation, is_label_free
-from txpredict.models._maps import image_scale, weights_and_pattern
+from txpredict.models._maps import haufe_pattern, image_scale, weights_and_pattern
 from txpredict.models._presets import make_classifier
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
@@ -177,14 +177,9 @@ class GramFastPath:
             image = a_train, sd
         elif self.scaling is None:
             K_train, K_rows = self.K[np.ix_(train, train)], self.K[np.ix_(rows, train)]
-            if keep_image:
-                image = np.asarray(self.design[train], dtype=np.float64), 1.0
         else:
             K_train = center_kernel(self.K, train, train)
             K_rows = center_kernel(self.K, train, rows)
-            if keep_image:
-                a_train = np.asarray(self.design[train], dtype=np.float64)
-                image = a_train - a_train.mean(axis=0), 1.0
         if not keep_image:
             return K_train, K_rows
         return K_train, K_rows, image
@@ -239,10 +234,10 @@ class GramFastPath:
             "best_params": self.candidates[best],
         }
         if with_maps:
-            out["maps"] = self._maps(estimator, embedding, *image[0])
+            out["maps"] = self._maps(estimator, embedding, train, image[0])
         return out
 
-    def _maps(self, estimator, embedding, image, scale):
+    def _maps(self, estimator, embedding, train, image):
         """Weights and pattern of a model fitted on an embedding, in voxel space.
 
         A score linear in the training rows' features, s(x) = sum_j alpha_j
@@ -253,12 +248,39 @@ class GramFastPath:
         product with the training rows.
         """
         if self.family == "svm":
-            alpha = np.zeros(len(image))
+            alpha = np.zeros(len(train))
             alpha[estimator.support_] = estimator.dual_coef_[0]
         else:
             alpha = embedding.projection @ np.ravel(estimator.coef_)
         score = estimator.decision_function(embedding.train)
-        return weights_and_pattern(image, image.T @ alpha, score, scale)
+        if image is not None:  # the training set's own prepared voxels
+            a_train, scale = image
+            return weights_and_pattern(a_train, a_train.T @ alpha, score, scale)
+        return self._maps_from_design(train, alpha, score)
+
+    def _maps_from_design(self, train, alpha, score):
+        """The same from the cohort's voxels, for the routes that share one K.
+
+        Centring on the training rows is algebra (w = A^T alpha - mean *
+        sum(alpha), with mean = A^T counts / n), and a training row drawn
+        twice (a bootstrap) counts twice: one float32 product of the three
+        per-patient vectors with the cohort's voxels, no copy of them.
+        """
+        n = len(self.design)
+        counts = np.bincount(train, minlength=n)
+        centred = score - score.mean()
+        vectors = np.stack(
+            [
+                np.bincount(train, weights=alpha, minlength=n),
+                counts / len(train),
+                np.bincount(train, weights=centred, minlength=n),
+            ]
+        )
+        products = vectors.astype(self.design.dtype) @ self.design
+        weights = products[0].astype(np.float64)
+        if self.scaling == "center":
+            weights -= products[1] * alpha.sum()
+        return weights.astype(np.float32), haufe_pattern(products[2], score)
 
 
 def fast_path_family(model, design) -> str | None:

@@ -82,16 +82,21 @@ def weights_and_pattern(image, coef, score, scale):
     -------
     weights, pattern : float32 ndarrays of shape (n_image,)
     """
-    weights = coef / scale
+    centred = score - score.mean()
+    # Cov(x_v, s) = sum_i x_iv (s_i - mean s) / (n - 1): the centred score
+    # sums to zero, so x need not be centred.
+    pattern = haufe_pattern((image.T @ centred) * scale, score)
+    return (coef / scale).astype(np.float32), pattern
+
+
+def haufe_pattern(cross, score) -> np.ndarray:
+    """Cov(x, s) / Var(s), from cross = sum_i x_i (s_i - mean s) over training rows."""
     centred = score - score.mean()
     variance = centred @ centred / (len(score) - 1)
     if variance == 0:
         # Every training patient has the same score: nothing covaries with it.
-        return weights.astype(np.float32), np.zeros(len(coef), dtype=np.float32)
-    # Cov(x_v, s) = sum_i x_iv (s_i - mean s) / (n - 1): the centred score
-    # sums to zero, so x need not be centred.
-    pattern = (image.T @ centred) * scale / ((len(score) - 1) * variance)
-    return weights.astype(np.float32), pattern.astype(np.float32)
+        return np.zeros(len(cross), dtype=np.float32)
+    return (cross / ((len(score) - 1) * variance)).astype(np.float32)
 
 
 def image_weights_and_pattern(search, design, n_image):
