@@ -6,7 +6,7 @@ coefficients to its test patients. Cross-validated confound regression is
 still known to bias estimates below chance at small n (Snoek, Miletic &
 Scholte 2019, NeuroImage 184:741): the residuals of the training patients
 and of the test patients are not exchangeable. ``benchmarks/multisite.py``
-measured -0.012 +- 0.010 on null data at n = 240 (not at smaller n); Dinga et
+measured -0.012 +- 0.009 on null data at n = 240 (not at smaller n); Dinga et
 al. (2020) recommend asking instead
 whether the scan adds to a model of the confounds alone
 (:func:`txpredict.added_value`).

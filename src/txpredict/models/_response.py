@@ -82,7 +82,7 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         (:class:`ConfoundRemover`); "augment" adds the confounds to the
         model as covariates. Cross-validated residualisation can bias
         estimates below chance at small n (Snoek et al. 2019);
-        ``benchmarks/multisite.py`` measured -0.012 +- 0.010 on null data at
+        ``benchmarks/multisite.py`` measured -0.012 +- 0.009 on null data at
         n = 240.
     harmonize : {"combat"} or None, default=None
         Remove site (scanner) effects from the image features with
