@@ -54,6 +54,7 @@ from _common import (
 from txpredict._images import mni_brain_mask
 from txpredict._io import write_text_atomic
 from txpredict.datasets._synthetic import _blob_weights
+from txpredict.features._rois import masked_voxel_indices
 
 SIZES = (100, 200, 400)
 C_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]
@@ -61,15 +62,19 @@ N_BOOTSTRAPS = 50
 THRESHOLDS = (1.96, 3.0)
 
 
-def _truth(grid):
-    """Voxel labels on the extractor's voxel order: planted, other, or neither."""
-    mask = mni_brain_mask(grid).ravel(order="F")
-    blobs = _blob_weights(grid, mask)
+def _voxels(mask):
+    """Fortran-order flat indices of the extractor's voxels, in its order (C order)."""
+    return masked_voxel_indices(mask)
+
+
+def _truth(grid, mask):
+    """Voxel labels in the extractor's voxel order: planted, other, or neither."""
+    blobs = _blob_weights(grid, mni_brain_mask(grid).ravel(order="F"))
     weight = {}
     for region, (index, values) in blobs.items():
-        full = np.zeros(mask.size, dtype=np.float32)
+        full = np.zeros(grid.n_voxels, dtype=np.float32)  # Fortran-order flat
         full[index] = values
-        weight[region] = full[mask]
+        weight[region] = full[_voxels(mask)]
     planted = weight["cuneus"] >= 0.5
     outside = np.all([w < 0.01 for w in weight.values()], axis=0)
     return planted, outside
@@ -111,8 +116,8 @@ def replicate(effect, n, seed):
     }
     extractor = final.extractor_
     grid = extractor.grid_
-    planted, outside = _truth(grid)
-    coords = grid.world_coordinates()[extractor.output_mask_.ravel(order="F")]
+    planted, outside = _truth(grid, extractor.output_mask_)
+    coords = grid.world_coordinates()[_voxels(extractor.output_mask_)]
     row = {"effect": effect, "n": n, "seed": seed, "chosen_C": chosen}
     for name, values in maps.items():
         if effect != "none":
