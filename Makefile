@@ -35,6 +35,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/probability_calibration.py
 	$(BIN)/python benchmarks/cv_schemes.py
 	$(BIN)/python benchmarks/multisite.py
+	$(BIN)/python benchmarks/maps.py
 	# benchmarks/calibration.py takes about an hour: run it on its own.
 
 clean:
