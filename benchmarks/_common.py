@@ -63,13 +63,26 @@ def write_result(name: str, payload: dict) -> Path:
     return path
 
 
-def merge_saved_result(path: Path, result: dict) -> dict:
-    """``result`` over the saved one: a run of some parts keeps the others'."""
-    if not path.exists():
-        return result
-    previous = json.loads(path.read_text())
-    info = {**previous.get("info", {}), **result.get("info", {})}
-    return {**previous, **result, "info": info}
+def write_parts(name: str, result: dict, replicates=None) -> Path:
+    """Write ``results/<name>.json`` (and ``<name>_replicates.csv``), atomically.
+
+    A run of some parts keeps the saved results (and run description) of
+    the others; ``replicates`` (a DataFrame), when given, replaces the CSV.
+    """
+    from txpredict._io import write_text_atomic
+
+    path = RESULTS / f"{name}.json"
+    if path.exists():
+        previous = json.loads(path.read_text())
+        info = {**previous.get("info", {}), **result.get("info", {})}
+        result = {**previous, **result, "info": info}
+    write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
+    if replicates is not None:
+        write_text_atomic(
+            RESULTS / f"{name}_replicates.csv",
+            replicates.to_csv(index=False, float_format="%.5g"),
+        )
+    return path
 
 
 def fit_nilearn_decoder(images, y, c_grid):

@@ -44,15 +44,13 @@ import pandas as pd
 
 import txpredict as tp
 from _common import (
-    RESULTS,
     fit_nilearn_decoder,
     machine,
     median,
-    merge_saved_result,
     time_runs,
+    write_parts,
 )
 from txpredict._images import mni_brain_mask
-from txpredict._io import write_text_atomic
 from txpredict.datasets._synthetic import _blob_weights
 from txpredict.features._rois import masked_voxel_indices
 
@@ -214,14 +212,7 @@ def main(argv=None):
     print(f"wall time {info['wall_seconds']:.0f} s")
     if args.quick:
         return
-    path = RESULTS / "maps.json"
-    result = merge_saved_result(path, result)
-    write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
-    if "recovery" in parts:
-        write_text_atomic(
-            RESULTS / "maps_replicates.csv",
-            raw.to_csv(index=False, float_format="%.5g"),
-        )
+    path = write_parts("maps", result, raw if "recovery" in parts else None)
     print(f"wrote {path}")
 
 

@@ -49,8 +49,7 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS, machine, median, merge_saved_result, time_runs
-from txpredict._io import write_text_atomic
+from _common import machine, median, time_runs, write_parts
 from txpredict.model_selection._gram import gram_matrix
 from txpredict.model_selection._schemes import repeat_seeds
 
@@ -358,14 +357,7 @@ def main(argv=None):
     print(f"wall time {info['wall_seconds']:.0f} s")
     if args.quick:
         return
-    path = RESULTS / "multisite.json"
-    result = merge_saved_result(path, result)
-    write_text_atomic(path, json.dumps(result, indent=1, default=str) + "\n")
-    if "accuracy" in parts:
-        write_text_atomic(
-            RESULTS / "multisite_replicates.csv",
-            raw.to_csv(index=False, float_format="%.5g"),
-        )
+    path = write_parts("multisite", result, raw if "accuracy" in parts else None)
     print(f"wrote {path}")
 
 
