@@ -4,6 +4,7 @@
 every documented step must work on it with only the names changed.
 """
 
+import nibabel as nib
 import pandas as pd
 import pytest
 
@@ -173,3 +174,26 @@ folder = "results"
     assert "lsas_pre" in columns and "age" in columns and "scanner" in columns
     assert not {"lsas_post", "group", "image"} & set(columns)
     assert f"Demographic columns: {columns}" in out
+
+
+def test_readme_maps_and_importance_examples_on_the_users_layout(cohort):
+    """Maps of a voxel model (harmonised by the user's scanner column) and the
+    drop-one-ROI importance, on the SPM layout."""
+    model = tp.ResponseClassifier(
+        "wholebrain", "linear_svm", harmonize="combat", sites="scanner", **FAST
+    )
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+    )
+    image = result.maps.to_img("pattern", "ratio")
+    assert image.shape == nib.load(cohort.X["image"].iloc[0]).shape
+    fitted = model.fit(cohort.X, cohort.y)
+    assert fitted.pattern_img_.shape == image.shape
+    table = tp.drop_one_importance(
+        tp.ResponseClassifier("roi", **FAST),
+        cohort.X,
+        cohort.y,
+        n_repeats=2,
+        groups_of_rois={"cuneus": ["cuneus_L", "cuneus_R"]},
+    )
+    assert list(table.index) == ["cuneus"] and table.notna().all(axis=None)
