@@ -179,7 +179,8 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     chooser.check_maps()
     best = chooser.fit_predict(everyone, everyone[:1], y, None)["best_params"]
     refit = clone(model).set_params(param_grid={k: [v] for k, v in best.items()})
-    runner = Runner(refit, X)
+    # The same features: the images are read once.
+    runner = Runner(refit, X, extracted=(chooser.extractor, chooser.design))
     rng = np.random.default_rng(random_state)
     samples = [_resample(rng, y) for _ in range(n_bootstraps)]
     outputs = joblib.Parallel(n_jobs=n_jobs)(

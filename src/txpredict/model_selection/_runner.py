@@ -41,14 +41,18 @@ class Runner:
     them.
     """
 
-    def __init__(self, estimator, X, *, fast_path="auto"):
+    def __init__(self, estimator, X, *, fast_path="auto", extracted=None):
+        # extracted: (extractor, design) of another Runner on the same cohort
+        # and features, reused instead of reading the images again.
         from txpredict.models._base import ResponseModel
 
         self.estimator = estimator
         self.is_response_model = isinstance(estimator, ResponseModel)
         self.regression = is_regressor(estimator)
         self.extractor = None
-        if self.is_response_model:
+        if self.is_response_model and extracted is not None:
+            self.extractor, self.design = extracted
+        elif self.is_response_model:
             self.extractor = estimator.make_extractor()
             if self.extractor is not None:
                 self.extractor.fit(X)
