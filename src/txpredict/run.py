@@ -48,8 +48,8 @@ from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
 from txpredict.model_selection import NestedCVResult, nested_cross_validate
 from txpredict.models import ResponseClassifier
-from txpredict.models._maps import why_no_maps
-from txpredict.models._presets import linear_family, make_image_extractor
+from txpredict.models._maps import why_no_fold_maps
+from txpredict.models._presets import make_image_extractor
 from txpredict.persistence import save_model
 from txpredict.report import render_report
 
@@ -364,10 +364,7 @@ def _write_maps(folder, result, final):
 
 def has_maps(model) -> bool:
     """Whether ``model`` (unfitted) will have weights of its image features."""
-    estimator = model.final_estimator()[0]
-    linear = linear_family(estimator) is not None
-    extractor = model.make_extractor()
-    return why_no_maps(model, extractor, estimator, linear, voxels=False) is None
+    return why_no_fold_maps(model, model.make_extractor()) is None
 
 
 def run_analysis(config: dict, *, progress=print) -> Path:

@@ -20,8 +20,9 @@ from txpredict.evaluation._compare import compare
 from txpredict.features import default_rois
 from txpredict.model_selection import nested_cross_validate
 from txpredict.models import ResponseClassifier
+from txpredict.models._presets import FEATURE_SETS
 
-_ROI_FEATURES = ("roi", "roi_voxels", "roi+demographics", "roi_voxels+demographics")
+_ROI_FEATURES = tuple(f for f in FEATURE_SETS if f.startswith("roi"))
 
 
 def drop_one_importance(model, X, y, *, groups_of_rois=None, **cv_options):
@@ -30,8 +31,8 @@ def drop_one_importance(model, X, y, *, groups_of_rois=None, **cv_options):
     Parameters
     ----------
     model : ResponseClassifier
-        On ROI features (``features="roi"``, ``"roi_voxels"``, with or
-        without demographics); its ROIs are ``feature_options["rois"]`` or
+        On ROI features (``features="roi"``, ``"roi_voxels"`` or
+        ``"roi+demographics"``); its ROIs are ``feature_options["rois"]`` or
         the default ones.
     X, y
         As in :func:`nested_cross_validate`.

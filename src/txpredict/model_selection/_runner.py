@@ -23,8 +23,8 @@ from txpredict.model_selection._batched_logistic import (
     batched_search_of,
 )
 from txpredict.model_selection._gram import GramFastPath, fast_path_family
-from txpredict.models._maps import image_weights_and_pattern, why_no_maps
-from txpredict.models._presets import class_balanced, linear_family
+from txpredict.models._maps import image_weights_and_pattern, why_no_fold_maps
+from txpredict.models._presets import class_balanced
 from txpredict.stats import (
     fast_auc,
     fast_balanced_accuracy,
@@ -96,14 +96,7 @@ class Runner:
                 "return_maps=True needs a ResponseClassifier or ResponseRegressor "
                 "on voxel or ROI features."
             )
-        estimator = self.estimator.final_estimator()[0]
-        why = why_no_maps(
-            self.estimator,
-            self.extractor,
-            estimator,
-            linear_family(estimator) is not None,
-            voxels=False,
-        )
+        why = why_no_fold_maps(self.estimator, self.extractor)
         if why is not None:
             raise TxpredictError(f"return_maps=True: {why}")
 

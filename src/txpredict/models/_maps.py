@@ -20,6 +20,8 @@ import numpy as np
 from sklearn.compose import ColumnTransformer
 
 from txpredict.errors import TxpredictError
+from txpredict.features import RoiFeatures, WholeBrainFeatures
+from txpredict.models._presets import linear_family
 
 
 def why_no_maps(model, extractor, estimator, linear, voxels=True) -> str | None:
@@ -27,8 +29,6 @@ def why_no_maps(model, extractor, estimator, linear, voxels=True) -> str | None:
 
     ``voxels=False``: ROI features qualify too (their weights are a table).
     """
-    from txpredict.features import RoiFeatures, WholeBrainFeatures
-
     kinds = (WholeBrainFeatures,) if voxels else (WholeBrainFeatures, RoiFeatures)
     if not isinstance(extractor, kinds):
         return (
@@ -49,6 +49,16 @@ def why_no_maps(model, extractor, estimator, linear, voxels=True) -> str | None:
             "ridge), or ask which features matter by permutation importance."
         )
     return None
+
+
+def why_no_fold_maps(model, extractor) -> str | None:
+    """:func:`why_no_maps` before any fit, for voxel or ROI weights.
+
+    The classifier is judged linear by its family (it has no ``coef_`` yet).
+    """
+    estimator = model.final_estimator()[0]
+    linear = linear_family(estimator) is not None
+    return why_no_maps(model, extractor, estimator, linear, voxels=False)
 
 
 def image_scale(preparation, n_image) -> np.ndarray:
