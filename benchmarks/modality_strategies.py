@@ -75,7 +75,7 @@ def trial(pool, test, n, seed):
     return out
 
 
-def trial_study(description, argv):
+def trial_study(description, argv, default_trials=20):
     """The arguments and the two populations the trial benchmarks share.
 
     Returns (args, sizes, pool, test): training trials are drawn from the pool
@@ -83,7 +83,7 @@ def trial_study(description, argv):
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=default_trials)
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
     sizes, pool_size, n_test = SIZES, 20000, 2000

@@ -197,6 +197,16 @@ class ResponseModel(BaseEstimator):
             error_score="raise",
         )
 
+    def preparation(self, design) -> Pipeline:
+        """The unfitted steps before the final estimator, for ``design``.
+
+        Imputation, scaling, harmonisation and demographic encoding: what
+        turns ``design`` into the numbers the estimator sees. Used by models
+        that work on the same prepared features (the PAI intervals, the
+        X-learner's effect regressions).
+        """
+        return Pipeline(self.build_search(design).estimator.steps[:-1])
+
     def _table_steps(self, n_image):
         """Steps of a design of ``n_image`` image columns followed by table columns."""
         # An Index, not a list: scikit-learn's clone copies a list item by
