@@ -3,15 +3,18 @@
 The trials of ``benchmarks/modality_strategies.py`` (Frick-like synthetic
 trials, 9 default ROI means; training trials of n = 100, 200, 400, ``--trials``
 each, scored on 2,000 independent patients whose true response probability
-under each arm is known): txpredict's ``ModalitySelector`` (both strategies,
-default tuning) next to econml 0.17's T-learner and X-learner (L2 logistic
-outcome models, C chosen by inner 5-fold log-loss, as probabilities), its
+under each arm is known): txpredict's ``ModalitySelector`` (its three
+strategies, default tuning) next to econml 0.17's T-learner and X-learner
+(L2 logistic outcome models, C chosen by inner 5-fold log-loss, as
+probabilities), its
 DR-learner (the same outcome models, known 50:50 randomisation estimated by a
 logistic propensity model, linear final stage) and its causal forest
 (``CausalForestDML``, discrete treatment and outcome). Each recommends SSRI +
 CBT where its estimated effect (or PAI) is positive. Reported: agreement with
-the truly better arm and the true policy value (mean, SD across trials), and the
-median wall time of one fit. econml is a benchmark dependency only
+the truly better arm and the true policy value (mean, SD across trials), the
+median wall time of one fit, and, paired by trial, each txpredict strategy's
+agreement minus that of the best econml learner at that n (mean and its
+standard error across trials). econml is a benchmark dependency only
 (``pip install -e ".[benchmarks]"``), never a run-time one.
 
 Usage: ``python benchmarks/modality_peers.py [--quick] [--trials 20]``
@@ -19,7 +22,6 @@ Usage: ``python benchmarks/modality_peers.py [--quick] [--trials 20]``
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS
+from _common import write_result
 from calibration import ARMS, ROI
 from modality_strategies import (
     TRUE,
@@ -37,7 +39,6 @@ from modality_strategies import (
     trial_info,
     trial_study,
 )
-from txpredict._io import write_text_atomic
 
 C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
 
@@ -99,8 +100,9 @@ def _econml_learners(seed):
     }
 
 
-def _row(name, n, agreement, value, seconds, share_ssri):
+def _row(name, n, agreement, value, seconds, share_ssri, seed):
     return {
+        "trial": seed,
         "method": name,
         "n": n,
         "agreement": agreement,
@@ -114,7 +116,7 @@ def trial(pool, test, n, seed):
     rng = np.random.default_rng(seed)
     train = pool.iloc[rng.choice(len(pool), n, replace=False)].reset_index(drop=True)
     rows = []
-    for strategy in ("interaction", "t_learner"):
+    for strategy in ("interaction", "t_learner", "x_learner"):
         start = time.perf_counter()
         selector = _selector(strategy=strategy).fit(
             train, train["y"], treatment="treatment"
@@ -122,7 +124,9 @@ def trial(pool, test, n, seed):
         seconds = time.perf_counter() - start
         agreement, value = _score(selector, test)
         share = float((selector.recommend(test) == ARMS[1]).mean())
-        rows.append(_row(f"txpredict_{strategy}", n, agreement, value, seconds, share))
+        rows.append(
+            _row(f"txpredict_{strategy}", n, agreement, value, seconds, share, seed)
+        )
     X, X_test = train[ROI].to_numpy(), test[ROI].to_numpy()
     T = (train["treatment"] == ARMS[1]).to_numpy().astype(int)
     Y = train["y"].to_numpy()
@@ -144,9 +148,36 @@ def trial(pool, test, n, seed):
                 float(true[np.arange(len(test)), chosen].mean()),
                 seconds,
                 float(chosen.mean()),
+                seed,
             )
         )
     return rows
+
+
+def paired_with_best_peer(raw, summary) -> pd.DataFrame:
+    """Each txpredict strategy's agreement minus the best econml learner's.
+
+    Paired by training trial (the same patients for every method); the best
+    peer is the econml learner with the highest mean agreement at that n.
+    """
+    wide = raw.pivot_table(index=["n", "trial"], columns="method", values="agreement")
+    out = []
+    for n, at_n in summary.groupby("n"):
+        peers = at_n[at_n["method"].str.startswith("econml_")]
+        best = peers.loc[peers["agreement"].idxmax(), "method"]
+        trials = wide.loc[n]
+        for method in at_n["method"][at_n["method"].str.startswith("txpredict_")]:
+            difference = trials[method] - trials[best]
+            out.append(
+                {
+                    "n": n,
+                    "method": method,
+                    "best_econml": best,
+                    "difference": float(difference.mean()),
+                    "se": float(difference.std() / np.sqrt(len(difference))),
+                }
+            )
+    return pd.DataFrame(out)
 
 
 def main(argv=None):
@@ -168,6 +199,8 @@ def main(argv=None):
     )
     pd.set_option("display.width", 200)
     print(summary.round(3).to_string(index=False))
+    paired = paired_with_best_peer(raw, summary)
+    print(paired.round(4).to_string(index=False))
     wall = time.perf_counter() - start
     print(f"wall time {wall:.0f} s")
     if args.quick:
@@ -176,6 +209,7 @@ def main(argv=None):
 
     payload = {
         "summary": summary.to_dict(orient="records"),
+        "paired_with_best_econml": paired.to_dict(orient="records"),
         "oracle_policy_value": float(test[TRUE].max(axis=1).mean()),
         "info": {
             **trial_info(args, sizes, wall),
@@ -183,9 +217,7 @@ def main(argv=None):
             "txpredict": tp.__version__,
         },
     }
-    path = RESULTS / "modality_peers.json"
-    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write_result('modality_peers', payload)}")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ agreement of the recommendation with the truly better arm and the true policy
 value (mean true response probability under the recommended arm), mean and SD
 across trials, next to the oracle's value and the best a linear ROI policy
 reaches here (the interaction model fitted, nearly unpenalised, to 20,000
-patients). Variants: the two strategies, each with C tuned by the inner AUC
-(``scoring="roc_auc"``) or by the inner log-loss (``"neg_log_loss"``).
+patients). Variants: the three strategies, each with C tuned by the inner
+AUC (``scoring="roc_auc"``) or by the inner log-loss (``"neg_log_loss"``).
 
 Usage: ``python benchmarks/modality_strategies.py [--quick] [--trials 20]``
 """
@@ -19,7 +19,6 @@ Usage: ``python benchmarks/modality_strategies.py [--quick] [--trials 20]``
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import joblib
@@ -27,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import RESULTS, machine
+from _common import machine, write_result
 from calibration import ARMS, ROI, population
-from txpredict._io import write_text_atomic
 
 SIZES = (100, 200, 400)
 VARIANTS = {
     f"{strategy}_{scoring}": {"strategy": strategy, "scoring": scoring}
-    for strategy in ("interaction", "t_learner")
+    for strategy in ("interaction", "t_learner", "x_learner")
     for scoring in ("roc_auc", "neg_log_loss")
 }
 TRUE = [f"p_{arm}" for arm in ARMS]
@@ -157,9 +155,7 @@ def main(argv=None):
         },
         "info": trial_info(args, sizes, wall),
     }
-    path = RESULTS / "modality_strategies.json"
-    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write_result('modality_strategies', payload)}")
 
 
 if __name__ == "__main__":

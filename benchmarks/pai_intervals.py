@@ -23,7 +23,6 @@ Usage: ``python benchmarks/pai_intervals.py [--quick] [--trials 200]``
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 
@@ -31,10 +30,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from _common import RESULTS
+from _common import write_result
 from calibration import ARMS, ROI
 from modality_strategies import _selector, run_trials, trial_info, trial_study
-from txpredict._io import write_text_atomic
 from txpredict.stats._effects import firth_logistic, logit_interval
 
 TARGETS = ("expected", "model_limit", "latent")
@@ -108,9 +106,7 @@ def main(argv=None):
         "confidence": 0.95,
         "info": trial_info(args, sizes, wall),
     }
-    path = RESULTS / "pai_intervals.json"
-    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write_result('pai_intervals', payload)}")
 
 
 if __name__ == "__main__":

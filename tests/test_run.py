@@ -287,6 +287,37 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
         selector.predict_response_proba(tp.load_cohort(dataset, PATTERN).X).columns
     ) == ["CBT", "SSRI+CBT"]
     assert read_config(folder / "config.toml")["task"] == "modality"
+    # txpredict predict on new images from the saved selector: each arm's
+    # probability, the PAI with its interval, the recommendation.
+    images = sorted(dataset.glob("sub-*/**/*.nii.gz"))[:3]
+    csv = tmp_path / "recommendations.csv"
+    assert (
+        main(
+            [
+                "predict",
+                str(folder / "selector.skops"),
+                *map(str, images),
+                "--out",
+                str(csv),
+            ]
+        )
+        == 0
+    )
+    written = pd.read_csv(csv, index_col="participant_id")
+    assert list(written.columns) == [
+        "p_CBT",
+        "p_SSRI+CBT",
+        "pai",
+        "pai_unshrunk",
+        "pai_ci_low",
+        "pai_ci_high",
+        "recommended",
+    ]
+    X = pd.DataFrame({"image": [str(p) for p in images]})
+    expected = selector.pai_interval(X)
+    np.testing.assert_allclose(written["pai_ci_low"], expected["ci_low"])
+    np.testing.assert_allclose(written["pai"], written["p_SSRI+CBT"] - written["p_CBT"])
+    assert set(written["recommended"]) <= {"CBT", "SSRI+CBT"}
 
 
 def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):

@@ -550,13 +550,16 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     """Response probabilities of new subjects' images from a saved model.
 
     Only image-only models can predict from images alone; a model that also
-    uses demographics needs the participants table (use the library).
+    uses demographics needs the participants table (use the library). A saved
+    :class:`ModalitySelector` (``selector.skops`` of a modality run) gives
+    :func:`selection_table`'s columns.
     """
+    from txpredict.modality import ModalitySelector
     from txpredict.persistence import load_model
 
     model, provenance = load_model(model_path)
     if (
-        isinstance(model, ResponseClassifier)
+        isinstance(model, ResponseClassifier | ModalitySelector)
         and isinstance(model.features, str)
         and (model.features.endswith("demographics"))
     ):
@@ -567,6 +570,10 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
         )
     index = pd.Index(subject_labels(images), name="participant_id")
     X = pd.DataFrame({image_column: [str(p) for p in images]}, index=index)
+    if isinstance(model, ModalitySelector):
+        table = selection_table(model, X)
+        table.attrs["provenance"] = provenance
+        return table
     table = pd.DataFrame(index=index)
     if hasattr(model, "predict_proba"):
         try:
@@ -577,6 +584,28 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     table["predicted"] = model.predict(X)
     table.attrs["provenance"] = provenance
     table.attrs["warning"] = chance_warning(model_path)
+    return table
+
+
+def selection_table(selector, X) -> pd.DataFrame:
+    """A selector's predictions for new patients, one row each.
+
+    The response probability under each arm, the PAI and, when the selector
+    has them (two arms, few features), the unshrunk models' PAI and its 95%
+    interval (:meth:`ModalitySelector.pai_interval`); the recommended arm.
+    """
+    table = selector.predict_response_proba(X).add_prefix("p_")
+    if len(selector.arms_) == 2:
+        try:
+            intervals = selector.pai_interval(X)
+        except TxpredictError:  # voxel features: no unshrunk models
+            table["pai"] = selector.pai(X)
+        else:
+            table["pai"] = intervals["pai"]
+            table["pai_unshrunk"] = intervals["pai_unshrunk"]
+            table["pai_ci_low"] = intervals["ci_low"]
+            table["pai_ci_high"] = intervals["ci_high"]
+    table["recommended"] = selector.recommend(X)
     return table
 
 

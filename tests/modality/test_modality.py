@@ -28,7 +28,7 @@ def test_selector_outputs_are_consistent(frick_like):
     assert set(selector.models_) == {"CBT", "SSRI+CBT"}
 
 
-@pytest.mark.parametrize("strategy", ["t_learner", "interaction"])
+@pytest.mark.parametrize("strategy", ["t_learner", "x_learner", "interaction"])
 def test_recommendations_recover_the_better_arm(frick_like, strategy):
     selector = tp.ModalitySelector("roi", strategy=strategy)
     result = tp.evaluate_selection(
@@ -185,7 +185,7 @@ EXACT_LOGISTIC = LogisticRegression(
 )
 
 
-@pytest.mark.parametrize("strategy", ["t_learner", "interaction"])
+@pytest.mark.parametrize("strategy", ["t_learner", "x_learner", "interaction"])
 def test_batched_route_equals_fold_by_fold_route(frick_like, strategy):
     """Same splits, same models: the batched fits change nothing but the time.
 
@@ -193,7 +193,7 @@ def test_batched_route_equals_fold_by_fold_route(frick_like, strategy):
     of the fold-by-fold route is lbfgs at its default tolerance (hence 1e-3).
     """
     X, y = frick_like.X.iloc[:100], frick_like.y.iloc[:100]
-    classifier = EXACT_LOGISTIC if strategy == "t_learner" else "logistic"
+    classifier = "logistic" if strategy == "interaction" else EXACT_LOGISTIC
     selector = tp.ModalitySelector(
         "roi", classifier, strategy=strategy, param_grid={"C": [0.1]}
     )
@@ -204,7 +204,7 @@ def test_batched_route_equals_fold_by_fold_route(frick_like, strategy):
     np.testing.assert_allclose(
         fast.predictions[columns],
         slow.predictions[columns],
-        atol=1e-7 if strategy == "t_learner" else 1e-3,
+        atol=1e-3 if strategy == "interaction" else 1e-7,
     )
     agree = fast.predictions["recommended"] == slow.predictions["recommended"]
     assert agree.mean() >= 0.99
@@ -358,3 +358,47 @@ def test_unknown_scoring_is_refused(frick_like):
     selector = tp.ModalitySelector("roi", scoring="accuracy")
     with pytest.raises(TxpredictError, match="'scoring' parameter of ModalitySelector"):
         selector.fit(frick_like.X, frick_like.y)
+
+
+def test_x_learner_regresses_the_effects_imputed_by_the_other_arm(frick_like):
+    """Stage 2 and 3 by hand, from the selector's own stage-1 models."""
+    from sklearn.linear_model import RidgeCV
+
+    from txpredict.modality._x_learner import ALPHAS, CLIP
+
+    X, y = frick_like.X, frick_like.y.to_numpy()
+    selector = tp.ModalitySelector("roi", strategy="x_learner").fit(X, y)
+    t_learner = tp.ModalitySelector("roi", strategy="t_learner").fit(X, y)
+    # Stage 1 is the T-learner (same tuning, same models).
+    p_t = t_learner.predict_response_proba(X)
+    p_x = selector.predict_response_proba(X)
+    np.testing.assert_allclose(p_x["CBT"], p_t["CBT"])
+    arm = X["treatment"].to_numpy()
+    design = selector.base_model().design(X, selector.extractor_)
+    prepared = (design - design.mean(axis=0)) / design.std(axis=0)
+    treated, reference = arm == "SSRI+CBT", arm == "CBT"
+    on_treated = RidgeCV(alphas=ALPHAS).fit(
+        prepared[treated], y[treated] - p_t["CBT"].to_numpy()[treated]
+    )
+    on_reference = RidgeCV(alphas=ALPHAS).fit(
+        prepared[reference], p_t["SSRI+CBT"].to_numpy()[reference] - y[reference]
+    )
+    g = treated.mean()
+    effect = g * on_reference.predict(prepared) + (1 - g) * on_treated.predict(
+        prepared
+    )
+    expected = np.clip(p_t["CBT"].to_numpy() + effect, CLIP, 1 - CLIP)
+    np.testing.assert_allclose(p_x["SSRI+CBT"], expected, rtol=1e-6)
+    # The effects are not the T-learner's difference (the regressions smooth it).
+    assert not np.allclose(p_x["SSRI+CBT"], p_t["SSRI+CBT"], atol=1e-3)
+
+
+def test_x_learner_with_demographics(frick_like):
+    X, y = frick_like.X.iloc[:120], frick_like.y.iloc[:120]
+    selector = tp.ModalitySelector(
+        "roi+demographics", strategy="x_learner", param_grid={"C": [0.1]}
+    ).fit(X, y)
+    p = selector.predict_response_proba(X)
+    assert ((p > 0) & (p < 1)).all().all()
+    result = tp.evaluate_selection(selector, X, y, n_repeats=1)
+    assert result.predictions[["p_CBT", "p_SSRI+CBT"]].notna().all().all()

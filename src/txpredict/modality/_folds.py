@@ -23,6 +23,7 @@ from txpredict.modality._selector import (
     check_interaction_design,
     interaction_design,
 )
+from txpredict.modality._x_learner import fit_effects, predict_with_effects
 from txpredict.model_selection._batched_logistic import (
     MAX_BATCHED_FEATURES,
     BatchedLogisticSearch,
@@ -65,7 +66,7 @@ class SelectionRunner:
 
     def _batched_search(self, base):
         selector = self.selector
-        if selector.strategy == "t_learner":
+        if selector.strategy in ("t_learner", "x_learner"):
             return batched_search_of(base, self.design)
         check_interaction_design(self.design)
         grid = selector.interaction_grid()
@@ -103,7 +104,9 @@ class SelectionRunner:
                 for train, test in splits
             )
         if self.selector.strategy == "t_learner":
-            return self._t_learner(y, arm, splits)
+            return self._per_arm(y, arm, splits, [test for _, test in splits])
+        if self.selector.strategy == "x_learner":
+            return self._x_learner(y, arm, splits)
         return self._interaction(y, arm, splits)
 
     def _fit_predict(self, y, arm, train, test):
@@ -117,15 +120,19 @@ class SelectionRunner:
         design = self.design
         return design.iloc[rows] if hasattr(design, "iloc") else design[rows]
 
-    def _t_learner(self, y, arm, splits):
+    def _per_arm(self, y, arm, splits, rows):
+        """Each arm's own model, fitted on a split's training part, at ``rows``.
+
+        Returns, per split, the probabilities of shape (len(rows[s]), n_arms).
+        """
         design = self.batched_design
         tasks, prevalences = [], []
-        for train, test in splits:
+        for (train, _), at in zip(splits, rows, strict=True):
             check_arm_sizes(y[train], arm[train], self.arms, self.selector.inner_cv)
             for name in self.arms:
-                rows = train[arm[train] == name]
-                tasks.append((design[rows], y[rows], design[test]))
-                prevalences.append(y[rows].mean())
+                fitted = train[arm[train] == name]
+                tasks.append((design[fitted], y[fitted], design[at]))
+                prevalences.append(y[fitted].mean())
         # As ModalitySelector.predict_design: each arm's probabilities shifted
         # to that arm's training prevalence.
         probabilities = [
@@ -139,6 +146,31 @@ class SelectionRunner:
             np.column_stack(probabilities[s * k : (s + 1) * k])
             for s in range(len(splits))
         ]
+
+    def _x_learner(self, y, arm, splits):
+        """Batched stage 1 (on training and test rows), then the effect models."""
+        rows = [np.concatenate([train, test]) for train, test in splits]
+        stage1 = self._per_arm(y, arm, splits, rows)
+        base = self.selector.base_model()
+        out = []
+        for (train, test), p in zip(splits, stage1, strict=True):
+            preparation = base.preparation(self.design).fit(self._rows(train), y[train])
+            effects = fit_effects(
+                preparation.transform(self._rows(train)),
+                y[train],
+                arm[train],
+                self.arms,
+                p[: len(train)],
+            )
+            out.append(
+                predict_with_effects(
+                    preparation.transform(self._rows(test)),
+                    p[len(train) :, 0],
+                    effects,
+                    self.arms,
+                )
+            )
+        return out
 
     def _interaction(self, y, arm, splits):
         tasks = []

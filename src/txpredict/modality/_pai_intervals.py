@@ -52,7 +52,7 @@ class IntervalModels:
             Naming the arm whose model cannot be fitted.
         """
         preparation = base.preparation(design).fit(design, y)
-        encoded = _dense(preparation.transform(design))
+        encoded = preparation.transform(design)
         columns = independent_columns(encoded)
         coef, covariance = {}, {}
         for name in arms:
@@ -67,7 +67,7 @@ class IntervalModels:
 
     def intervals(self, design, arms, confidence=0.95) -> np.ndarray:
         """PAI ``p(arms[1]) - p(arms[0])`` and its interval, shape (n, 3)."""
-        encoded = _dense(self.preparation.transform(design))[:, self.columns]
+        encoded = self.preparation.transform(design)[:, self.columns]
         first, second = (
             logit_interval(encoded, self.coef[a], self.covariance[a], confidence)
             for a in arms
@@ -82,11 +82,6 @@ def independent_columns(encoded, tolerance=1e-8) -> np.ndarray:
     diagonal = np.abs(np.diag(r))
     rank = int(np.sum(diagonal > tolerance * max(diagonal.max(initial=0), 1.0)))
     return np.sort(pivot[:rank])
-
-
-def _dense(values):
-    values = values.toarray() if hasattr(values, "toarray") else values
-    return np.asarray(values, dtype=float)
 
 
 def fit_or_explain(base, design, y, arm, arms):

@@ -17,10 +17,13 @@ from txpredict.modality._pai_intervals import (
     fit_or_explain,
     interval_frame,
 )
+from txpredict.modality._x_learner import fit_effects, predict_with_effects
 from txpredict.models import DEFAULT_DEMOGRAPHIC_COLUMNS, ResponseClassifier
 from txpredict.stats import prior_shift
 
-_STRATEGIES = ("t_learner", "interaction")
+_STRATEGIES = ("t_learner", "x_learner", "interaction")
+#: Strategies whose first stage is one tuned response model per arm.
+_PER_ARM = ("t_learner", "x_learner")
 _SCORINGS = ("auto", "roc_auc", "neg_log_loss")
 
 
@@ -96,13 +99,16 @@ class ModalitySelector(BaseEstimator):
     features : str or transformer, default="roi"
         As in :class:`ResponseClassifier`.
     classifier : str or classifier, default="logistic"
-        The response model (per arm for "t_learner").
-    strategy : {"t_learner", "interaction"}, default="t_learner"
+        The response model (per arm for "t_learner" and "x_learner").
+    strategy : {"t_learner", "x_learner", "interaction"}, default="t_learner"
         "t_learner": one response model per arm, each tuned by inner CV on that
         arm's patients (the Personalized Advantage Index approach of DeRubeis et
-        al. 2014). "interaction": one L2 logistic model on the features, arm
-        indicators and arm x feature products, so the arms share the prognostic
-        part (needs numeric image features, no demographics).
+        al. 2014). "x_learner": those models, then ridge regressions of the
+        effects they impute against the first arm (Künzel et al. 2019; see
+        :mod:`txpredict.modality._x_learner`). "interaction": one L2 logistic
+        model on the features, arm indicators and arm x feature products, so
+        the arms share the prognostic part (needs numeric image features, no
+        demographics).
     arms : sequence of str or None, default=None
         Arm names; None takes them from the training data (sorted).
     scoring : {"auto", "roc_auc", "neg_log_loss"}, default="auto"
@@ -178,7 +184,7 @@ class ModalitySelector(BaseEstimator):
         """The inner-CV scoring actually used ("auto" resolved)."""
         if self.scoring != "auto":
             return self.scoring
-        return "neg_log_loss" if self.strategy == "t_learner" else "roc_auc"
+        return "neg_log_loss" if self.strategy in _PER_ARM else "roc_auc"
 
     def fit(self, X, y, treatment="treatment"):
         """Fit the response model(s).
@@ -231,7 +237,7 @@ class ModalitySelector(BaseEstimator):
         self.extractor_ = extractor
         y = np.asarray(y).astype(int)
         base = self.base_model()
-        if self.strategy == "t_learner":
+        if self.strategy in _PER_ARM:
             check_arm_sizes(y, arm, self.arms_, self.inner_cv)
             self.models_ = {}
             for name in self.arms_:
@@ -242,6 +248,15 @@ class ModalitySelector(BaseEstimator):
                     else design[rows]
                 )
                 self.models_[name] = clone(base).fit_design(part, y[rows], extractor)
+            if self.strategy == "x_learner":
+                self.effect_preparation_ = base.preparation(design).fit(design, y)
+                self.effects_ = fit_effects(
+                    self.effect_preparation_.transform(design),
+                    y,
+                    arm,
+                    self.arms_,
+                    self._per_arm_probabilities(design),
+                )
         else:
             check_interaction_design(design)
             self.training_prevalence_ = float(y.mean())
@@ -304,23 +319,40 @@ class ModalitySelector(BaseEstimator):
 
     def predict_design(self, design) -> dict:
         """Response probability under each arm, for an extracted design."""
+        if self.strategy == "t_learner":
+            stage1 = self._per_arm_probabilities(design)
+            return {name: stage1[:, k] for k, name in enumerate(self.arms_)}
+        if self.strategy == "x_learner":
+            reference = self._per_arm_probabilities(design)[:, 0]
+            p = predict_with_effects(
+                self.effect_preparation_.transform(design),
+                reference,
+                self.effects_,
+                self.arms_,
+            )
+            return {name: p[:, k] for k, name in enumerate(self.arms_)}
         out = {}
         for name in self.arms_:
-            # Class-balanced fits, shifted back to the training prevalence (of
-            # the arm's patients for a T-learner): unshifted, every arm's
-            # probabilities would average 0.5 and the PAI would lose the
-            # difference in response rate between the arms.
-            if self.strategy == "t_learner":
-                model = self.models_[name]
-                balanced = model.search_.predict_proba(design)[:, 1]
-                out[name] = prior_shift(balanced, model.training_prevalence_)
-            else:
-                arm = np.full(len(design), name)
-                balanced = self.interaction_model_.predict_proba(
-                    self.interactions(design, arm)
-                )[:, 1]
-                out[name] = prior_shift(balanced, self.training_prevalence_)
+            arm = np.full(len(design), name)
+            balanced = self.interaction_model_.predict_proba(
+                self.interactions(design, arm)
+            )[:, 1]
+            # Shifted back to the training prevalence, as below.
+            out[name] = prior_shift(balanced, self.training_prevalence_)
         return out
+
+    def _per_arm_probabilities(self, design):
+        """Each arm's own model's probabilities, shape (n_rows, n_arms)."""
+        columns = []
+        for name in self.arms_:
+            # Class-balanced fits, shifted back to the arm's training
+            # prevalence: unshifted, every arm's probabilities would average
+            # 0.5 and the PAI would lose the difference in response rate
+            # between the arms.
+            model = self.models_[name]
+            balanced = model.search_.predict_proba(design)[:, 1]
+            columns.append(prior_shift(balanced, model.training_prevalence_))
+        return np.column_stack(columns)
 
     def pai(self, X, arms=None) -> pd.Series:
         """Personalized Advantage Index.

@@ -203,9 +203,10 @@ class ResponseModel(BaseEstimator):
         Imputation, scaling, harmonisation and demographic encoding: what
         turns ``design`` into the numbers the estimator sees. Used by models
         that work on the same prepared features (the PAI intervals, the
-        X-learner's effect regressions).
+        X-learner's effect regressions). Its output is one float array.
         """
-        return Pipeline(self.build_search(design).estimator.steps[:-1])
+        steps = self.build_search(design).estimator.steps[:-1]
+        return Pipeline([*steps, ("as_array", AsArray())])
 
     def _table_steps(self, n_image):
         """Steps of a design of ``n_image`` image columns followed by table columns."""

@@ -69,5 +69,7 @@ class AsArray(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """``X`` as a float array."""
+        """``X`` as a dense float array."""
+        if hasattr(X, "toarray"):  # a sparse one-hot encoding
+            X = X.toarray()
         return np.asarray(X, dtype=np.float64)
