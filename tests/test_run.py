@@ -270,6 +270,7 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
         == {
             "selection_summary.csv",
             "selection_predictions.csv",
+            "selection_calibration.csv",
             "selection_comparison.csv",
             "selector.skops",
             "report.html",
@@ -282,6 +283,9 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     )
     html = (folder / "report.html").read_text()
     assert "Qini curve" in html and "data:image/png;base64," in html
+    assert "Calibration of each arm" in html
+    calibration = pd.read_csv(folder / "selection_calibration.csv", index_col=[0, 1])
+    assert set(calibration.index.unique("arm")) == {"CBT", "SSRI+CBT"}
     selector, _ = tp.load_model(folder / "selector.skops")
     assert list(
         selector.predict_response_proba(tp.load_cohort(dataset, PATTERN).X).columns

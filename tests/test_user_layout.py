@@ -107,6 +107,39 @@ folder = "results"
     assert main(["predict", str(model), *map(str, images)]) == 0
     out = capsys.readouterr().out
     assert "sub-01" in out and "sub-02" in out
+    # The modality run's selector recommends for the user's SPM maps.
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "selection" / "selector.skops"),
+                *map(str, images),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "recommended" in out and "pai_ci_low" in out and "sub-02" in out
+
+
+@pytest.mark.parametrize("strategy", ["x_learner", "t_learner"])
+def test_readme_modality_example_with_the_users_arm_column(cohort, strategy):
+    selector = tp.ModalitySelector(
+        features="roi+demographics",
+        strategy=strategy,
+        **FAST,
+        demographic_columns=DEMOGRAPHICS,
+    )
+    selector.fit(cohort.X, cohort.y, treatment="group")
+    intervals = selector.pai_interval(cohort.X)
+    assert list(intervals.index) == list(cohort.X.index)
+    assert (intervals["ci_low"] <= intervals["ci_high"]).all()
+    assert set(selector.recommend(cohort.X, arms=["CBT"])) == {"CBT"}
+    result = tp.evaluate_selection(
+        selector, cohort.X, cohort.y, "group", outer_cv=3, n_repeats=1
+    )
+    assert "policy_gain" in result.summary().index
+    assert set(result.calibration().index.unique("arm")) == {"CBT", "SSRI+CBT"}
 
 
 def test_readme_regression_and_external_validation(spm_study_dir, cohort):

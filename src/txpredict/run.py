@@ -639,6 +639,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     """``task = "modality"``: evaluate treatment selection; write results and report.
 
     Writes ``selection_summary.csv``, ``selection_predictions.csv``,
+    ``selection_calibration.csv`` (each arm's out-of-fold probabilities),
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
@@ -722,6 +723,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     ) as tmp:
         result.summary().to_csv(tmp / "selection_summary.csv")
         result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
+        result.calibration().to_csv(tmp / "selection_calibration.csv")
         comparison.to_csv(tmp / "selection_comparison.csv")
         save_model(final, tmp / "selector.skops")
         (tmp / "report.html").write_text(html, encoding="utf-8")

@@ -384,9 +384,7 @@ def test_x_learner_regresses_the_effects_imputed_by_the_other_arm(frick_like):
         prepared[reference], p_t["SSRI+CBT"].to_numpy()[reference] - y[reference]
     )
     g = treated.mean()
-    effect = g * on_reference.predict(prepared) + (1 - g) * on_treated.predict(
-        prepared
-    )
+    effect = g * on_reference.predict(prepared) + (1 - g) * on_treated.predict(prepared)
     expected = np.clip(p_t["CBT"].to_numpy() + effect, CLIP, 1 - CLIP)
     np.testing.assert_allclose(p_x["SSRI+CBT"], expected, rtol=1e-6)
     # The effects are not the T-learner's difference (the regressions smooth it).
@@ -402,3 +400,27 @@ def test_x_learner_with_demographics(frick_like):
     assert ((p > 0) & (p < 1)).all().all()
     result = tp.evaluate_selection(selector, X, y, n_repeats=1)
     assert result.predictions[["p_CBT", "p_SSRI+CBT"]].notna().all().all()
+
+
+def test_each_arms_calibration_is_scored_on_the_patients_who_received_it(frick_like):
+    from txpredict.stats import calibration_measures
+
+    X, y = frick_like.X, frick_like.y
+    result = tp.evaluate_selection(tp.ModalitySelector("roi"), X, y, n_repeats=2)
+    table = result.calibration()
+    assert list(table.index.unique("arm")) == ["CBT", "SSRI+CBT"]
+    rows = result.predictions
+    for arm in ("CBT", "SSRI+CBT"):
+        per_repeat = [
+            calibration_measures(part["y_true"], part[f"p_{arm}"])["slope"]
+            for _, part in rows[rows["received"] == arm].groupby("repeat")
+        ]
+        assert table.at[(arm, "slope"), "estimate"] == pytest.approx(
+            np.mean(per_repeat)
+        )
+        observed = y[X["treatment"] == arm].mean()
+        assert table.at[(arm, "observed"), "estimate"] == pytest.approx(observed)
+    # Shifted to each arm's training prevalence: calibrated in the large.
+    means = table.xs("mean_predicted", level="measure")["estimate"]
+    observed = table.xs("observed", level="measure")["estimate"]
+    np.testing.assert_allclose(means, observed, atol=0.05)

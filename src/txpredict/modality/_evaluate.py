@@ -42,6 +42,7 @@ from txpredict.stats import (
     MEASURES,
     METHODS,
     binary_metrics,
+    calibration_measures,
     cohens_h,
     corrected_resampled_ttest,
     policy_intervals,
@@ -322,6 +323,44 @@ class SelectionResult:
     truth: pd.DataFrame | None = None
     permutation: dict | None = None
     splits_hash: str = ""
+
+    def calibration(self) -> pd.DataFrame:
+        """Calibration of each arm's out-of-fold probabilities of response.
+
+        An arm's probabilities can only be checked against the patients who
+        received it: per arm and repeat, their probability under that arm
+        (from models that never saw them) against their outcome, then the
+        measures averaged over repeats (as
+        :meth:`txpredict.NestedCVResult.calibration`). Intervals are not
+        given: their coverage has not been measured.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by (arm, measure): ``observed`` response rate,
+            ``mean_predicted``, calibration ``intercept`` (0 when perfect) and
+            ``slope`` (1 when perfect; below 1: too extreme), ``brier``;
+            columns ``estimate`` and ``sd_across_repeats``.
+        """
+        measures = ["observed", "mean_predicted", "intercept", "slope", "brier"]
+        frames = {}
+        for arm in self.arms:
+            received = self.predictions[self.predictions["received"] == arm]
+            table = pd.DataFrame(
+                [
+                    calibration_measures(part["y_true"], part[f"p_{arm}"])
+                    for _, part in received.groupby("repeat")
+                ]
+            )[measures]
+            frames[arm] = pd.DataFrame(
+                {
+                    "estimate": table.mean(),
+                    "sd_across_repeats": (
+                        table.std(ddof=1) if len(table) > 1 else np.nan
+                    ),
+                }
+            )
+        return pd.concat(frames, names=["arm", "measure"])
 
     @property
     def weights(self) -> np.ndarray:

@@ -113,15 +113,17 @@ class ModalitySelector(BaseEstimator):
         Arm names; None takes them from the training data (sorted).
     scoring : {"auto", "roc_auc", "neg_log_loss"}, default="auto"
         What the inner CV maximises when it tunes C (each arm's model for
-        "t_learner", the one model for "interaction"). The AUC ignores the
-        size of the coefficients, so a T-learner's arms end up shrunk very
-        differently and their difference, the PAI, suffers; the log-loss
-        judges the probabilities themselves. "auto": the log-loss for
-        "t_learner" (agreement with the truly better arm 0.73 / 0.77 / 0.79
-        at n = 100 / 200 / 400 vs 0.65 / 0.69 / 0.71 tuned by AUC,
-        ``benchmarks/modality_strategies.py``), the AUC for "interaction"
-        (0.72 / 0.76 / 0.79; the log-loss gave 0.74 / 0.77 / 0.79, but the
-        intervals of the calibration benchmark were measured with the AUC).
+        "t_learner" and "x_learner", the one model for "interaction"). The
+        AUC ignores the size of the coefficients, so a T-learner's arms end
+        up shrunk very differently and their difference, the PAI, suffers;
+        the log-loss judges the probabilities themselves. "auto": the
+        log-loss for the per-arm strategies (agreement with the truly better
+        arm 0.73 / 0.77 / 0.79 at n = 100 / 200 / 400 vs 0.65 / 0.69 / 0.71
+        tuned by AUC for "t_learner"; 0.74 / 0.77 / 0.80 vs 0.72 / 0.75 /
+        0.79 for "x_learner"; ``benchmarks/modality_strategies.py``), the AUC
+        for "interaction" (0.72 / 0.76 / 0.79; the log-loss gave 0.74 / 0.77
+        / 0.79, but the intervals of the calibration benchmark were measured
+        with the AUC).
     param_grid, inner_cv, demographic_columns, feature_options, random_state
         As in :class:`ResponseClassifier`.
 
@@ -129,7 +131,13 @@ class ModalitySelector(BaseEstimator):
     ----------
     arms_ : tuple of str
     models_ : dict of str to ResponseClassifier
-        One per arm ("t_learner").
+        One per arm ("t_learner", "x_learner").
+    effects_ : dict of str to (RidgeCV, RidgeCV, float)
+        "x_learner": per arm after the first, its effect regressions and the
+        arm's share (:func:`txpredict.modality._x_learner.fit_effects`).
+    interval_models_ : IntervalModels or None
+        The unshrunk per-arm models behind :meth:`pai_interval` (None, with
+        the reason in ``no_pai_intervals_``, when they cannot be fitted).
     extractor_ : transformer or None
 
     Examples

@@ -87,6 +87,10 @@ def render_modality_report(
     summary = result.summary()
     columns, rows = table_cells(summary)
     comparison_columns, comparison_rows = table_cells(comparison)
+    calibration = result.calibration()["estimate"]
+    calibration_columns, calibration_rows = table_cells(
+        calibration.unstack("arm").reindex(calibration.index.unique("measure"))
+    )
     return template("modality.html.j2").render(
         **page_header(title, cohort, cv_text),
         selector=repr(selector),
@@ -94,6 +98,8 @@ def render_modality_report(
         summary_rows=rows,
         comparison_columns=comparison_columns,
         comparison_rows=comparison_rows,
+        calibration_columns=calibration_columns,
+        calibration_rows=calibration_rows,
         figures={
             "pai": _pai_figure(result),
             "policy": _policy_figure(summary, result.arms),
