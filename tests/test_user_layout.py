@@ -230,3 +230,20 @@ def test_readme_maps_and_importance_examples_on_the_users_layout(cohort):
         groups_of_rois={"cuneus": ["cuneus_L", "cuneus_R"]},
     )
     assert list(table.index) == ["cuneus"] and table.notna().all(axis=None)
+    # Permutation importance with the user's own demographic column names.
+    importance = tp.permutation_importance(
+        tp.ResponseClassifier(
+            "roi+demographics", demographic_columns=DEMOGRAPHICS, **FAST
+        ),
+        cohort.X,
+        cohort.y,
+        outer_cv=3,
+        n_repeats=1,
+        n_permutations=3,
+        groups_of_features={
+            "dACC": ["dACC_L_mean", "dACC_R_mean"],
+            "severity": ["lsas_pre"],
+        },
+    )
+    assert list(importance.index) == ["dACC", "severity"]
+    assert importance[["auc_drop", "ci_low", "ci_high"]].notna().all(axis=None)

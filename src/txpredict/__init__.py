@@ -18,6 +18,7 @@ from txpredict.evaluation import (
     added_value,
     compare,
     drop_one_importance,
+    permutation_importance,
     permutation_test,
     validate_external,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "load_model",
     "make_synthetic_cohort",
     "nested_cross_validate",
+    "permutation_importance",
     "permutation_test",
     "rois_from_atlas",
     "save_model",

@@ -8,6 +8,7 @@ from txpredict.evaluation._external import (
     validate_external,
 )
 from txpredict.evaluation._importance import drop_one_importance
+from txpredict.evaluation._permutation_importance import permutation_importance
 from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_test,
@@ -23,6 +24,7 @@ __all__ = [
     "calibration_measures",
     "compare",
     "drop_one_importance",
+    "permutation_importance",
     "permutation_test",
     "recalibrated",
     "validate_external",
