@@ -271,6 +271,8 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
             "selection_summary.csv",
             "selection_predictions.csv",
             "selection_calibration.csv",
+            "pai_correlations.csv",
+            "selector_coefficients.csv",
             "selection_comparison.csv",
             "selector.skops",
             "report.html",
@@ -283,7 +285,11 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     )
     html = (folder / "report.html").read_text()
     assert "Qini curve" in html and "data:image/png;base64," in html
-    assert "Calibration of each arm" in html
+    assert "Calibration of each arm" in html and "PAI vs each ROI" in html
+    coefficients = pd.read_csv(folder / "selector_coefficients.csv")
+    assert set(coefficients["term"]) == {"prognostic", "SSRI+CBT x feature"}
+    correlations = pd.read_csv(folder / "pai_correlations.csv", index_col=0)
+    assert correlations.index[0] == "dACC_L_mean" and correlations["mean"].notna().all()
     calibration = pd.read_csv(folder / "selection_calibration.csv", index_col=[0, 1])
     assert set(calibration.index.unique("arm")) == {"CBT", "SSRI+CBT"}
     selector, _ = tp.load_model(folder / "selector.skops")

@@ -140,6 +140,21 @@ def test_readme_modality_example_with_the_users_arm_column(cohort, strategy):
     )
     assert "policy_gain" in result.summary().index
     assert set(result.calibration().index.unique("arm")) == {"CBT", "SSRI+CBT"}
+    roi = (
+        tp.RoiFeatures(verbose=0).set_output(transform="pandas").fit_transform(cohort.X)
+    )
+    assert "dACC_R_mean" in result.pai_correlations(roi).index
+    coefficients = tp.evaluate_selection(
+        selector,
+        cohort.X,
+        cohort.y,
+        "group",
+        outer_cv=3,
+        n_repeats=1,
+        return_coefficients=True,
+    ).coefficient_summary()
+    # The user's own demographic names, as the model prepared them.
+    assert {"lsas_pre", "dACC_R_mean"} <= set(coefficients.index.unique("feature"))
 
 
 def test_readme_regression_and_external_validation(spm_study_dir, cohort):

@@ -640,6 +640,8 @@ def run_modality(config: dict, *, progress=print) -> Path:
 
     Writes ``selection_summary.csv``, ``selection_predictions.csv``,
     ``selection_calibration.csv`` (each arm's out-of-fold probabilities),
+    ``pai_correlations.csv`` (ROI models: the out-of-fold PAI vs each ROI),
+    ``selector_coefficients.csv`` (the final selector's, linear models),
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
@@ -649,6 +651,8 @@ def run_modality(config: dict, *, progress=print) -> Path:
         compare_selections,
         evaluate_selection,
     )
+    from txpredict.modality._coefficients import selector_coefficients
+    from txpredict.models._presets import linear_family
     from txpredict.report import render_modality_report
 
     data, output, cv, model_options, folder, cohort = _prepare(config, progress)
@@ -709,6 +713,11 @@ def run_modality(config: dict, *, progress=print) -> Path:
             .set_output(transform="pandas")
             .fit_transform(X)
         )
+    coefficients = None
+    if options["strategy"] == "interaction" or linear_family(
+        final.base_model().final_estimator()[0]
+    ):
+        coefficients = selector_coefficients(final)
     html = render_modality_report(
         title=Path(data["dataset"]).name,
         result=result,
@@ -724,6 +733,10 @@ def run_modality(config: dict, *, progress=print) -> Path:
         result.summary().to_csv(tmp / "selection_summary.csv")
         result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
         result.calibration().to_csv(tmp / "selection_calibration.csv")
+        if roi is not None and len(result.arms) == 2:
+            result.pai_correlations(roi).to_csv(tmp / "pai_correlations.csv")
+        if coefficients is not None:
+            coefficients.to_csv(tmp / "selector_coefficients.csv", index=False)
         comparison.to_csv(tmp / "selection_comparison.csv")
         save_model(final, tmp / "selector.skops")
         (tmp / "report.html").write_text(html, encoding="utf-8")

@@ -424,3 +424,51 @@ def test_each_arms_calibration_is_scored_on_the_patients_who_received_it(frick_l
     means = table.xs("mean_predicted", level="measure")["estimate"]
     observed = table.xs("observed", level="measure")["estimate"]
     np.testing.assert_allclose(means, observed, atol=0.05)
+
+
+def test_fold_coefficients_are_each_fold_selectors_and_find_the_moderator(frick_like):
+    X, y = frick_like.X, frick_like.y
+    selector = tp.ModalitySelector("roi", param_grid={"C": [0.1]})
+    result = tp.evaluate_selection(
+        selector, X, y, n_repeats=1, return_coefficients=True
+    )
+    slow = tp.evaluate_selection(selector, X, y, n_repeats=1, fast_path=False)
+    pd.testing.assert_frame_equal(result.predictions, slow.predictions)
+    # Fold 0's rows are the coefficients of a selector fitted on its training part.
+    held_out = result.predictions.query("fold == 0")["participant_id"]
+    train = ~X.index.isin(held_out)
+    direct = tp.ModalitySelector("roi", param_grid={"C": [0.1]}).fit(X[train], y[train])
+    fold = result.coefficients.query("fold == 0").set_index(["term", "feature"])
+    for arm in ("CBT", "SSRI+CBT"):
+        coef = direct.models_[arm].fitted_pipeline()[-1].coef_.ravel()
+        np.testing.assert_allclose(fold.loc[arm, "coefficient"], coef, rtol=1e-6)
+    difference = fold.loc["SSRI+CBT - CBT", "coefficient"]
+    np.testing.assert_allclose(
+        difference, fold.loc["SSRI+CBT", "coefficient"] - fold.loc["CBT", "coefficient"]
+    )
+    # The planted moderator (dACC x arm) leads the moderation terms, stably.
+    summary = result.coefficient_summary().loc["SSRI+CBT - CBT"]
+    top = summary["mean"].abs().sort_values(ascending=False).index[:2]
+    assert set(top) == {"dACC_L_mean", "dACC_R_mean"}
+    assert (summary.loc[list(top), "sign_consistency"] == 1).all()
+
+
+def test_pai_correlations_and_refusals(frick_like):
+    X, y = frick_like.X, frick_like.y
+    result = tp.evaluate_selection(tp.ModalitySelector("roi"), X, y, n_repeats=2)
+    roi = tp.RoiFeatures(verbose=0).set_output(transform="pandas").fit_transform(X)
+    table = result.pai_correlations(roi)
+    part = result.predictions.query("repeat == 1")
+    pai = (part["p_SSRI+CBT"] - part["p_CBT"]).to_numpy()
+    r = np.corrcoef(pai, roi.loc[part["participant_id"], "dACC_R_mean"])[0, 1]
+    low, high = table.loc["dACC_R_mean", ["min", "max"]]
+    assert low - 1e-12 <= r <= high + 1e-12
+    assert table["mean"].abs().idxmax().startswith("dACC")
+    with pytest.raises(TxpredictError, match="no row for participant"):
+        result.pai_correlations(roi.iloc[5:])
+    with pytest.raises(TxpredictError, match="return_coefficients=True"):
+        result.coefficient_summary()
+    with pytest.raises(TxpredictError, match="needs linear response models"):
+        tp.evaluate_selection(
+            tp.ModalitySelector("roi", "random_forest"), X, y, return_coefficients=True
+        )

@@ -33,6 +33,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from txpredict.errors import TxpredictError
+from txpredict.modality._coefficients import (
+    check_coefficients,
+    summarise_coefficients,
+)
 from txpredict.modality._folds import SelectionRunner
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
@@ -83,6 +87,7 @@ def evaluate_selection(
     truth=None,
     n_permutations=0,
     fast_path="auto",
+    return_coefficients=False,
     n_jobs=None,
     random_state=0,
 ):
@@ -121,6 +126,12 @@ def evaluate_selection(
         same splits and tuning as the fold-by-fold scikit-learn route, which
         stops lbfgs at its default tolerance; results agree to ~1e-4). True
         requires it; False always fits fold by fold.
+    return_coefficients : bool, default=False
+        Keep every outer-fold selector's coefficients
+        (:attr:`SelectionResult.coefficients`, summarised by
+        :meth:`SelectionResult.coefficient_summary`): which features drive
+        the recommendation, and how stably. Fits fold by fold (the batched
+        route keeps no models); linear response models only.
     n_jobs : int or None, default=None
         Parallel folds (fold-by-fold route) or permutations. Results do not
         depend on it.
@@ -147,6 +158,9 @@ def evaluate_selection(
             "propensities (non-randomised data) use n_permutations=0 and the "
             "intervals of the summary."
         )
+    if return_coefficients:
+        check_coefficients(selector)
+        fast_path = False
     runner = SelectionRunner(selector, X, arms, fast_path=fast_path)
     arm = arm.to_numpy()
     ids = X.index.astype(str).to_numpy()
@@ -158,7 +172,19 @@ def evaluate_selection(
     fingerprint = splits_hash(
         X.index, [(r, f, tr, te) for (r, f), (tr, te) in zip(keys, splits, strict=True)]
     )
-    probabilities = runner.probabilities(y, arm, splits, n_jobs=n_jobs)
+    coefficients = None
+    if return_coefficients:
+        fitted = runner.coefficients(y, arm, splits, n_jobs=n_jobs)
+        probabilities = [p for p, _ in fitted]
+        coefficients = pd.concat(
+            [
+                frame.assign(repeat=repeat, fold=fold)
+                for (_, frame), (repeat, fold) in zip(fitted, keys, strict=True)
+            ],
+            ignore_index=True,
+        )[["repeat", "fold", "term", "feature", "coefficient"]]
+    else:
+        probabilities = runner.probabilities(y, arm, splits, n_jobs=n_jobs)
     predictions = pd.concat(
         [
             _fold_frame(p, ids, test, arm, y, arms, repeat, fold)
@@ -177,6 +203,7 @@ def evaluate_selection(
         arms,
         None if truth is None else truth.copy(),
         splits_hash=fingerprint,
+        coefficients=coefficients,
     )
     if n_permutations:
         allocation = propensity or arm_proportions(pd.Series(arm))
@@ -316,6 +343,10 @@ class SelectionResult:
         ``policy_gain`` (policy value minus the best single arm, one repeat),
         its permutation ``p_value`` and ``null_distribution``.
     splits_hash : str
+    coefficients : DataFrame or None
+        With ``return_coefficients=True``: one row per repeat, fold, term and
+        feature (:mod:`txpredict.modality._coefficients` says what the terms
+        are).
     """
 
     predictions: pd.DataFrame
@@ -323,6 +354,67 @@ class SelectionResult:
     truth: pd.DataFrame | None = None
     permutation: dict | None = None
     splits_hash: str = ""
+    coefficients: pd.DataFrame | None = None
+
+    def coefficient_summary(self) -> pd.DataFrame:
+        """Each (term, feature)'s mean coefficient across the outer folds.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by (term, feature): ``mean``, ``sd`` across folds,
+            ``sign_consistency`` (share of folds whose coefficient has the
+            mean's sign) and the number of ``folds``.
+        """
+        if self.coefficients is None:
+            raise TxpredictError(
+                "No coefficients: run evaluate_selection(..., "
+                "return_coefficients=True)."
+            )
+        return summarise_coefficients(self.coefficients)
+
+    def pai_correlations(self, features) -> pd.DataFrame:
+        """Correlation of the out-of-fold PAI with each feature (two arms).
+
+        Parameters
+        ----------
+        features : DataFrame
+            One row per patient (indexed by participant id, as ``X``), e.g.
+            the ROI means of ``tp.RoiFeatures().set_output(transform="pandas")``.
+
+        Returns
+        -------
+        DataFrame
+            One row per feature: Pearson ``r`` of the PAI (P(response | second
+            arm) - P(response | first arm), from models that never saw the
+            patient) with the feature, per repeat, then ``mean`` and ``min``
+            and ``max`` across repeats. Descriptive: no interval.
+        """
+        if len(self.arms) != 2:
+            raise TxpredictError("pai_correlations compares two arms.")
+        first, second = (f"p_{a}" for a in self.arms)
+        missing = set(self.predictions["participant_id"]) - set(
+            map(str, features.index)
+        )
+        if missing:
+            raise TxpredictError(
+                f"features has no row for participant(s) {sorted(missing)[:10]}; "
+                "index it by participant id, as the cohort."
+            )
+        table = features.set_axis(features.index.astype(str))
+        values = []
+        for _, part in self.predictions.groupby("repeat"):
+            pai = part[second] - part[first]
+            rows = table.loc[part["participant_id"]].apply(pd.to_numeric)
+            values.append(rows.corrwith(pd.Series(pai.to_numpy(), rows.index)))
+        per_repeat = pd.DataFrame(values)
+        return pd.DataFrame(
+            {
+                "mean": per_repeat.mean(),
+                "min": per_repeat.min(),
+                "max": per_repeat.max(),
+            }
+        ).rename_axis("feature")
 
     def calibration(self) -> pd.DataFrame:
         """Calibration of each arm's out-of-fold probabilities of response.

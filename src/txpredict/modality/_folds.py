@@ -18,6 +18,7 @@ from scipy.special import expit
 from sklearn.base import clone
 
 from txpredict.errors import TxpredictError
+from txpredict.modality._coefficients import selector_coefficients
 from txpredict.modality._selector import (
     check_arm_sizes,
     check_interaction_design,
@@ -109,12 +110,27 @@ class SelectionRunner:
             return self._x_learner(y, arm, splits)
         return self._interaction(y, arm, splits)
 
-    def _fit_predict(self, y, arm, train, test):
+    def coefficients(self, y, arm, splits, n_jobs=None):
+        """Fold by fold: each split's probabilities and its selector's coefficients.
+
+        Returns
+        -------
+        list of (ndarray of shape (n_test, n_arms), DataFrame)
+        """
+        return joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(self._fit_predict)(y, arm, train, test, True)
+            for train, test in splits
+        )
+
+    def _fit_predict(self, y, arm, train, test, coefficients=False):
         model = clone(self.selector).fit_design(
             self._rows(train), y[train], arm[train], self.arms, self.extractor
         )
         p = model.predict_design(self._rows(test))
-        return np.column_stack([p[a] for a in self.arms])
+        probabilities = np.column_stack([p[a] for a in self.arms])
+        if coefficients:
+            return probabilities, selector_coefficients(model)
+        return probabilities
 
     def _rows(self, rows):
         design = self.design

@@ -87,6 +87,11 @@ def render_modality_report(
     summary = result.summary()
     columns, rows = table_cells(summary)
     comparison_columns, comparison_rows = table_cells(comparison)
+    correlations = (
+        None
+        if roi_features is None or len(result.arms) != 2
+        else table_cells(result.pai_correlations(roi_features))
+    )
     calibration = result.calibration()["estimate"]
     calibration_columns, calibration_rows = table_cells(
         calibration.unstack("arm").reindex(calibration.index.unique("measure"))
@@ -100,6 +105,7 @@ def render_modality_report(
         comparison_rows=comparison_rows,
         calibration_columns=calibration_columns,
         calibration_rows=calibration_rows,
+        correlations=correlations,
         figures={
             "pai": _pai_figure(result),
             "policy": _policy_figure(summary, result.arms),
