@@ -279,6 +279,11 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
             "config.toml",
         }
     )
+    # Every file it wrote is declared before the run, so that a user's file of
+    # that name is refused instead of replaced.
+    from txpredict.run import _OUTPUTS
+
+    assert names <= set(_OUTPUTS["modality"])
     summary = pd.read_csv(folder / "selection_summary.csv", index_col=0)
     assert {"policy_value_ipw", "agreement_with_better_arm", "qini_coefficient"} <= set(
         summary.index

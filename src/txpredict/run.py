@@ -143,6 +143,9 @@ _OUTPUTS = {
     "modality": (
         "selection_summary.csv",
         "selection_predictions.csv",
+        "selection_calibration.csv",
+        "pai_correlations.csv",
+        "selector_coefficients.csv",
         "selection_comparison.csv",
         "selector.skops",
         "report.html",
