@@ -519,3 +519,59 @@ def test_a_voxel_model_writes_its_maps(tmp_path, small_cohort_dir):
     agreement = nib.load(folder / "fold_pattern_sign_consistency.nii.gz").get_fdata()
     inside = final.extractor_.mask_img_.get_fdata() > 0
     assert agreement[inside].min() >= 0.5 and agreement[~inside].max() == 0
+
+
+def test_importance_section_writes_the_table_and_the_report_plot(
+    tmp_path, small_cohort_dir
+):
+    extra = (
+        "\n[importance]\nn_permutations = 3\n"
+        'features = {cuneus = ["cuneus_L_mean", "cuneus_R_mean"], '
+        'dACC = ["dACC_L_mean", "dACC_R_mean"]}\n'
+    )
+    config = write_config(tmp_path, small_cohort_dir, extra=extra)
+    text = config.read_text().replace("n_permutations = 19", "n_permutations = 0")
+    config.write_text(text)
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    table = pd.read_csv(folder / "permutation_importance.csv", index_col=0)
+    assert list(table.index) == ["cuneus", "dACC"]
+    # The same splits and models as the library call.
+    cohort = tp.load_cohort(small_cohort_dir, PATTERN)
+    expected = tp.permutation_importance(
+        tp.ResponseClassifier(
+            "roi", param_grid={"C": [0.1, 1.0]}, inner_cv=3, random_state=1
+        ),
+        cohort.X,
+        cohort.y,
+        groups_of_features={
+            "cuneus": ["cuneus_L_mean", "cuneus_R_mean"],
+            "dACC": ["dACC_L_mean", "dACC_R_mean"],
+        },
+        n_permutations=3,
+        outer_cv=3,
+        n_repeats=2,
+        random_state=1,
+    )
+    np.testing.assert_allclose(table["auc_drop"], expected["auc_drop"])
+    html = (folder / "report.html").read_text()
+    assert "permutation importance" in html and 'alt="Permutation importance"' in html
+
+
+@pytest.mark.parametrize(
+    ("model", "importance", "message"),
+    [
+        ('features = "wholebrain"', "n_permutations = 5", "a column per voxel"),
+        ('features = "roi"', "n_permutations = -1", "non-negative integer"),
+        ('features = "roi"', 'features = {dACC = "dACC_L_mean"}', "list of feature"),
+    ],
+)
+def test_importance_section_errors_before_any_work(
+    tmp_path, small_cohort_dir, model, importance, message
+):
+    config = write_config(
+        tmp_path, small_cohort_dir, extra=f"\n[importance]\n{importance}\n"
+    )
+    config.write_text(config.read_text().replace('features = "roi"', model))
+    with pytest.raises(TxpredictError, match=message):
+        read_config(config)

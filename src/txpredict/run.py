@@ -99,7 +99,12 @@ _SECTIONS = {
         "downsample",
     },
     "modality": {"strategy", "arms", "scoring"},
+    # Permutation importance on the outer test folds (task = "response", ROI or
+    # tabular features): shuffles per feature and fold, optional groups.
+    "importance": {"n_permutations", "features"},
 }
+#: Feature sets with few enough columns to permute one by one.
+_PERMUTABLE_FEATURES = ("roi", "roi+demographics", "demographics")
 _TASKS = ("response", "modality", "regression")
 #: Maps a linear model on voxels writes: (kind, statistic) of its outer-fold
 #: models, or the final model's own ("final").
@@ -123,6 +128,7 @@ _OUTPUTS = {
         "result.json",
         *(f"{name}.nii.gz" for name in MAP_FILES),
         "fold_weights.csv",
+        "permutation_importance.csv",
         "summaries.csv",
         "comparison.csv",
         "model.skops",
@@ -195,7 +201,39 @@ def read_config(path) -> dict:
         features["mask"] = str((base / features["mask"]).resolve())
     if "rois" in features:
         _spheres(features["rois"], path)  # checked now, before any work
+    _check_importance(config, path)
     return config
+
+
+def _check_importance(config, path):
+    """Refuse, before any work, an [importance] section the run cannot honour."""
+    importance = config.get("importance")
+    if not importance:
+        return
+    n = importance.get("n_permutations", 20)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise TxpredictError(
+            f"{path}: [importance] n_permutations must be a non-negative integer "
+            f"(shuffles per feature and fold; 0 turns it off); got {n!r}."
+        )
+    if config.get("task", "response") != "response":
+        raise TxpredictError(f"{path}: [importance] applies to task = 'response' only.")
+    features = config.get("model", {}).get("features", "roi")
+    if n and features not in _PERMUTABLE_FEATURES:
+        raise TxpredictError(
+            f"{path}: [importance] permutes features one by one, which needs few "
+            f"of them ([model] features in {list(_PERMUTABLE_FEATURES)}); "
+            f"{features!r} has a column per voxel: its maps are written instead."
+        )
+    groups = importance.get("features", {})
+    if not isinstance(groups, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v)
+        for v in groups.values()
+    ):
+        raise TxpredictError(
+            f"{path}: [importance] features must map a name to a list of feature "
+            'names, e.g. features = {dACC = ["dACC_L_mean", "dACC_R_mean"]}.'
+        )
 
 
 def _spheres(rois, path):
@@ -451,6 +489,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             results["demographics only"],
             names=("model + demographics", "demographics"),
         )
+    importance = _permutation_importance(config, model, X, y, cv, groups, progress)
     progress("Fitting the final model on all patients ...")
     final = clone(model).fit(X, y)
     custom = model_options.get("feature_options", {}).get("rois", "default")
@@ -468,6 +507,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         model=model,
         cv_text=cv_text,
         rois=rois,
+        importance=importance,
     )
     with atomic_directory(
         folder, overwrite=bool(output.get("overwrite")), report=progress
@@ -488,11 +528,36 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         ).to_csv(tmp / "comparison.csv")
         save_model(final, tmp / "model.skops")
         _write_maps(tmp, main, final)
+        if importance is not None:
+            importance.to_csv(tmp / "permutation_importance.csv")
         (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
     progress(f"Wrote {folder}")
     progress(_final_tables(results["model"], comparisons))
     return folder
+
+
+def _permutation_importance(config, model, X, y, cv, groups, progress):
+    """[importance]: each feature's AUC drop on the outer test folds, or None."""
+    from txpredict.evaluation import permutation_importance
+
+    importance = config.get("importance") or {}
+    n = importance.get("n_permutations", 20) if importance else 0
+    if not n:
+        return None
+    progress(f"Permutation importance ({n} shuffles per feature and fold) ...")
+    return permutation_importance(
+        model,
+        X,
+        y,
+        groups_of_features=importance.get("features") or None,
+        n_permutations=n,
+        outer_cv=cv["outer_cv"],
+        n_repeats=cv["n_repeats"],
+        groups=groups,
+        n_jobs=config["output"].get("n_jobs"),
+        random_state=cv["random_state"],
+    )
 
 
 def _as_toml(config) -> str:

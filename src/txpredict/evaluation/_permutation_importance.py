@@ -41,6 +41,7 @@ def permutation_importance(
     n_permutations=20,
     outer_cv=5,
     n_repeats=5,
+    groups=None,
     confidence=0.95,
     n_jobs=None,
     random_state=0,
@@ -59,9 +60,10 @@ def permutation_importance(
         ``{"dACC": ["dACC_L_mean", "dACC_R_mean"]}``). None: each alone.
     n_permutations : int, default=20
         Shuffles per feature and fold; their AUCs are averaged.
-    outer_cv, n_repeats, random_state
+    outer_cv, n_repeats, groups, random_state
         The splits, as :func:`nested_cross_validate` makes them (the same
-        ``random_state`` gives the same splits).
+        arguments give the same splits); with ``groups`` (e.g. the site) the
+        inner CV keeps them whole too.
     confidence : float, default=0.95
     n_jobs : int or None
         Parallel folds; the result does not depend on it.
@@ -98,14 +100,14 @@ def permutation_importance(
         raise TxpredictError(
             f"n_permutations must be a positive integer; got {n_permutations!r}."
         )
-    model, _, y, outer_cv, _ = prepare_inputs(
+    model, _, y, outer_cv, groups = prepare_inputs(
         model,
         X,
         y,
         outer_cv=outer_cv,
         inner_cv=None,
         n_repeats=n_repeats,
-        groups=None,
+        groups=groups,
         allow_loo=False,
     )
     runner = Runner(model, X, fast_path=False)
@@ -115,14 +117,22 @@ def permutation_importance(
         y,
         outer_cv=outer_cv,
         n_repeats=n_repeats,
-        groups=None,
+        groups=groups,
         stratify=True,
         random_state=random_state,
     )
     seeds = np.random.SeedSequence(random_state).generate_state(len(splits))
     drops = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_fold_drops)(
-            model, runner, y, train, test, columns, n_permutations, int(seed)
+            model,
+            runner,
+            y,
+            train,
+            test,
+            None if groups is None else groups[train],
+            columns,
+            n_permutations,
+            int(seed),
         )
         for (_, _, train, test), seed in zip(splits, seeds, strict=True)
     )
@@ -168,10 +178,10 @@ def _group_columns(groups, names) -> dict[str, list[int]]:
     return out
 
 
-def _fold_drops(model, runner, y, train, test, columns, n_permutations, seed):
+def _fold_drops(model, runner, y, train, test, groups, columns, n_permutations, seed):
     """One outer fold: its model's AUC drop with each group shuffled."""
     fitted = clone(model).fit_design(
-        _safe_indexing(runner.design, train), y[train], runner.extractor
+        _safe_indexing(runner.design, train), y[train], runner.extractor, groups=groups
     )
     predictor = fitted.search_
     test_design = _safe_indexing(runner.design, test)

@@ -269,3 +269,19 @@ def decision_curve_figure(curve) -> str:
     )
     ax.legend(loc="upper right")
     return _png(fig)
+
+
+def importance_figure(importance) -> str:
+    """Each feature's AUC drop on the outer test folds, with its interval."""
+    table = importance.sort_values("auc_drop")
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.2))
+    y = np.arange(len(table))
+    error = np.vstack(
+        [table["auc_drop"] - table["ci_low"], table["ci_high"] - table["auc_drop"]]
+    )
+    ax.errorbar(table["auc_drop"], y, xerr=error, fmt="o", capsize=3)
+    ax.axvline(0, color="k", lw=1)
+    ax.set_yticks(y, table.index)
+    ax.set_xlabel("AUC drop with the feature shuffled (outer test folds)")
+    fig.tight_layout()
+    return _png(fig)

@@ -55,7 +55,7 @@ def table_cells(frame: pd.DataFrame):
 
 
 def render_report(
-    *, title, results, comparisons, cohort, model, cv_text, rois=()
+    *, title, results, comparisons, cohort, model, cv_text, rois=(), importance=None
 ) -> str:
     """HTML text of the report.
 
@@ -64,6 +64,8 @@ def render_report(
     results : dict of str to NestedCVResult
         The model first, then baselines (same splits).
     comparisons : dict of str to Comparison
+    importance : DataFrame or None
+        :func:`txpredict.permutation_importance`'s table.
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
@@ -162,7 +164,13 @@ def render_report(
         "maps": _figures.maps_figure(main.maps)
         if main.maps is not None and main.maps.are_voxels
         else None,
+        "importance": None
+        if importance is None
+        else _figures.importance_figure(importance),
     }
+    importance_columns, importance_rows = (
+        table_cells(importance) if importance is not None else ([], [])
+    )
     return template("report.html.j2").render(
         **page_header(title, cohort, cv_text),
         model=describe_model(model),
@@ -188,6 +196,8 @@ def render_report(
         models_columns=models_columns,
         models_rows=models_rows,
         sites=sites,
+        importance_columns=importance_columns,
+        importance_rows=importance_rows,
     )
 
 
