@@ -141,7 +141,7 @@ def test_unavailable_intervals_are_explained(frick_like_small):
     X, y = frick_like_small
     # Whole-brain voxels: more features than patients in an arm.
     voxels = tp.ModalitySelector("wholebrain", param_grid={"C": [0.1]}).fit(X, y)
-    with pytest.raises(TxpredictError, match="Arm 'CBT'.*'roi' features"):
+    with pytest.raises(TxpredictError, match="smallest arm.*'roi' features"):
         voxels.pai_interval(X)
     fitted = tp.ModalitySelector("roi", param_grid={"C": [0.1]}).fit(X, y)
     with pytest.raises(TxpredictError, match="strictly between 0 and 1"):

@@ -51,6 +51,13 @@ class IntervalModels:
         TxpredictError
             Naming the arm whose model cannot be fitted.
         """
+        smallest = min(int(np.sum(arm == name)) for name in arms)
+        if design.shape[1] + 1 >= smallest:
+            # Voxels: refused before preparing (and copying) a whole brain.
+            raise TxpredictError(
+                f"{design.shape[1]} features for {smallest} patients in the smallest "
+                "arm: a logistic model per arm needs fewer features than patients."
+            )
         preparation = base.preparation(design).fit(design, y)
         encoded = preparation.transform(design)
         columns = independent_columns(encoded)
