@@ -20,6 +20,7 @@ from sklearn.base import clone
 from txpredict.errors import TxpredictError
 from txpredict.modality._coefficients import selector_coefficients
 from txpredict.modality._selector import (
+    PER_ARM_STRATEGIES,
     check_arm_sizes,
     check_interaction_design,
     interaction_design,
@@ -67,7 +68,7 @@ class SelectionRunner:
 
     def _batched_search(self, base):
         selector = self.selector
-        if selector.strategy in ("t_learner", "x_learner"):
+        if selector.strategy in PER_ARM_STRATEGIES:
             return batched_search_of(base, self.design)
         check_interaction_design(self.design)
         grid = selector.interaction_grid()

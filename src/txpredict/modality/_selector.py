@@ -23,7 +23,7 @@ from txpredict.stats import prior_shift
 
 _STRATEGIES = ("t_learner", "x_learner", "interaction")
 #: Strategies whose first stage is one tuned response model per arm.
-_PER_ARM = ("t_learner", "x_learner")
+PER_ARM_STRATEGIES = ("t_learner", "x_learner")
 _SCORINGS = ("auto", "roc_auc", "neg_log_loss")
 
 
@@ -192,7 +192,7 @@ class ModalitySelector(BaseEstimator):
         """The inner-CV scoring actually used ("auto" resolved)."""
         if self.scoring != "auto":
             return self.scoring
-        return "neg_log_loss" if self.strategy in _PER_ARM else "roc_auc"
+        return "neg_log_loss" if self.strategy in PER_ARM_STRATEGIES else "roc_auc"
 
     def fit(self, X, y, treatment="treatment"):
         """Fit the response model(s).
@@ -245,7 +245,7 @@ class ModalitySelector(BaseEstimator):
         self.extractor_ = extractor
         y = np.asarray(y).astype(int)
         base = self.base_model()
-        if self.strategy in _PER_ARM:
+        if self.strategy in PER_ARM_STRATEGIES:
             check_arm_sizes(y, arm, self.arms_, self.inner_cv)
             self.models_ = {}
             for name in self.arms_:
