@@ -273,6 +273,7 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
             "selection_calibration.csv",
             "pai_correlations.csv",
             "selector_coefficients.csv",
+            "pai_intervals.csv",
             "selection_comparison.csv",
             "selector.skops",
             "report.html",
@@ -291,6 +292,9 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     html = (folder / "report.html").read_text()
     assert "Qini curve" in html and "data:image/png;base64," in html
     assert "Calibration of each arm" in html and "PAI vs each ROI" in html
+    assert 'alt="PAI intervals"' in html
+    intervals = pd.read_csv(folder / "pai_intervals.csv", index_col=0)
+    assert (intervals["ci_low"] < intervals["ci_high"]).all()
     coefficients = pd.read_csv(folder / "selector_coefficients.csv")
     assert set(coefficients["term"]) == {"prognostic", "SSRI+CBT x feature"}
     correlations = pd.read_csv(folder / "pai_correlations.csv", index_col=0)

@@ -152,6 +152,7 @@ _OUTPUTS = {
         "selection_calibration.csv",
         "pai_correlations.csv",
         "selector_coefficients.csv",
+        "pai_intervals.csv",
         "selection_comparison.csv",
         "selector.skops",
         "report.html",
@@ -710,6 +711,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     ``selection_calibration.csv`` (each arm's out-of-fold probabilities),
     ``pai_correlations.csv`` (ROI models: the out-of-fold PAI vs each ROI),
     ``selector_coefficients.csv`` (the final selector's, linear models),
+    ``pai_intervals.csv`` (the final selector's per-patient PAI intervals),
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
@@ -781,6 +783,10 @@ def run_modality(config: dict, *, progress=print) -> Path:
             .set_output(transform="pandas")
             .fit_transform(X)
         )
+    try:
+        pai_intervals = final.pai_interval(X) if len(final.arms_) == 2 else None
+    except TxpredictError:  # voxel features: no unshrunk per-arm models
+        pai_intervals = None
     coefficients = None
     if options["strategy"] == "interaction" or linear_family(
         final.base_model().final_estimator()[0]
@@ -794,6 +800,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         selector=selector,
         cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
         roi_features=roi,
+        pai_intervals=pai_intervals,
     )
     with atomic_directory(
         folder, overwrite=bool(output.get("overwrite")), report=progress
@@ -805,6 +812,8 @@ def run_modality(config: dict, *, progress=print) -> Path:
             result.pai_correlations(roi).to_csv(tmp / "pai_correlations.csv")
         if coefficients is not None:
             coefficients.to_csv(tmp / "selector_coefficients.csv", index=False)
+        if pai_intervals is not None:
+            pai_intervals.to_csv(tmp / "pai_intervals.csv")
         comparison.to_csv(tmp / "selection_comparison.csv")
         save_model(final, tmp / "selector.skops")
         (tmp / "report.html").write_text(html, encoding="utf-8")

@@ -26,6 +26,24 @@ def _pai_figure(result):
     return _png(fig)
 
 
+def _pai_interval_figure(intervals, arms):
+    """Each patient's PAI interval (final selector), sorted by its centre."""
+    ordered = intervals.sort_values("pai_unshrunk")
+    x = np.arange(len(ordered))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.vlines(x, ordered["ci_low"], ordered["ci_high"], color="0.7", lw=1)
+    ax.plot(x, ordered["pai_unshrunk"], ".", ms=3, label="unshrunk PAI (centre)")
+    ax.plot(x, ordered["pai"], ".", ms=3, label="selector's PAI")
+    ax.axhline(0, color="k", lw=1)
+    ax.set(
+        xlabel="patients, sorted",
+        ylabel=f"P(response | {arms[1]}) - P(response | {arms[0]})",
+        title="95% intervals of each patient's expected PAI",
+    )
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
 def _policy_figure(summary, arms):
     names = [
         "matched_response_rate",
@@ -81,9 +99,31 @@ def _features_figure(result, roi_features):
 
 
 def render_modality_report(
-    *, title, result, comparison, cohort, selector, cv_text, roi_features=None
+    *,
+    title,
+    result,
+    comparison,
+    cohort,
+    selector,
+    cv_text,
+    roi_features=None,
+    pai_intervals=None,
 ) -> str:
-    """HTML text of the modality report."""
+    """HTML text of the modality report.
+
+    ``pai_intervals``: :meth:`ModalitySelector.pai_interval` of the final
+    selector for the cohort's patients, or None.
+    """
+    intervals = None
+    if pai_intervals is not None:
+        low, high = pai_intervals["ci_low"], pai_intervals["ci_high"]
+        intervals = {
+            "figure": _pai_interval_figure(pai_intervals, result.arms),
+            "favours_second": float((low > 0).mean()),
+            "favours_first": float((high < 0).mean()),
+            "median_width": float((high - low).median()),
+            "arms": result.arms,
+        }
     summary = result.summary()
     columns, rows = table_cells(summary)
     comparison_columns, comparison_rows = table_cells(comparison)
@@ -106,6 +146,7 @@ def render_modality_report(
         calibration_columns=calibration_columns,
         calibration_rows=calibration_rows,
         correlations=correlations,
+        intervals=intervals,
         figures={
             "pai": _pai_figure(result),
             "policy": _policy_figure(summary, result.arms),
