@@ -189,7 +189,26 @@ def test_models_without_maps_are_refused_before_any_work(cohort):
             tp.ResponseClassifier("wholebrain", "random_forest"),
             "permutation importance",
         ),
-        (tp.ResponseClassifier("wholebrain", pca_components=5), "pca_components"),
     ]:
         with pytest.raises(TxpredictError, match=message):
             tp.nested_cross_validate(model, cohort.X, cohort.y, return_maps=True)
+
+
+def test_fold_maps_of_a_model_with_pca(cohort):
+    model = tp.ResponseClassifier(
+        "wholebrain", pca_components=3, param_grid={"C": [0.1]}
+    )
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+    )
+    weights = result.maps.values("weights", "mean")
+    assert np.isfinite(weights).all() and np.count_nonzero(weights) > 0
+    # A fold's weights reproduce its model's test scores up to a constant.
+    fold = result.folds.iloc[0]
+    test = result.predictions.query("repeat == 0 and fold == 0")
+    voxels = tp.WholeBrainFeatures(verbose=0).fit_transform(
+        cohort.X.loc[test["participant_id"]]
+    )
+    offset = test["score"].to_numpy() - voxels @ result.maps.weights[0].astype(float)
+    assert fold["fold"] == 0
+    np.testing.assert_allclose(offset, offset[0], atol=1e-3 * np.ptp(test["score"]))

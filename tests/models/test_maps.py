@@ -88,3 +88,34 @@ def test_models_without_maps_say_why(cohort):
         _ = roi.pattern_img_
     with pytest.raises(AttributeError, match="no attribute 'not_a_thing'"):
         _ = roi.not_a_thing
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"select_percentile": 20},
+        {"pca_components": 5},
+        {"select_percentile": 50, "pca_components": 4},
+    ],
+    ids=["select", "pca", "select+pca"],
+)
+def test_maps_carry_the_weights_back_through_selection_and_pca(cohort, voxels, options):
+    """The weight map scores the patients as the model does (up to a constant)."""
+    model = tp.ResponseClassifier(
+        "wholebrain", TIGHT, param_grid={"C": [0.1]}, **options
+    ).fit(cohort.X, cohort.y)
+    decision = model.decision_function(cohort.X)
+    offset = decision - voxels @ model.coef_voxels_.astype(float)
+    np.testing.assert_allclose(offset, offset[0], atol=1e-3 * np.ptp(decision))
+    if "select_percentile" in options and "pca_components" not in options:
+        # Unselected voxels weigh nothing.
+        kept = model.fitted_pipeline().named_steps["select"].get_support()
+        assert np.all(model.coef_voxels_[~kept] == 0)
+        assert np.count_nonzero(model.coef_voxels_) <= kept.sum()
+    # The pattern is each voxel's covariance with that score over its variance.
+    centred = voxels - voxels.mean(axis=0)
+    score = decision - decision.mean()
+    expected = centred.T @ score / (len(score) - 1) / score.var(ddof=1)
+    np.testing.assert_allclose(
+        model.pattern_voxels_, expected, rtol=1e-3, atol=1e-6 * np.abs(expected).max()
+    )

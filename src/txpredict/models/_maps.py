@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 
 from txpredict.errors import TxpredictError
 from txpredict.features import RoiFeatures, WholeBrainFeatures
@@ -36,11 +37,6 @@ def why_no_maps(model, extractor, estimator, linear, voxels=True) -> str | None:
             "brain map; maps need features='wholebrain' (or "
             "'wholebrain+demographics')"
             + ("." if voxels else "; ROI models give a table of ROI weights.")
-        )
-    if model.select_percentile is not None or model.pca_components is not None:
-        return (
-            "maps of a model with select_percentile or pca_components are not "
-            "computed: its weights live on the selected or reduced features."
         )
     if not linear:
         return (
@@ -132,11 +128,37 @@ def image_weights_and_pattern(search, design, n_image):
             f"A map needs one weight per feature; {type(search[-1]).__name__} has "
             f"{len(coef)} rows of coef_ (more than two classes?)."
         )
-    coef = coef.ravel()
-    prepared = np.asarray(search[:-1].transform(design), dtype=np.float64)
+    # Feature selection and PCA are linear too: the classifier's weights over
+    # their outputs are carried back to the prepared features they came from.
+    first = next(
+        (k for k, (name, _) in enumerate(search.steps) if name in _REDUCTIONS),
+        len(search) - 1,
+    )
+    preparation = search[:first]
+    coef = np.asarray(coef.ravel(), dtype=np.float64)
+    for _, step in reversed(search.steps[first:-1]):
+        coef = _back_through(step, coef)
+    prepared = np.asarray(preparation.transform(design), dtype=np.float64)
     return weights_and_pattern(
         prepared[:, :n_image],
         coef[:n_image],
         prepared @ coef,
-        image_scale(search[:-1], n_image),
+        image_scale(preparation, n_image),
     )
+
+
+#: Steps between the preparation and the classifier that reduce the features.
+_REDUCTIONS = ("select", "pca")
+
+
+def _back_through(step, coef):
+    """Weights over a reduction's inputs that give the same score (up to a constant)."""
+    if isinstance(step, PCA):
+        # PCA(x) = (x - mean) @ components_.T (/ sqrt(explained_variance_)).
+        if step.whiten:
+            coef = coef / np.sqrt(step.explained_variance_)
+        return step.components_.T @ coef
+    support = step.get_support()  # a feature selector: unselected weigh 0
+    full = np.zeros(len(support))
+    full[support] = coef
+    return full
