@@ -579,3 +579,27 @@ def test_importance_section_errors_before_any_work(
     config.write_text(config.read_text().replace('features = "roi"', model))
     with pytest.raises(TxpredictError, match=message):
         read_config(config)
+
+
+def test_modality_run_on_voxels_writes_the_moderation_maps(tmp_path):
+    dataset = tmp_path / "study"
+    tp.make_synthetic_cohort(40, grid="fsl6", random_state=3, out_dir=dataset)
+    config = write_config(tmp_path, dataset, extra="")
+    text = config.read_text().replace("[data]", 'task = "modality"\n\n[data]')
+    text = text.replace('features = "roi"', 'features = "wholebrain"')
+    text = text.replace("C = [0.1, 1.0]", "C = [0.1]")
+    text = text.replace("n_permutations = 19", "n_permutations = 0")
+    config.write_text(text.replace("n_repeats = 2", "n_repeats = 1"))
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    names = {p.name for p in folder.iterdir()}
+    assert {"moderation_pattern.nii.gz", "moderation_weights.nii.gz"} <= names
+    # Voxel features: no unshrunk per-arm models, so no PAI intervals.
+    assert "pai_intervals.csv" not in names
+    selector, _ = tp.load_model(folder / "selector.skops")
+    written = nib.load(folder / "moderation_pattern.nii.gz")
+    np.testing.assert_allclose(
+        written.get_fdata(), selector.map_img(kind="pattern").get_fdata()
+    )
+    html = (folder / "report.html").read_text()
+    assert 'alt="Moderation map"' in html

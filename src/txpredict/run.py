@@ -153,6 +153,8 @@ _OUTPUTS = {
         "pai_correlations.csv",
         "selector_coefficients.csv",
         "pai_intervals.csv",
+        "moderation_pattern.nii.gz",
+        "moderation_weights.nii.gz",
         "selection_comparison.csv",
         "selector.skops",
         "report.html",
@@ -712,6 +714,8 @@ def run_modality(config: dict, *, progress=print) -> Path:
     ``pai_correlations.csv`` (ROI models: the out-of-fold PAI vs each ROI),
     ``selector_coefficients.csv`` (the final selector's, linear models),
     ``pai_intervals.csv`` (the final selector's per-patient PAI intervals),
+    ``moderation_{pattern,weights}.nii.gz`` (voxel selectors: the maps of
+    the difference of the arms' scores),
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
@@ -814,6 +818,9 @@ def run_modality(config: dict, *, progress=print) -> Path:
             coefficients.to_csv(tmp / "selector_coefficients.csv", index=False)
         if pai_intervals is not None:
             pai_intervals.to_csv(tmp / "pai_intervals.csv")
+        if final.maps_ is not None and len(final.arms_) == 2:
+            for kind in ("pattern", "weights"):
+                final.map_img(kind=kind).to_filename(tmp / f"moderation_{kind}.nii.gz")
         comparison.to_csv(tmp / "selection_comparison.csv")
         save_model(final, tmp / "selector.skops")
         (tmp / "report.html").write_text(html, encoding="utf-8")

@@ -472,3 +472,46 @@ def test_pai_correlations_and_refusals(frick_like):
         tp.evaluate_selection(
             tp.ModalitySelector("roi", "random_forest"), X, y, return_coefficients=True
         )
+
+
+def test_voxel_selector_maps_each_arm_and_their_difference(frick_like):
+    X, y = frick_like.X.iloc[:120], frick_like.y.iloc[:120]
+    grid = {"C": [0.1]}
+    selector = tp.ModalitySelector("wholebrain", param_grid=grid).fit(X, y)
+    arm = X["treatment"].to_numpy()
+    weights = {}
+    for name in ("CBT", "SSRI+CBT"):
+        own = tp.ResponseClassifier("wholebrain", param_grid=grid).fit(
+            X[arm == name], y[arm == name]
+        )
+        weights[name] = own.coef_voxels_
+        np.testing.assert_allclose(selector.maps_[name][0], own.coef_voxels_, rtol=1e-5)
+        np.testing.assert_allclose(
+            selector.maps_[name][1], own.pattern_voxels_, rtol=1e-4, atol=1e-7
+        )
+    term = "SSRI+CBT - CBT"
+    difference = weights["SSRI+CBT"].astype(float) - weights["CBT"].astype(float)
+    np.testing.assert_allclose(
+        selector.maps_[term][0], difference, rtol=1e-5, atol=1e-9
+    )
+    voxels = tp.WholeBrainFeatures(verbose=0).fit_transform(X).astype(float)
+    score = voxels @ difference
+    expected = (
+        (voxels - voxels.mean(0)).T
+        @ (score - score.mean())
+        / ((len(score) - 1) * score.var(ddof=1))
+    )
+    np.testing.assert_allclose(
+        selector.maps_[term][1], expected, rtol=1e-3, atol=1e-6 * np.abs(expected).max()
+    )
+    image = selector.map_img()  # the difference's pattern
+    assert image.shape == selector.extractor_.mask_img_.shape
+    mask = selector.extractor_.mask_img_.get_fdata() > 0
+    np.testing.assert_allclose(
+        image.get_fdata()[mask], selector.maps_[term][1], rtol=1e-6
+    )
+    with pytest.raises(TxpredictError, match="Unknown map term"):
+        selector.map_img("SSRI")
+    roi = tp.ModalitySelector("roi", param_grid=grid).fit(X, y)
+    with pytest.raises(TxpredictError, match="maps need voxel features"):
+        roi.map_img()

@@ -12,6 +12,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
+from txpredict.modality._maps import (
+    check_map_request,
+    selector_maps,
+    why_no_selector_maps,
+)
 from txpredict.modality._pai_intervals import (
     check_interval_request,
     fit_or_explain,
@@ -219,7 +224,37 @@ class ModalitySelector(BaseEstimator):
         self.interval_models_, self.no_pai_intervals_ = fit_or_explain(
             self.base_model(), design, np.asarray(y).astype(int), arm.to_numpy(), arms
         )
+        self.no_maps_ = why_no_selector_maps(self, design)
+        self.maps_ = (
+            selector_maps(self, design, arm.to_numpy())
+            if self.no_maps_ is None
+            else None
+        )
         return self
+
+    def map_img(self, term=None, kind="pattern"):
+        """A brain map of the fitted selector (voxel features, per-arm strategies).
+
+        Parameters
+        ----------
+        term : str or None, default=None
+            An arm (its own response model's map), or ``"<arm> - <first arm>"``
+            (the difference of their scores: where the predicted advantage
+            lives, the moderation map). None: the difference of the two arms.
+        kind : {"pattern", "weights"}, default="pattern"
+            The Haufe activation pattern (Cov(voxel, score) / Var(score) on
+            the training patients) or the weights (in the units of the
+            extracted voxels). See :mod:`txpredict.modality._maps`.
+
+        Returns
+        -------
+        Nifti1Image
+        """
+        check_is_fitted(self, "arms_")
+        if term is None:
+            term = f"{self.arms_[1]} - {self.arms_[0]}"
+        values = check_map_request(self, term, kind)
+        return self.extractor_.inverse_transform(values)
 
     def check_strategy(self):
         """Refuse an unknown ``strategy`` (before any work is done)."""

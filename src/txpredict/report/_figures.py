@@ -285,3 +285,22 @@ def importance_figure(importance) -> str:
     ax.set_xlabel("AUC drop with the feature shuffled (outer test folds)")
     fig.tight_layout()
     return _png(fig)
+
+
+def glass_brain_figure(images_and_titles) -> str:
+    """One glass brain per (image, title), stacked."""
+    from nilearn import plotting
+
+    rows = len(images_and_titles)
+    fig = plt.figure(figsize=(9, 2.6 * rows))
+    for row, (image, title) in enumerate(images_and_titles):
+        plotting.plot_glass_brain(
+            image,
+            figure=fig,
+            axes=(0.0, 1.0 - (row + 1) / rows, 1.0, 0.96 / rows),
+            plot_abs=False,
+            colorbar=True,
+            cmap="RdBu_r",
+            title=title,
+        )
+    return _png(fig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from txpredict.modality._uplift import qini_curve
-from txpredict.report._figures import _png, plt
+from txpredict.report._figures import _png, glass_brain_figure, plt
 from txpredict.report._html import page_header, table_cells, template
 
 
@@ -114,6 +114,20 @@ def render_modality_report(
     ``pai_intervals``: :meth:`ModalitySelector.pai_interval` of the final
     selector for the cohort's patients, or None.
     """
+    moderation = None
+    if getattr(selector, "maps_", None) is not None and len(result.arms) == 2:
+        a0, a1 = result.arms
+        moderation = glass_brain_figure(
+            [
+                (
+                    selector.map_img(kind="pattern"),
+                    f"moderation pattern: where the brain covaries with the "
+                    f"advantage of {a1} over {a0} (final selector)",
+                ),
+                (selector.map_img(a1), f"{a1}: its response model's pattern"),
+                (selector.map_img(a0), f"{a0}: its response model's pattern"),
+            ]
+        )
     intervals = None
     if pai_intervals is not None:
         low, high = pai_intervals["ci_low"], pai_intervals["ci_high"]
@@ -147,6 +161,7 @@ def render_modality_report(
         calibration_rows=calibration_rows,
         correlations=correlations,
         intervals=intervals,
+        moderation=moderation,
         figures={
             "pai": _pai_figure(result),
             "policy": _policy_figure(summary, result.arms),
