@@ -111,3 +111,17 @@ def test_bad_requests_are_explained(table):
         tp.permutation_importance(model(), X, y, n_permutations=0)
     with pytest.raises(TxpredictError, match="needs a ResponseClassifier"):
         tp.permutation_importance(tp.ResponseRegressor("roi"), X, y)
+
+
+def test_batched_route_equals_the_fold_by_fold_route(table):
+    """Same splits, same shuffles, same tuning: only the solver differs."""
+    X, y = table
+    model = tp.ResponseClassifier(
+        tp.PrecomputedFeatures(FEATURES), param_grid={"C": [0.01, 1.0]}
+    )
+    options = {"n_repeats": 2, "n_permutations": 5, "random_state": 4}
+    fast = tp.permutation_importance(model, X, y, **options)
+    slow = tp.permutation_importance(model, X, y, **options, fast_path=False)
+    np.testing.assert_allclose(
+        fast.attrs["folds"][FEATURES], slow.attrs["folds"][FEATURES], atol=2e-3
+    )
