@@ -27,7 +27,12 @@ next to nilearn's ``Decoder(estimator="svc")`` producing its ``coef_img_``
 nested; no screening, no standardisation) on the same images. Medians of 3
 runs.
 
-Usage: ``python benchmarks/maps.py [--quick] [--replicates 10]``
+Figure: the report's glass brains (mean pattern of the outer-fold models and
+its CV ratio) for one prognostic cohort of 200 patients on the 4 mm grid,
+written to ``benchmarks/results/maps_figure.png`` for the README.
+
+Usage: ``python benchmarks/maps.py [--quick] [--replicates 10]
+[--parts recovery,speed,figure]``
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import pandas as pd
 
 import txpredict as tp
 from _common import (
+    RESULTS,
     fit_nilearn_decoder,
     machine,
     median,
@@ -51,6 +57,7 @@ from _common import (
     write_parts,
 )
 from txpredict._images import mni_brain_mask
+from txpredict._io import write_bytes_atomic
 from txpredict.datasets._synthetic import _blob_weights
 from txpredict.features._rois import masked_voxel_indices
 
@@ -165,6 +172,30 @@ def speed_part(repeats, n, grid):
     }
 
 
+def figure_part(n, grid, seed=7):
+    """The README's map figure: the report's glass brains of one planted cohort.
+
+    Returns the PNG bytes of the outer-fold models' mean pattern and its CV
+    ratio (``txpredict.report``'s figure), for a prognostic cohort of ``n``.
+    """
+    import base64
+
+    from txpredict.report._figures import maps_figure
+
+    cohort = tp.make_synthetic_cohort(
+        n, effect="prognostic", grid=grid, random_state=seed
+    )
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("wholebrain", param_grid={"C": C_GRID}),
+        cohort.X,
+        cohort.y,
+        n_repeats=1,
+        return_maps=True,
+        random_state=seed,
+    )
+    return base64.b64decode(maps_figure(result.maps))
+
+
 def summarise(raw):
     numeric = raw.drop(columns=["seed"]).groupby(["effect", "n"])
     summary = numeric.agg(["mean", "std", "count"])
@@ -176,7 +207,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--replicates", type=int, default=10)
-    parser.add_argument("--parts", default="recovery,speed")
+    parser.add_argument("--parts", default="recovery,speed,figure")
     args = parser.parse_args(argv)
     sizes, speed = SIZES, (3, 100, "fsl2")
     if args.quick:
@@ -197,6 +228,10 @@ def main(argv=None):
         pd.set_option("display.width", 250)
         print(summary.round(3).T.to_string())
         result["recovery"] = summary.to_dict(orient="records")
+    png = None
+    if "figure" in parts:
+        png = figure_part(*((60, "fsl6") if args.quick else (200, "fsl4")))
+        print(f"map figure: {len(png)} bytes")
     if "speed" in parts:
         result["speed"] = speed_part(*speed)
         print(json.dumps(result["speed"]["median_seconds"], indent=1))
@@ -212,8 +247,13 @@ def main(argv=None):
     print(f"wall time {info['wall_seconds']:.0f} s")
     if args.quick:
         return
-    path = write_parts("maps", result, raw if "recovery" in parts else None)
-    print(f"wrote {path}")
+    if png is not None:
+        figure = RESULTS / "maps_figure.png"
+        write_bytes_atomic(figure, png)
+        print(f"wrote {figure}")
+    if set(parts) - {"figure"}:
+        path = write_parts("maps", result, raw if "recovery" in parts else None)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
