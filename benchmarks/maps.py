@@ -27,12 +27,20 @@ next to nilearn's ``Decoder(estimator="svc")`` producing its ``coef_img_``
 nested; no screening, no standardisation) on the same images. Medians of 3
 runs.
 
+Moderation: ``effect="interaction"`` cohorts (the dACC latent moderates the
+arm effect, the cuneus is prognostic) of n = 200 and 400 on the 4 mm grid,
+``--replicates`` each: the whole-brain T-learner selector (C tuned per arm
+over 3 values) and its moderation map (weights and Haufe pattern of the
+difference of the arms' scores). AUC of |value| ranking the dACC blob's
+voxels, and the cuneus blob's, above the voxels outside every blob; distance
+of the peak from the nearest dACC centre.
+
 Figure: the report's glass brains (mean pattern of the outer-fold models and
 its CV ratio) for one prognostic cohort of 200 patients on the 4 mm grid,
 written to ``benchmarks/results/maps_figure.png`` for the README.
 
 Usage: ``python benchmarks/maps.py [--quick] [--replicates 10]
-[--parts recovery,speed,figure]``
+[--parts recovery,speed,moderation,figure]``
 """
 
 from __future__ import annotations
@@ -64,6 +72,8 @@ from txpredict.features._rois import masked_voxel_indices
 SIZES = (100, 200, 400)
 C_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]
 N_BOOTSTRAPS = 50
+#: The moderation part's grid (three values: each arm tunes its own C).
+MODERATION_C_GRID = [0.01, 0.1, 1.0]
 THRESHOLDS = (1.96, 3.0)
 
 
@@ -72,15 +82,15 @@ def _voxels(mask):
     return masked_voxel_indices(mask)
 
 
-def _truth(grid, mask):
-    """Voxel labels in the extractor's voxel order: planted, other, or neither."""
+def _truth(grid, mask, region="cuneus"):
+    """Voxel labels in the extractor's voxel order: ``region``'s blob, or no blob."""
     blobs = _blob_weights(grid, mni_brain_mask(grid).ravel(order="F"))
     weight = {}
-    for region, (index, values) in blobs.items():
+    for name, (index, values) in blobs.items():
         full = np.zeros(grid.n_voxels, dtype=np.float32)  # Fortran-order flat
         full[index] = values
-        weight[region] = full[_voxels(mask)]
-    planted = weight["cuneus"] >= 0.5
+        weight[name] = full[_voxels(mask)]
+    planted = weight[region] >= 0.5
     outside = np.all([w < 0.01 for w in weight.values()], axis=0)
     return planted, outside
 
@@ -93,8 +103,8 @@ def _auc(values, planted, outside):
     return u / (len(positives) * len(negatives))
 
 
-def _peak_distance(values, coords):
-    centres = np.array([r.center for r in tp.default_rois() if "cuneus" in r.name])
+def _peak_distance(values, coords, region="cuneus"):
+    centres = np.array([r.center for r in tp.default_rois() if region in r.name])
     peak = coords[np.argmax(np.abs(values))]
     return float(np.min(np.linalg.norm(centres - peak, axis=1)))
 
@@ -172,6 +182,34 @@ def speed_part(repeats, n, grid):
     }
 
 
+def moderation_replicate(n, seed, grid="fsl4"):
+    """A selector's moderation map on a dACC x arm cohort: which region it finds.
+
+    ``effect="interaction"``: the dACC latent moderates the arm effect, the
+    cuneus is prognostic. The moderation pattern (the Haufe pattern of the
+    difference of the arms' scores) should rank the dACC blob's voxels above
+    the voxels outside every blob; the cuneus, prognostic under both arms,
+    much less.
+    """
+    cohort = tp.make_synthetic_cohort(
+        n, effect="interaction", grid=grid, random_state=seed
+    )
+    selector = tp.ModalitySelector("wholebrain", param_grid={"C": MODERATION_C_GRID})
+    selector.fit(cohort.X, cohort.y)
+    extractor = selector.extractor_
+    coords = extractor.grid_.world_coordinates()[_voxels(extractor.output_mask_)]
+    row = {"n": n, "seed": seed}
+    for kind in ("pattern", "weights"):
+        values = selector.maps_["SSRI+CBT - CBT"][0 if kind == "weights" else 1]
+        for region in ("dACC", "cuneus"):
+            planted, outside = _truth(extractor.grid_, extractor.output_mask_, region)
+            row[f"moderation_{kind}_{region}_auc"] = _auc(values, planted, outside)
+        row[f"moderation_{kind}_peak_to_dACC_mm"] = _peak_distance(
+            values, coords, "dACC"
+        )
+    return row
+
+
 def figure_part(n, grid, seed=7):
     """The README's map figure: the report's glass brains of one planted cohort.
 
@@ -207,7 +245,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--replicates", type=int, default=10)
-    parser.add_argument("--parts", default="recovery,speed,figure")
+    parser.add_argument("--parts", default="recovery,speed,moderation,figure")
     args = parser.parse_args(argv)
     sizes, speed = SIZES, (3, 100, "fsl2")
     if args.quick:
@@ -228,6 +266,18 @@ def main(argv=None):
         pd.set_option("display.width", 250)
         print(summary.round(3).T.to_string())
         result["recovery"] = summary.to_dict(orient="records")
+    if "moderation" in parts:
+        moderation_sizes = (60,) if args.quick else (200, 400)
+        rows = [
+            moderation_replicate(n, 2000 * n + r, "fsl6" if args.quick else "fsl4")
+            for n in moderation_sizes
+            for r in range(args.replicates)
+        ]
+        frame = pd.DataFrame(rows).drop(columns="seed")
+        moderation = frame.groupby("n").agg(["mean", "std"])
+        moderation.columns = [f"{a}_{b}" for a, b in moderation.columns]
+        print(moderation.round(3).T.to_string())
+        result["moderation"] = moderation.reset_index().to_dict(orient="records")
     png = None
     if "figure" in parts:
         png = figure_part(*((60, "fsl6") if args.quick else (200, "fsl4")))
