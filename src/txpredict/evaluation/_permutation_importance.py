@@ -20,7 +20,6 @@ from __future__ import annotations
 import joblib
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
@@ -30,7 +29,7 @@ from txpredict.model_selection._runner import Runner
 from txpredict.model_selection._schemes import outer_splits
 from txpredict.model_selection._validation import prepare_inputs
 from txpredict.models import ResponseClassifier
-from txpredict.stats import fast_auc
+from txpredict.stats import corrected_resampled_interval, fast_auc
 
 
 def permutation_importance(
@@ -283,14 +282,11 @@ def _score(predictor, design):
 
 def _summary(drops, n_train, n_test, confidence) -> dict:
     """Mean, Nadeau-Bengio corrected interval and spread of the folds' drops."""
-    J = len(drops)
-    mean = float(drops.mean())
-    se = np.sqrt((1 / J + n_test / n_train) * drops.var(ddof=1)) if J > 1 else np.nan
-    half = stats.t.ppf(0.5 + confidence / 2, df=J - 1) * se if J > 1 else np.nan
+    mean, low, high = corrected_resampled_interval(drops, n_train, n_test, confidence)
     return {
         "auc_drop": mean,
-        "ci_low": mean - half,
-        "ci_high": mean + half,
-        "sd_across_folds": float(drops.std(ddof=1)) if J > 1 else np.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "sd_across_folds": float(drops.std(ddof=1)) if len(drops) > 1 else np.nan,
         "folds_positive": float(np.mean(drops > 0)),
     }

@@ -56,6 +56,7 @@ from txpredict.stats._regression import (
 )
 from txpredict.stats._resampling import check_permutable, n_arrangements, permute
 from txpredict.stats._tests import (
+    corrected_resampled_interval,
     corrected_resampled_ttest,
     delong_test,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "check_permutable",
     "cohens_h",
     "confusion_counts",
+    "corrected_resampled_interval",
     "corrected_resampled_ttest",
     "cv_estimates",
     "cv_intervals",

@@ -75,3 +75,30 @@ def corrected_resampled_ttest(differences, n_train, n_test) -> dict:
         "df": J - 1,
         "p_value": float(p),
     }
+
+
+def corrected_resampled_interval(values, n_train, n_test, confidence=0.95):
+    """Mean of per-fold values and its Nadeau-Bengio corrected t interval.
+
+    The variance of the mean of J fold values is (1/J + n_test/n_train) s^2
+    (Nadeau & Bengio 2003): the folds share training patients, so their
+    spread alone understates it.
+
+    Returns
+    -------
+    (mean, low, high) : tuple of float
+        ``low`` and ``high`` are NaN with fewer than 2 folds.
+
+    Examples
+    --------
+    >>> mean, low, high = corrected_resampled_interval([0.1, 0.2, 0.3], 80, 20)
+    >>> round(mean, 3), round(low, 3) < 0.2 < round(high, 3)
+    (0.2, True)
+    """
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, np.nan, np.nan
+    se = np.sqrt((1 / len(v) + n_test / n_train) * v.var(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df=len(v) - 1) * se)
+    return mean, mean - half, mean + half
