@@ -46,7 +46,7 @@ from txpredict.stats import (
     MEASURES,
     METHODS,
     binary_metrics,
-    calibration_measures,
+    calibration_over_repeats,
     cohens_h,
     corrected_resampled_ttest,
     policy_intervals,
@@ -434,25 +434,14 @@ class SelectionResult:
             ``slope`` (1 when perfect; below 1: too extreme), ``brier``;
             columns ``estimate`` and ``sd_across_repeats``.
         """
-        measures = ["observed", "mean_predicted", "intercept", "slope", "brier"]
         frames = {}
         for arm in self.arms:
             received = self.predictions[self.predictions["received"] == arm]
-            table = pd.DataFrame(
-                [
-                    calibration_measures(part["y_true"], part[f"p_{arm}"])
-                    for _, part in received.groupby("repeat")
-                ]
-            )[measures]
-            frames[arm] = pd.DataFrame(
-                {
-                    "estimate": table.mean(),
-                    "sd_across_repeats": (
-                        table.std(ddof=1) if len(table) > 1 else np.nan
-                    ),
-                }
+            frames[arm] = calibration_over_repeats(
+                (part["y_true"], part[f"p_{arm}"])
+                for _, part in received.groupby("repeat")
             )
-        return pd.concat(frames, names=["arm", "measure"])
+        return pd.concat(frames, names=["arm"])
 
     @property
     def weights(self) -> np.ndarray:

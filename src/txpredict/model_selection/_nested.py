@@ -44,7 +44,7 @@ from txpredict.stats import (
     METRICS,
     CVPredictions,
     binary_metrics,
-    calibration_measures,
+    calibration_over_repeats,
     check_permutable,
     confusion_counts,
     cv_estimates,
@@ -470,19 +470,12 @@ class NestedCVResult:
             Intervals are not given: their coverage has not been measured.
             Empty when the classifier gives no probabilities.
         """
-        rows = []
-        for _, part in self.predictions.groupby("repeat"):
-            if part["probability"].isna().all():
-                return pd.DataFrame(columns=["estimate", "sd_across_repeats"])
-            rows.append(calibration_measures(part["y_true"], part["probability"]))
-        measures = ["observed", "mean_predicted", "intercept", "slope", "brier"]
-        table = pd.DataFrame(rows)[measures]
-        return pd.DataFrame(
-            {
-                "estimate": table.mean(),
-                "sd_across_repeats": table.std(ddof=1) if len(table) > 1 else np.nan,
-            }
-        ).rename_axis("measure")
+        if self.predictions["probability"].isna().all():
+            return pd.DataFrame(columns=["estimate", "sd_across_repeats"])
+        return calibration_over_repeats(
+            (part["y_true"], part["probability"])
+            for _, part in self.predictions.groupby("repeat")
+        )
 
     def decision_curve(self, thresholds=None) -> pd.DataFrame:
         """Net benefit of acting on the model's probabilities (Vickers & Elkin 2006).

@@ -42,7 +42,9 @@ from txpredict.stats._policy import (
     policy_measures,
 )
 from txpredict.stats._probability import (
+    CALIBRATION_MEASURES,
     calibration_measures,
+    calibration_over_repeats,
     decision_curve,
     prior_shift,
 )
@@ -62,6 +64,7 @@ from txpredict.stats._tests import (
 )
 
 __all__ = [
+    "CALIBRATION_MEASURES",
     "DEFAULT_COMPARISON_METHODS",
     "DEFAULT_METHODS",
     "DEFAULT_POLICY_METHODS",
@@ -75,6 +78,7 @@ __all__ = [
     "CVPredictions",
     "binary_metrics",
     "calibration_measures",
+    "calibration_over_repeats",
     "check_permutable",
     "cohens_h",
     "confusion_counts",

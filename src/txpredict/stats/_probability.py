@@ -83,6 +83,34 @@ def calibration_measures(y, probability) -> dict:
     }
 
 
+#: The calibration measures a CV result reports, in order.
+CALIBRATION_MEASURES = ("observed", "mean_predicted", "intercept", "slope", "brier")
+
+
+def calibration_over_repeats(parts) -> pd.DataFrame:
+    """:func:`calibration_measures` of each repeat's (y, probability), averaged.
+
+    Parameters
+    ----------
+    parts : iterable of (y, probability)
+        One pair per repeat of a cross-validation (every patient once).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by measure (:data:`CALIBRATION_MEASURES`): ``estimate`` (mean
+        over repeats) and ``sd_across_repeats``.
+    """
+    table = pd.DataFrame([calibration_measures(y, p) for y, p in parts])
+    table = table[list(CALIBRATION_MEASURES)]
+    return pd.DataFrame(
+        {
+            "estimate": table.mean(),
+            "sd_across_repeats": table.std(ddof=1) if len(table) > 1 else np.nan,
+        }
+    ).rename_axis("measure")
+
+
 def decision_curve(y, probability, thresholds):
     """Net benefit at each threshold probability (Vickers & Elkin 2006).
 
