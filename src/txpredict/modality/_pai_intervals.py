@@ -31,9 +31,9 @@ class IntervalModels:
     coef, covariance : dict of str to ndarray
         Per arm: intercept and coefficients, and their covariance.
     columns : ndarray of int
-        The prepared columns the models use: a one-hot encoding's last level
-        (or any column that is a combination of the others and the
-        intercept) is dropped, else the likelihood has no unique maximum.
+        The prepared columns the models use: one level of a one-hot encoding
+        (any column that is a combination of the others and the intercept)
+        is dropped, else the likelihood has no unique maximum.
     """
 
     def __init__(self, preparation, coef, covariance, columns):
