@@ -103,6 +103,8 @@ _SECTIONS = {
     # tabular features): shuffles per feature and fold, optional groups.
     "importance": {"n_permutations", "features"},
 }
+#: Shuffles per feature and outer fold of an [importance] section that names none.
+DEFAULT_IMPORTANCE_PERMUTATIONS = 20
 #: Feature sets with few enough columns to permute one by one.
 _PERMUTABLE_FEATURES = ("roi", "roi+demographics", "demographics")
 _TASKS = ("response", "modality", "regression")
@@ -213,7 +215,7 @@ def _check_importance(config, path):
     importance = config.get("importance")
     if not importance:
         return
-    n = importance.get("n_permutations", 20)
+    n = importance.get("n_permutations", DEFAULT_IMPORTANCE_PERMUTATIONS)
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise TxpredictError(
             f"{path}: [importance] n_permutations must be a non-negative integer "
@@ -545,7 +547,11 @@ def _permutation_importance(config, model, X, y, cv, groups, progress):
     from txpredict.evaluation import permutation_importance
 
     importance = config.get("importance") or {}
-    n = importance.get("n_permutations", 20) if importance else 0
+    n = (
+        importance.get("n_permutations", DEFAULT_IMPORTANCE_PERMUTATIONS)
+        if importance
+        else 0
+    )
     if not n:
         return None
     progress(f"Permutation importance ({n} shuffles per feature and fold) ...")

@@ -163,26 +163,18 @@ def roi_figure(rois) -> str | None:
 
 def maps_figure(maps) -> str:
     """Glass brains of the outer-fold models' mean pattern and its CV ratio."""
-    from nilearn import plotting
-
-    fig = plt.figure(figsize=(9, 5.2))
-    for row, (statistic, title) in enumerate(
+    return glass_brain_figure(
         [
-            ("mean", "pattern (Haufe), mean of the outer-fold models"),
-            ("ratio", "its CV ratio: mean / SD across the outer-fold models"),
+            (
+                maps.to_img("pattern", "mean"),
+                "pattern (Haufe), mean of the outer-fold models",
+            ),
+            (
+                maps.to_img("pattern", "ratio"),
+                "its CV ratio: mean / SD across the outer-fold models",
+            ),
         ]
-    ):
-        image = maps.to_img("pattern", statistic)
-        plotting.plot_glass_brain(
-            image,
-            figure=fig,
-            axes=(0.0, 0.5 - 0.5 * row, 1.0, 0.48),
-            plot_abs=False,
-            colorbar=True,
-            cmap="RdBu_r",
-            title=title,
-        )
-    return _png(fig)
+    )
 
 
 def forest_figure(per_site, heterogeneity) -> str:
