@@ -86,7 +86,12 @@ PLAN = {
     "regression": {"prognostic": 100},
     "regression_comparison": {"none": 50, "demographics": 50},
 }
-QUICK_PLAN = {part: dict.fromkeys(plan, 2) for part, plan in PLAN.items()}
+QUICK_PLAN = {part: dict.fromkeys(plan, 1) for part, plan in PLAN.items()}
+#: --quick only checks that every part runs: the regressor's generic route is slow.
+QUICK_OPTIONS = {
+    "regression": {"n_repeats": 1},
+    "regression_comparison": {"n_repeats": 1},
+}
 PERMUTATIONS = 99
 #: The regressor runs the generic (GridSearchCV) route: fewer repeats, 3 alphas.
 REGRESSION_REPEATS = 5
@@ -315,7 +320,7 @@ def selection_comparison_replicate(pool, truth, n, seed):
     ]
 
 
-def regression_replicate(pool, truth, n, seed):
+def regression_replicate(pool, truth, n, seed, n_repeats=REGRESSION_REPEATS):
     """Intervals of r, R^2 and MAE of a ridge regressor of the symptom change."""
     rng = np.random.default_rng(seed)
     X, change = _draw(pool, n, rng, outcome="change")
@@ -324,7 +329,7 @@ def regression_replicate(pool, truth, n, seed):
         model,
         X,
         change,
-        n_repeats=REGRESSION_REPEATS,
+        n_repeats=n_repeats,
         random_state=int(rng.integers(2**31)),
     )
     predicted = model.fit(X, change).predict(truth)
@@ -342,7 +347,7 @@ def regression_replicate(pool, truth, n, seed):
     ]
 
 
-def regression_comparison_replicate(pool, truth, n, seed):
+def regression_comparison_replicate(pool, truth, n, seed, n_repeats=REGRESSION_REPEATS):
     """compare() of two regressors of the symptom change, neither better.
 
     ``effect="none"``: ROI vs demographics, neither with signal;
@@ -365,7 +370,7 @@ def regression_comparison_replicate(pool, truth, n, seed):
     )
     a, b = (
         tp.nested_cross_validate(
-            m, X, change, n_repeats=REGRESSION_REPEATS, random_state=split_seed
+            m, X, change, n_repeats=n_repeats, random_state=split_seed
         )
         for m in (a, b)
     )
@@ -396,20 +401,20 @@ PARTS = {
 }
 
 
-def _run(part, pool, truth, n, seed):
+def _run(part, pool, truth, n, seed, options):
     """One replicate; a draw the functions refuse (too few of a class) is redrawn."""
     for attempt in range(20):
         try:
-            rows = PARTS[part](pool, truth, n, [seed, attempt])
+            rows = PARTS[part](pool, truth, n, [seed, attempt], **options)
         except tp.errors.TxpredictError:
             continue
         return [{**row, "attempt": attempt} for row in rows]
     raise RuntimeError(f"{part}: no usable cohort of n={n} in 20 draws")
 
 
-def _run_chunk(part, pool, truth, n, seeds):
+def _run_chunk(part, pool, truth, n, seeds, options):
     """Several replicates per task: the population is shipped once per task."""
-    return [_run(part, pool, truth, n, int(seed)) for seed in seeds]
+    return [_run(part, pool, truth, n, int(seed), options) for seed in seeds]
 
 
 # -- summary ---------------------------------------------------------------------
@@ -653,7 +658,7 @@ def main(argv=None):
     if args.replicates is not None:
         plan = {part: dict.fromkeys(p, args.replicates) for part, p in PLAN.items()}
     if args.quick:
-        plan, sizes, pool_size, args.n_true = QUICK_PLAN, (40,), 400, 400
+        plan, sizes, pool_size, args.n_true = QUICK_PLAN, (40,), 200, 200
     parts = args.parts.split(",")
     start = time.perf_counter()
     effects = sorted({e for p in parts for e in plan[p]})
@@ -676,6 +681,7 @@ def main(argv=None):
             print(f"{part}: reused {finished}")
             continue
         first = len(raw)
+        options = QUICK_OPTIONS.get(part, {}) if args.quick else {}
         for effect, replicates in plan[part].items():
             pool, truth = pools[effect]
             for n in sizes:
@@ -684,7 +690,7 @@ def main(argv=None):
                 ).generate_state(replicates)
                 chunks = np.array_split(seeds, max(1, len(seeds) // CHUNK))
                 out = joblib.Parallel(n_jobs=args.n_jobs)(
-                    joblib.delayed(_run_chunk)(part, pool, truth, n, chunk)
+                    joblib.delayed(_run_chunk)(part, pool, truth, n, chunk, options)
                     for chunk in chunks
                 )
                 for r, rows in enumerate(rows for chunk in out for rows in chunk):

@@ -5,20 +5,30 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 import txpredict as tp
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Two workers (``-n 2 --dist loadgroup``): one test file per worker at a time.
+class _FileScheduling(LoadFileScheduling):
+    """One test file per worker at a time, except the benchmark scripts.
 
-    A file's module fixtures are then built once; the benchmark scripts'
-    quick runs are independent and slow, so each is a group of its own.
+    A file's module fixtures are then built once (a file split over two
+    workers builds them twice, concurrently); the benchmark scripts' quick
+    runs are independent and slow, so each is a unit of its own.  A scheduler
+    rather than ``xdist_group`` marks: xdist 3.8 applies those marks by
+    renaming the node ids, which pytest 9 no longer lets it do, and the
+    groups were then silently ignored.
     """
-    for item in items:
-        group = item.nodeid if item.path.name == "test_benchmarks.py" else item.path
-        item.add_marker(pytest.mark.xdist_group(str(group)))
+
+    def _split_scope(self, nodeid):
+        if nodeid.startswith("tests/test_benchmarks.py::"):
+            return nodeid
+        return super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    return _FileScheduling(config, log)
 
 
 # Asymmetric on purpose: a swapped axis changes the shape and gets caught.

@@ -12,8 +12,6 @@ import datetime
 import warnings
 from importlib.metadata import version
 
-import skops.io as sio
-
 from txpredict._io import atomic_path
 from txpredict.errors import TxpredictError
 
@@ -71,6 +69,8 @@ def save_model(model, path) -> None:
     True
     """
     with atomic_path(path) as tmp:
+        import skops.io as sio  # imported when used: it imports all of sklearn
+
         sio.dump({"model": model, "provenance": _provenance(model)}, tmp)
 
 
@@ -90,6 +90,8 @@ def load_model(path, *, trusted=()):
     provenance : dict
         Versions, training cohort hash and date.
     """
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
