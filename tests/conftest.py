@@ -27,6 +27,7 @@ class _FileScheduling(LoadFileScheduling):
         return super()._split_scope(nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # a known hook only where xdist is loaded
 def pytest_xdist_make_scheduler(config, log):
     return _FileScheduling(config, log)
 
