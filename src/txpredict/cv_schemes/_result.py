@@ -9,17 +9,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
 from txpredict._io import atomic_directory
 from txpredict.cv_schemes._schemes import SCHEMES
-from txpredict.report._figures import png_bytes
+from txpredict.report._figures import png_bytes, subplots
 
 _METRICS = {"balanced_accuracy": "ba", "auc": "auc"}
 _REFERENCES = ("loo_unweighted", "loo_prior_only")  # off the bias plot's scale
@@ -89,7 +85,7 @@ class CVSchemesResult:
         """Distribution of each scheme's estimates per n, with the true values."""
         e = self.estimates[self.estimates["effect"] == effect]
         sizes = sorted(e["n"].unique())
-        fig, axes = plt.subplots(
+        fig, axes = subplots(
             1, len(sizes), figsize=(3.2 * len(sizes), 4), sharey=True, squeeze=False
         )
         for ax, n in zip(axes[0], sizes, strict=True):
@@ -124,7 +120,7 @@ class CVSchemesResult:
         s = self.summary()
         short = _METRICS[metric]
         effects = list(dict.fromkeys(s["effect"]))
-        fig, axes = plt.subplots(
+        fig, axes = subplots(
             2, len(effects), figsize=(5 * len(effects), 7), squeeze=False, sharex=True
         )
         for j, effect in enumerate(effects):

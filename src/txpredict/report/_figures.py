@@ -1,4 +1,10 @@
-"""Report figures as base64 PNG (matplotlib, Agg backend: no display needed)."""
+"""Report figures as base64 PNG.
+
+The figures are made with matplotlib's object-oriented API (``Figure``), not
+pyplot: importing txpredict neither picks nor changes the user's backend (a
+notebook keeps its inline plots, a headless server needs no display), and no
+figure is left open in pyplot's registry.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,24 @@ import base64
 import io
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from sklearn.metrics import roc_curve
 
 _FPR = np.linspace(0, 1, 101)
 
 
+def subplots(nrows=1, ncols=1, *, figsize, **options):
+    """``pyplot.subplots`` without pyplot: a new figure and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **options)
+
+
 def png_bytes(fig) -> bytes:
-    """The figure as PNG (the reports' resolution); the figure is closed."""
+    """The figure as PNG (the reports' resolution)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -50,7 +60,7 @@ def roc_figure(result, n_boot=200, random_state=0) -> str:
         )
         curves.append(_tpr_at(y[idx], score[idx]))
     low, high = np.percentile(curves, [2.5, 97.5], axis=0)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = subplots(figsize=(4.5, 4.5))
     ax.fill_between(_FPR, low, high, alpha=0.3, label="95% bootstrap band")
     ax.plot(_FPR, _tpr_at(y, score), lw=2, label="model")
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
@@ -69,7 +79,7 @@ def confusion_figure(result) -> str:
             for t in (0, 1)
         ]
     )
-    fig, ax = plt.subplots(figsize=(3.8, 3.3))
+    fig, ax = subplots(figsize=(3.8, 3.3))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, f"{value:.1f}", ha="center", va="center")
@@ -88,7 +98,7 @@ def confusion_figure(result) -> str:
 
 def folds_figure(results: dict) -> str:
     """Per-fold AUC and balanced accuracy of each model."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(8, 3.2), sharey=True)
     rng = np.random.default_rng(0)
     for ax, metric in zip(axes, ("auc", "balanced_accuracy"), strict=True):
         for k, result in enumerate(results.values()):
@@ -105,7 +115,7 @@ def folds_figure(results: dict) -> str:
 
 def baseline_figure(summaries: dict) -> str:
     """Estimates with 95% intervals of each model, for AUC and balanced accuracy."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(8, 3.2), sharey=True)
     for ax, metric in zip(axes, ("auc", "balanced_accuracy"), strict=True):
         for k, summary in enumerate(summaries.values()):
             row = summary.loc[metric]
@@ -136,10 +146,10 @@ def roi_figure(rois) -> str | None:
         return None
     from nilearn import plotting
 
-    fig = plt.figure(figsize=(9, 2.6))
+    fig = Figure(figsize=(9, 2.6))
     # Value i is tab10's colour i (vmin 0, vmax 9), so the legend can match it.
     values = np.arange(len(spheres), dtype=float) % 10
-    colors = [plt.get_cmap("tab10")(int(v)) for v in values]
+    colors = [matplotlib.colormaps["tab10"](int(v)) for v in values]
     plotting.plot_markers(
         values,
         [r.center for r in spheres],
@@ -154,7 +164,7 @@ def roi_figure(rois) -> str | None:
     )
     # Which dot is which: a legend of the ROI names in the dots' colours.
     handles = [
-        plt.Line2D([], [], marker="o", linestyle="", color=color, label=r.name)
+        Line2D([], [], marker="o", linestyle="", color=color, label=r.name)
         for r, color in zip(spheres, colors, strict=True)
     ]
     fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
@@ -179,7 +189,7 @@ def maps_figure(maps) -> str:
 
 def forest_figure(per_site, heterogeneity) -> str:
     """Per-site balanced accuracy and AUC with 95% intervals, and the pooled one."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 1.2 + 0.45 * len(per_site)), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(8, 1.2 + 0.45 * len(per_site)), sharey=True)
     positions = np.arange(len(per_site))[::-1] + 1
     for ax, metric in zip(axes, ("balanced_accuracy", "auc"), strict=True):
         estimate = per_site[metric].to_numpy()
@@ -225,7 +235,7 @@ def calibration_figure(result, n_bins=5) -> str:
     y = result.predictions["y_true"].to_numpy()
     order = np.argsort(p, kind="stable")
     bins = np.array_split(order, n_bins)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.plot(
         [p[b].mean() for b in bins],
@@ -247,7 +257,7 @@ def calibration_figure(result, n_bins=5) -> str:
 
 def decision_curve_figure(curve) -> str:
     """Net benefit of the model, treat-all and treat-none by threshold."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     t = curve.index.to_numpy()
     ax.plot(t, curve["net_benefit"], lw=2, label="act on the model")
     ax.plot(t, curve["treat_all"], lw=1, label="treat all")
@@ -266,7 +276,7 @@ def decision_curve_figure(curve) -> str:
 def importance_figure(importance) -> str:
     """Each feature's AUC drop on the outer test folds, with its interval."""
     table = importance.sort_values("auc_drop")
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.2))
+    fig, ax = subplots(figsize=(6, 0.35 * len(table) + 1.2))
     y = np.arange(len(table))
     error = np.vstack(
         [table["auc_drop"] - table["ci_low"], table["ci_high"] - table["auc_drop"]]
@@ -284,7 +294,7 @@ def glass_brain_figure(images_and_titles) -> str:
     from nilearn import plotting
 
     rows = len(images_and_titles)
-    fig = plt.figure(figsize=(9, 2.6 * rows))
+    fig = Figure(figsize=(9, 2.6 * rows))
     for row, (image, title) in enumerate(images_and_titles):
         plotting.plot_glass_brain(
             image,

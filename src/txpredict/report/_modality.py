@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from txpredict.modality._uplift import qini_curve
-from txpredict.report._figures import _png, glass_brain_figure, plt
+from txpredict.report._figures import _png, glass_brain_figure, subplots
 from txpredict.report._html import page_header, table_cells, template
 
 
@@ -13,7 +13,7 @@ def _pai_figure(result):
     p = result.predictions
     a0, a1 = result.arms[:2]
     pai = p[f"p_{a1}"] - p[f"p_{a0}"]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = subplots(figsize=(5, 3.2))
     for arm in result.arms:
         ax.hist(pai[p["received"] == arm], bins=20, alpha=0.5, label=f"received {arm}")
     ax.axvline(0, color="k", lw=1)
@@ -30,7 +30,7 @@ def _pai_interval_figure(intervals, arms):
     """Each patient's PAI interval (final selector), sorted by its centre."""
     ordered = intervals.sort_values("pai_unshrunk")
     x = np.arange(len(ordered))
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = subplots(figsize=(7, 3.2))
     ax.vlines(x, ordered["ci_low"], ordered["ci_high"], color="0.7", lw=1)
     ax.plot(x, ordered["pai_unshrunk"], ".", ms=3, label="unshrunk PAI (centre)")
     ax.plot(x, ordered["pai"], ".", ms=3, label="selector's PAI")
@@ -52,7 +52,7 @@ def _policy_figure(summary, arms):
         *[f"everyone_{a}" for a in arms],
         "random_allocation",
     ]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = subplots(figsize=(7, 3.2))
     ax.bar(range(len(names)), summary.loc[names, "estimate"])
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=25, ha="right")
@@ -66,7 +66,7 @@ def _qini_figure(result):
     fraction, q = qini_curve(
         p["y_true"], p["received"] == a1, p[f"p_{a1}"] - p[f"p_{a0}"]
     )
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig, ax = subplots(figsize=(4.5, 3.5))
     ax.plot(fraction, q, label="PAI ranking")
     ax.plot([0, 1], [0, q[-1]], "k--", label="random ranking")
     ax.set(
@@ -87,7 +87,7 @@ def _features_figure(result, roi_features):
         roi_features.index.astype(str)
     )
     columns = list(roi_features.columns)[:6]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         1, len(columns), figsize=(2.2 * len(columns), 2.4), sharey=True
     )
     for ax, column in zip(np.atleast_1d(axes), columns, strict=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from txpredict.report._figures import _png, plt
+from txpredict.report._figures import _png, subplots
 from txpredict.report._html import describe_model, page_header, table_cells, template
 
 
@@ -10,7 +10,7 @@ def _scatter_figure(result):
     by_subject = result.predictions.groupby("participant_id")
     observed = by_subject["y_true"].first()
     predicted = by_subject["y_pred"].mean()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = subplots(figsize=(4.5, 4.5))
     ax.scatter(observed, predicted, s=10, alpha=0.7)
     low = min(observed.min(), predicted.min())
     high = max(observed.max(), predicted.max())
