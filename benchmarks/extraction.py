@@ -62,10 +62,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-subjects", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="10 subjects, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="6 subjects, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n_subjects, args.repeats = 10, 1
+        args.n_subjects, args.repeats = 6, 1
 
     work = Path(tempfile.mkdtemp(prefix="txpredict_bench_"))
     try:

@@ -109,8 +109,8 @@ def _peak_distance(values, coords, region="cuneus"):
     return float(np.min(np.linalg.norm(centres - peak, axis=1)))
 
 
-def replicate(effect, n, seed):
-    cohort = tp.make_synthetic_cohort(n, effect=effect, grid="fsl4", random_state=seed)
+def replicate(effect, n, seed, grid="fsl4"):
+    cohort = tp.make_synthetic_cohort(n, effect=effect, grid=grid, random_state=seed)
     tuned = tp.ResponseClassifier("wholebrain", param_grid={"C": C_GRID})
     result = tp.nested_cross_validate(
         tuned, cohort.X, cohort.y, n_repeats=1, return_maps=True, random_state=seed
@@ -259,7 +259,10 @@ def main(argv=None):
         for effect, n in settings:
             offset = 500 if effect == "none" else 0  # its own cohorts
             for r in range(args.replicates):
-                rows.append(replicate(effect, n, 1000 * n + offset + r))
+                seed = 1000 * n + offset + r
+                rows.append(
+                    replicate(effect, n, seed, "fsl6" if args.quick else "fsl4")
+                )
             print(f"{effect} n={n}: {args.replicates} replicates", flush=True)
         raw = pd.DataFrame(rows)
         summary = summarise(raw)

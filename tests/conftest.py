@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores, each with a 2-thread BLAS, oversubscribe the
+    # machine and OpenBLAS's spinning threads then slow the linear algebra
+    # down 2-5x (measured on the voxel tests). One thread per worker; set
+    # before numpy loads its BLAS, and inherited by the subprocesses the tests
+    # start (benchmark scripts, notebook kernels).
+    for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_variable] = "1"
+
 import nibabel as nib
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 from xdist.scheduler import LoadFileScheduling
 
 import txpredict as tp
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    threadpool_limits(1)  # a BLAS a plugin may have loaded before this file
 
 
 class _FileScheduling(LoadFileScheduling):

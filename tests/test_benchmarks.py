@@ -1,5 +1,6 @@
 """The benchmark scripts still run (their --quick size; no result is written)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,11 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+#: joblib runs every Parallel call in-process: the suite already keeps both
+#: cores busy (one test file per xdist worker), so worker pools would only add
+#: their start-up (each worker imports txpredict) and contention, doubling
+#: these runs. That results do not depend on n_jobs is tested where it matters.
+SEQUENTIAL = {**os.environ, "JOBLIB_MULTIPROCESSING": "0"}
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -27,6 +33,7 @@ def test_benchmark_runs_quick(script):
         capture_output=True,
         text=True,
         timeout=300,
+        env=SEQUENTIAL,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip()  # it reports something

@@ -11,7 +11,9 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    # The kernel inherits it: joblib runs in-process (see test_benchmarks.py).
+    monkeypatch.setenv("JOBLIB_MULTIPROCESSING", "0")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook,

@@ -25,7 +25,7 @@ EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
 @pytest.fixture(scope="module")
 def quick():
     """The --quick benchmark (n = 20, 40; 10 replicates; null and planted)."""
-    return tp.compare_cv_schemes(**QUICK, n_jobs=2, progress=False)
+    return tp.compare_cv_schemes(**QUICK, n_jobs=1, progress=False)
 
 
 def _data(rng, n, signal=0.0):

@@ -37,7 +37,6 @@ def test_recommendations_recover_the_better_arm(frick_like, strategy):
         frick_like.y,
         n_repeats=2,
         truth=frick_like.ground_truth,
-        n_jobs=2,
     )
     s = result.summary()
     assert s.at["agreement_with_better_arm", "estimate"] > 0.6
