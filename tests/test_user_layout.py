@@ -5,6 +5,7 @@ every documented step must work on it with only the names changed.
 """
 
 import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -231,10 +232,12 @@ def test_readme_maps_and_importance_examples_on_the_users_layout(cohort):
         "wholebrain", "linear_svm", harmonize="combat", sites="scanner", **FAST
     )
     result = tp.nested_cross_validate(
-        model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True, n_bootstraps=3
     )
     image = result.maps.to_img("pattern", "ratio")
     assert image.shape == nib.load(cohort.X["image"].iloc[0]).shape
+    boot = result.bootstrap_maps.to_img("pattern", "ratio")
+    assert boot.shape == image.shape and np.any(boot.get_fdata() != 0)
     fitted = model.fit(cohort.X, cohort.y)
     assert fitted.pattern_img_.shape == image.shape
     table = tp.drop_one_importance(

@@ -11,6 +11,8 @@ from sklearn.svm import SVC
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
+from txpredict.features import _extract
+from txpredict.model_selection import _gram
 from txpredict.model_selection._model_maps import _resample
 from txpredict.models._maps import image_weights_and_pattern
 
@@ -152,6 +154,43 @@ def test_bootstrap_maps_are_refits_on_each_resample(cohort, voxels):
     np.testing.assert_array_equal(again.patterns, maps.patterns)  # any n_jobs
 
 
+def test_nested_cv_bootstraps_are_bootstrap_maps_on_images_read_once(
+    cohort, monkeypatch
+):
+    reads = []
+    original = _extract._extract_one
+    monkeypatch.setattr(
+        _extract, "_extract_one", lambda image, subject, *rest: reads.append(
+            subject) or original(image, subject, *rest)
+    )  # fmt: skip
+    grid = {"alpha": [1e2, 1e4]}
+    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid=grid)
+    options = {"n_bootstraps": 6, "random_state": 4}
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True, **options
+    )
+    assert sorted(reads) == sorted(map(str, cohort.X.index))  # each image once
+    alone = tp.bootstrap_maps(model, cohort.X, cohort.y, **options)
+    np.testing.assert_array_equal(result.bootstrap_maps.weights, alone.weights)
+    np.testing.assert_array_equal(result.bootstrap_maps.patterns, alone.patterns)
+    assert len(result.bootstrap_maps.models) == 6 and len(result.maps.models) == 5
+
+
+def test_stacked_maps_are_each_models_product_with_the_design(rng, monkeypatch):
+    """Deferred (DesignMaps) and ready maps, stacked in order, across several
+    matrix products."""
+    monkeypatch.setattr(_gram, "_MAPS_PER_PRODUCT", 2)
+    design = rng.normal(size=(6, 11)).astype(np.float32)
+    ready = [rng.normal(size=(2, 11)).astype(np.float32) for _ in range(2)]
+    deferred = [_gram.DesignMaps(rng.normal(size=(2, 6))) for _ in range(5)]
+    maps = [deferred[0], ready[0], *deferred[1:4], ready[1], deferred[4]]
+    weights, patterns = _gram.stack_maps(maps, design)
+    for row, m in enumerate(maps):
+        expected = m.coefficients @ design if row not in (1, 5) else m
+        np.testing.assert_allclose(weights[row], expected[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(patterns[row], expected[1], rtol=1e-5, atol=1e-5)
+
+
 def test_roi_models_give_a_table_of_fold_weights(cohort):
     """Each outer-fold model's ROI weights (per SD of the ROI value) are its
     scikit-learn pipeline's, fitted on that fold's training patients."""
@@ -192,6 +231,8 @@ def test_models_without_maps_are_refused_before_any_work(cohort):
     ]:
         with pytest.raises(TxpredictError, match=message):
             tp.nested_cross_validate(model, cohort.X, cohort.y, return_maps=True)
+        with pytest.raises(TxpredictError, match=message):
+            tp.nested_cross_validate(model, cohort.X, cohort.y, n_bootstraps=5)
 
 
 def test_fold_maps_of_a_model_with_pca(cohort):

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from txpredict.errors import TxpredictError
+from txpredict.model_selection._gram import stack_maps
 from txpredict.model_selection._runner import Runner
 
 KINDS = ("pattern", "weights")
@@ -130,10 +131,10 @@ class ModelMaps:
         )
 
     @classmethod
-    def from_outputs(cls, models, outputs, extractor) -> ModelMaps:
-        """Stack the ``"maps"`` (weights, pattern) of each output, in order."""
-        weights, patterns = zip(*(out["maps"] for out in outputs), strict=True)
-        return cls(np.vstack(weights), np.vstack(patterns), models, extractor)
+    def from_outputs(cls, models, outputs, runner) -> ModelMaps:
+        """Stack the ``"maps"`` of each of ``runner``'s outputs, in order."""
+        weights, patterns = stack_maps([out["maps"] for out in outputs], runner.design)
+        return cls(weights, patterns, models, runner.extractor)
 
 
 def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None):
@@ -145,6 +146,8 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     for every resample with centred voxels), so that 100 resamples of
     100 patients x 235,000 voxels take seconds. The bootstrap ratio
     (``values(statistic="ratio")``) is the mean map over its bootstrap SD.
+    ``nested_cross_validate(..., n_bootstraps=100)`` computes the same maps
+    on the features it has extracted (the images are then read once).
 
     Parameters
     ----------
@@ -171,16 +174,30 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     >>> maps.to_img("pattern", "ratio").shape
     (31, 37, 31)
     """
-    y = np.asarray(y)
+    chooser = Runner(model, X)
+    chooser.check_maps()
+    return bootstrap_from(chooser, np.asarray(y), n_bootstraps, random_state, n_jobs)
+
+
+def bootstrap_from(
+    chooser, y, n_bootstraps, random_state, n_jobs, groups=None, fast_path="auto"
+):
+    """:func:`bootstrap_maps` on the features a Runner has extracted already.
+
+    ``groups``: kept whole in the inner CV that chooses the hyperparameters
+    (as ``fit(..., groups=)``); the resamples draw patients.
+    """
     # The hyperparameters, chosen once by the model's inner CV on the whole
     # cohort (on Gram matrices when the route applies, as in the nested CV).
     everyone = np.arange(len(y))
-    chooser = Runner(model, X)
-    chooser.check_maps()
-    best = chooser.fit_predict(everyone, everyone[:1], y, None)["best_params"]
-    refit = clone(model).set_params(param_grid={k: [v] for k, v in best.items()})
+    best = chooser.fit_predict(everyone, everyone[:1], y, groups)["best_params"]
+    refit = clone(chooser.estimator).set_params(
+        param_grid={k: [v] for k, v in best.items()}
+    )
     # The same features: the images are read once.
-    runner = Runner(refit, X, extracted=(chooser.extractor, chooser.design))
+    runner = Runner(
+        refit, None, fast_path=fast_path, extracted=(chooser.extractor, chooser.design)
+    )
     rng = np.random.default_rng(random_state)
     samples = [_resample(rng, y) for _ in range(n_bootstraps)]
     outputs = joblib.Parallel(n_jobs=n_jobs)(
@@ -188,7 +205,7 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
         for rows in samples
     )
     models = pd.DataFrame({"bootstrap": np.arange(n_bootstraps)})
-    return ModelMaps.from_outputs(models, outputs, runner.extractor)
+    return ModelMaps.from_outputs(models, outputs, runner)
 
 
 def _resample(rng, y):

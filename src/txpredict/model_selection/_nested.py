@@ -18,7 +18,7 @@ from sklearn.base import is_regressor
 from sklearn.model_selection import ParameterGrid
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._model_maps import ModelMaps
+from txpredict.model_selection._model_maps import ModelMaps, bootstrap_from
 from txpredict.model_selection._permutation import (
     permutation_tests,
 )
@@ -75,6 +75,7 @@ def nested_cross_validate(
     random_state=0,
     progress=False,
     return_maps=False,
+    n_bootstraps=0,
 ):
     """Nested, repeated k-fold cross-validation of a responder classifier.
 
@@ -134,6 +135,13 @@ def nested_cross_validate(
         table (``maps.table()``; ROIs). Each comes from its fold's training
         part only. On the Gram route they cost one product with the training
         voxels per fold; ROI models are then fitted fold by fold.
+    n_bootstraps : int, default=0
+        Also the maps of the final model refitted on this many bootstrap
+        resamples, in ``result.bootstrap_maps``: what :func:`bootstrap_maps`
+        computes (hyperparameters chosen once by the inner CV on the whole
+        cohort, with ``groups`` kept whole there; resamples seeded by
+        ``random_state``), on the features extracted for the nested CV, so
+        the images are read once. 0 skips it.
 
     Returns
     -------
@@ -175,7 +183,7 @@ def nested_cross_validate(
     if inner_group_labels is not None and _tunes(estimator):
         check_inner_groups(groups, splits, estimator.inner_cv)
     runner = Runner(estimator, X, fast_path=fast_path)
-    if return_maps:
+    if return_maps or n_bootstraps:
         runner.check_maps()
     if n_permutations:
         check_permutable(y, groups)  # before the work, not after
@@ -225,7 +233,17 @@ def nested_cross_validate(
         result.maps = ModelMaps.from_outputs(
             pd.DataFrame([(r, f) for r, f, _, _ in splits], columns=["repeat", "fold"]),
             outputs,
-            runner.extractor,
+            runner,
+        )
+    if n_bootstraps:
+        result.bootstrap_maps = bootstrap_from(
+            runner,
+            y,
+            n_bootstraps,
+            random_state,
+            n_jobs,
+            groups=inner_group_labels,
+            fast_path=fast_path,
         )
     return result
 
@@ -287,6 +305,9 @@ class NestedCVResult:
         The weight and pattern maps of every outer-fold model, when
         ``nested_cross_validate`` ran with ``return_maps=True`` (not written
         by :meth:`save`: ``maps.to_img(...).to_filename(...)``).
+    bootstrap_maps : ModelMaps or None
+        The final model's maps on bootstrap resamples, when
+        ``nested_cross_validate`` ran with ``n_bootstraps`` (not saved either).
     """
 
     predictions: pd.DataFrame
@@ -295,6 +316,7 @@ class NestedCVResult:
     info: dict = field(default_factory=dict)
     permutation: dict | None = None
     maps: ModelMaps | None = field(default=None, repr=False, compare=False)
+    bootstrap_maps: ModelMaps | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outputs(

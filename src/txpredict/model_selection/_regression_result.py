@@ -49,6 +49,8 @@ class RegressionCVResult:
         Permutation tests of ``r`` (and ``mae``), when run.
     maps : ModelMaps or None
         The outer-fold models' maps, with ``return_maps=True``.
+    bootstrap_maps : ModelMaps or None
+        The final model's maps on bootstrap resamples, with ``n_bootstraps``.
     """
 
     predictions: pd.DataFrame
@@ -57,6 +59,7 @@ class RegressionCVResult:
     info: dict = field(default_factory=dict)
     permutation: dict | None = None
     maps: object = field(default=None, repr=False, compare=False)
+    bootstrap_maps: object = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outputs(
