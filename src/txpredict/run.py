@@ -115,6 +115,7 @@ MAP_FILES = {
     "pattern": ("pattern", "final"),
     "fold_pattern_mean": ("pattern", "mean"),
     "fold_pattern_ratio": ("pattern", "ratio"),
+    "fold_pattern_jackknife_z": ("pattern", "jackknife_z"),
     "fold_pattern_sign_consistency": ("pattern", "sign_consistency"),
 }
 #: Permutations of the whole nested procedure behind the summary's p-values.
@@ -421,9 +422,9 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     ``result.json``, ``model.skops`` (the final model fitted on all
     patients), ``report.html`` and a copy of the configuration; for a linear
     model on voxels also its maps (:data:`MAP_FILES`: the final model's
-    weights and pattern, the outer-fold models' mean pattern, CV ratio and
-    sign consistency) as NIfTI, for one on ROIs ``fold_weights.csv`` (each
-    ROI's weight across the outer-fold models).
+    weights and pattern, the outer-fold models' mean pattern, CV ratio,
+    jackknife z and sign consistency) as NIfTI, for one on ROIs
+    ``fold_weights.csv`` (each ROI's weight across the outer-fold models).
     Nothing is written unless everything succeeds. An existing non-empty
     folder is refused unless ``overwrite = true``, and even then only the files
     an earlier txpredict run wrote there are replaced: a file of the user's own

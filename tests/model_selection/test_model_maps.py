@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -122,6 +123,41 @@ def test_stability_statistics(cohort):
     assert maps.to_img("weights", "all").shape == (31, 37, 31, 10)
     with pytest.raises(TxpredictError, match="statistic must be one of"):
         maps.values("pattern", "median")
+
+
+def test_jackknife_z_is_the_grouped_jackknife_t_on_the_z_scale(rng):
+    # Two repeats, of 5 and 4 folds: each repeat's own jackknife variance.
+    maps = rng.normal(size=(9, 7)).astype(np.float32) + 0.3
+    models = pd.DataFrame({"repeat": [0] * 5 + [1] * 4, "fold": [*range(5), *range(4)]})
+    fold_maps = tp.ModelMaps(maps, maps, models, extractor=None)
+    variances = []
+    for rows, k in ((slice(0, 5), 5), (slice(5, 9), 4)):
+        m = maps[rows].astype(np.float64)
+        variances.append((k - 1) / k * ((m - m.mean(axis=0)) ** 2).sum(axis=0))
+    t = maps.mean(axis=0, dtype=np.float64) / np.sqrt(np.mean(variances, axis=0))
+    expected = np.sign(t) * stats.norm.isf(stats.t.sf(np.abs(t), 3))  # 4 folds - 1
+    np.testing.assert_allclose(fold_maps.values("weights", "jackknife_z"), expected)
+    boot = tp.ModelMaps(maps, maps, pd.DataFrame({"bootstrap": range(9)}), None)
+    with pytest.raises(TxpredictError, match="bootstrap ratio"):
+        boot.values("pattern", "jackknife_z")
+
+
+def test_jackknife_z_is_calibrated_on_null_data_where_the_cv_ratio_is_not(cohort):
+    """Null replicates: the cohort's images, fresh coin-flip labels (as in
+    test_honesty.py). The share of voxels with |z| > 1.96 is near 5% (the
+    benchmark: the same with tuned models is conservative); the CV ratio
+    passes a third of them."""
+    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={"alpha": [1e3]})
+    z_shares, ratio_shares = [], []
+    for seed in range(6):
+        y = np.random.default_rng(seed).permutation(np.arange(len(cohort.y)) % 2)
+        maps = tp.nested_cross_validate(
+            model, cohort.X, y, n_repeats=1, return_maps=True, random_state=seed
+        ).maps
+        z_shares.append(np.mean(np.abs(maps.values("pattern", "jackknife_z")) > 1.96))
+        ratio_shares.append(np.mean(np.abs(maps.values("pattern", "ratio")) > 1.96))
+    assert 0.03 < np.mean(z_shares) < 0.07
+    assert np.mean(ratio_shares) > 0.2
 
 
 def test_bootstrap_maps_are_refits_on_each_resample(cohort, voxels):

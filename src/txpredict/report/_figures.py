@@ -172,7 +172,7 @@ def roi_figure(rois) -> str | None:
 
 
 def maps_figure(maps) -> str:
-    """Glass brains of the outer-fold models' mean pattern and its CV ratio."""
+    """Glass brains of the outer-fold models' mean pattern and its jackknife z."""
     return glass_brain_figure(
         [
             (
@@ -180,8 +180,8 @@ def maps_figure(maps) -> str:
                 "pattern (Haufe), mean of the outer-fold models",
             ),
             (
-                maps.to_img("pattern", "ratio"),
-                "its CV ratio: mean / SD across the outer-fold models",
+                maps.to_img("pattern", "jackknife_z"),
+                "its jackknife z across the outer-fold models (per voxel, uncorrected)",
             ),
         ]
     )
