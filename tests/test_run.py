@@ -601,5 +601,15 @@ def test_modality_run_on_voxels_writes_the_moderation_maps(tmp_path):
     np.testing.assert_allclose(
         written.get_fdata(), selector.map_img(kind="pattern").get_fdata()
     )
+    # The outer-fold selectors' moderation maps: their mean is close to the
+    # final selector's pattern (same model, 4/5 of the patients each).
+    fold_mean = nib.load(folder / "fold_moderation_pattern_mean.nii.gz").get_fdata()
+    mask = selector.extractor_.mask_img_.get_fdata() > 0
+    final = written.get_fdata()[mask]
+    assert np.corrcoef(fold_mean[mask], final)[0, 1] > 0.8
+    z = nib.load(folder / "fold_moderation_pattern_jackknife_z.nii.gz").get_fdata()
+    assert np.isfinite(z).all() and np.any(z[mask] != 0) and not z[~mask].any()
+    agree = nib.load(folder / "fold_moderation_pattern_sign_consistency.nii.gz")
+    assert 0.5 <= agree.get_fdata()[mask].min() and agree.get_fdata().max() <= 1
     html = (folder / "report.html").read_text()
     assert 'alt="Moderation map"' in html

@@ -118,6 +118,13 @@ MAP_FILES = {
     "fold_pattern_jackknife_z": ("pattern", "jackknife_z"),
     "fold_pattern_sign_consistency": ("pattern", "sign_consistency"),
 }
+#: A voxel selector's outer-fold moderation maps (the difference of the two
+#: arms' patterns): statistic across the folds.
+FOLD_MODERATION_FILES = {
+    "fold_moderation_pattern_mean": "mean",
+    "fold_moderation_pattern_jackknife_z": "jackknife_z",
+    "fold_moderation_pattern_sign_consistency": "sign_consistency",
+}
 #: Permutations of the whole nested procedure behind the summary's p-values.
 DEFAULT_PERMUTATIONS = 1000
 #: Files each task writes into its output folder.
@@ -158,6 +165,7 @@ _OUTPUTS = {
         "pai_intervals.csv",
         "moderation_pattern.nii.gz",
         "moderation_weights.nii.gz",
+        *(f"{name}.nii.gz" for name in FOLD_MODERATION_FILES),
         "selection_comparison.csv",
         "selector.skops",
         "report.html",
@@ -412,6 +420,15 @@ def _write_maps(folder, result, final):
 def has_maps(model) -> bool:
     """Whether ``model`` (unfitted) will have weights of its image features."""
     return why_no_fold_maps(model, model.make_extractor()) is None
+
+
+def selector_has_maps(selector) -> bool:
+    """Whether a ModalitySelector (unfitted) will have voxel maps of each fold."""
+    return (
+        selector.features == "wholebrain"  # voxels only, no table columns
+        and selector.strategy != "interaction"
+        and has_maps(selector.base_model())
+    )
 
 
 def run_analysis(config: dict, *, progress=print) -> Path:
@@ -776,7 +793,13 @@ def run_modality(config: dict, *, progress=print) -> Path:
         + ") ..."
     )
     result = evaluate_selection(
-        selector, X, y, treatment, **evaluation, n_permutations=cv["n_permutations"]
+        selector,
+        X,
+        y,
+        treatment,
+        **evaluation,
+        n_permutations=cv["n_permutations"],
+        return_maps=selector_has_maps(selector),
     )
     progress("Evaluating the demographics-only selector ...")
     demo = evaluate_selection(baseline, X, y, treatment, **evaluation)
@@ -828,6 +851,11 @@ def run_modality(config: dict, *, progress=print) -> Path:
         if final.maps_ is not None and len(final.arms_) == 2:
             for kind in ("pattern", "weights"):
                 final.map_img(kind=kind).to_filename(tmp / f"moderation_{kind}.nii.gz")
+        if result.maps is not None and len(result.arms) == 2:
+            folds = result.maps[f"{result.arms[1]} - {result.arms[0]}"]
+            for name, statistic in FOLD_MODERATION_FILES.items():
+                image = folds.to_img("pattern", statistic)
+                image.to_filename(tmp / f"{name}.nii.gz")
         comparison.to_csv(tmp / "selection_comparison.csv")
         save_model(final, tmp / "selector.skops")
         (tmp / "report.html").write_text(html, encoding="utf-8")

@@ -514,3 +514,52 @@ def test_voxel_selector_maps_each_arm_and_their_difference(frick_like):
     roi = tp.ModalitySelector("roi", param_grid=grid).fit(X, y)
     with pytest.raises(TxpredictError, match="maps need voxel features"):
         roi.map_img()
+
+
+def test_fold_maps_are_each_fold_selectors_own(frick_like):
+    """Each outer fold's maps are those of a selector fitted on that fold's
+    training part alone (so no test patient enters them)."""
+    X, y = frick_like.X.iloc[:120], frick_like.y.iloc[:120]
+    grid = {"C": [0.1]}
+    selector = tp.ModalitySelector("wholebrain", param_grid=grid)
+    result = tp.evaluate_selection(selector, X, y, n_repeats=2, return_maps=True)
+    term = "SSRI+CBT - CBT"
+    assert set(result.maps) == {"CBT", "SSRI+CBT", term}
+    maps = result.maps[term]
+    assert list(maps.models.columns) == ["repeat", "fold"] and len(maps.models) == 10
+    for row in (0, 7):
+        repeat, fold = maps.models.iloc[row]
+        held_out = result.predictions.query(f"repeat == {repeat} and fold == {fold}")
+        train = ~X.index.isin(held_out["participant_id"])
+        direct = tp.ModalitySelector("wholebrain", param_grid=grid).fit(
+            X[train], y[train]
+        )
+        for name, fold_maps in result.maps.items():
+            weights, pattern = direct.maps_[name]
+            np.testing.assert_allclose(fold_maps.weights[row], weights, rtol=1e-5)
+            np.testing.assert_allclose(
+                fold_maps.patterns[row], pattern, atol=1e-5 * np.abs(pattern).max()
+            )
+    image = maps.to_img("pattern", "jackknife_z")
+    assert image.shape == direct.extractor_.mask_img_.shape
+    # The same probabilities as the evaluation without maps.
+    plain = tp.evaluate_selection(selector, X, y, n_repeats=2, fast_path=False)
+    pd.testing.assert_frame_equal(result.predictions, plain.predictions)
+
+
+def test_fold_maps_are_refused_before_any_fit_when_there_are_none(frick_like):
+    X, y = frick_like.X.iloc[:60], frick_like.y.iloc[:60]
+    for selector, message in [
+        (tp.ModalitySelector("roi"), "maps need voxel features"),
+        (tp.ModalitySelector("wholebrain", strategy="interaction"), "no per-arm"),
+    ]:
+        with pytest.raises(TxpredictError, match=message):
+            tp.evaluate_selection(selector, X, y, n_repeats=1, return_maps=True)
+    with pytest.raises(TxpredictError, match="not both"):
+        tp.evaluate_selection(
+            tp.ModalitySelector("roi"),
+            X,
+            y,
+            return_maps=True,
+            return_coefficients=True,
+        )

@@ -25,7 +25,7 @@ the patient received the arm they did.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -38,6 +38,7 @@ from txpredict.modality._coefficients import (
     summarise_coefficients,
 )
 from txpredict.modality._folds import SelectionRunner
+from txpredict.modality._maps import fold_selector_maps, why_no_selector_maps
 from txpredict.modality._selector import check_treatment
 from txpredict.modality._uplift import qini_coefficient
 from txpredict.model_selection._schemes import repeat_seeds, split, splits_hash
@@ -88,6 +89,7 @@ def evaluate_selection(
     n_permutations=0,
     fast_path="auto",
     return_coefficients=False,
+    return_maps=False,
     n_jobs=None,
     random_state=0,
 ):
@@ -132,6 +134,13 @@ def evaluate_selection(
         :meth:`SelectionResult.coefficient_summary`): which features drive
         the recommendation, and how stably. Fits fold by fold (the batched
         route keeps no models); linear response models only.
+    return_maps : bool, default=False
+        Keep every outer-fold selector's brain maps (voxel features,
+        per-arm strategies): :attr:`SelectionResult.maps`, one
+        :class:`~txpredict.ModelMaps` per term (each arm, and each arm minus
+        the first: the moderation map), each fold's from its training
+        patients only; their mean, jackknife z and sign consistency say how
+        stable the moderation map is. Fits fold by fold.
     n_jobs : int or None, default=None
         Parallel folds (fold-by-fold route) or permutations. Results do not
         depend on it.
@@ -158,10 +167,20 @@ def evaluate_selection(
             "propensities (non-randomised data) use n_permutations=0 and the "
             "intervals of the summary."
         )
+    if return_coefficients and return_maps:
+        raise TxpredictError(
+            "Ask for return_coefficients or return_maps, not both: coefficients "
+            "are for ROI and tabular selectors, maps for voxel ones."
+        )
     if return_coefficients:
         check_coefficients(selector)
-        fast_path = False
-    runner = SelectionRunner(selector, X, arms, fast_path=fast_path)
+    runner = SelectionRunner(
+        selector, X, arms, fast_path=False if return_coefficients else fast_path
+    )
+    if return_maps:
+        why = why_no_selector_maps(selector, runner.extractor, runner.design)
+        if why is not None:
+            raise TxpredictError(f"return_maps=True: {why}")
     arm = arm.to_numpy()
     ids = X.index.astype(str).to_numpy()
     splits, keys = [], []
@@ -172,8 +191,12 @@ def evaluate_selection(
     fingerprint = splits_hash(
         X.index, [(r, f, tr, te) for (r, f), (tr, te) in zip(keys, splits, strict=True)]
     )
-    coefficients = None
-    if return_coefficients:
+    coefficients = maps = None
+    if return_maps:
+        fitted = runner.maps(y, arm, splits, n_jobs=n_jobs)
+        probabilities = [p for p, _ in fitted]
+        maps = fold_selector_maps([m for _, m in fitted], keys, runner.extractor)
+    elif return_coefficients:
         fitted = runner.coefficients(y, arm, splits, n_jobs=n_jobs)
         probabilities = [p for p, _ in fitted]
         coefficients = pd.concat(
@@ -204,6 +227,7 @@ def evaluate_selection(
         None if truth is None else truth.copy(),
         splits_hash=fingerprint,
         coefficients=coefficients,
+        maps=maps,
     )
     if n_permutations:
         allocation = propensity or arm_proportions(pd.Series(arm))
@@ -347,6 +371,9 @@ class SelectionResult:
         With ``return_coefficients=True``: one row per repeat, fold, term and
         feature (:mod:`txpredict.modality._coefficients` says what the terms
         are).
+    maps : dict of str to ModelMaps, or None
+        With ``return_maps=True``: for each term (each arm, and each arm
+        minus the first), the maps of every outer-fold selector.
     """
 
     predictions: pd.DataFrame
@@ -355,6 +382,7 @@ class SelectionResult:
     permutation: dict | None = None
     splits_hash: str = ""
     coefficients: pd.DataFrame | None = None
+    maps: dict | None = field(default=None, repr=False, compare=False)
 
     def coefficient_summary(self) -> pd.DataFrame:
         """Each (term, feature)'s mean coefficient across the outer folds.

@@ -19,6 +19,7 @@ from sklearn.base import clone
 
 from txpredict.errors import TxpredictError
 from txpredict.modality._coefficients import selector_coefficients
+from txpredict.modality._maps import selector_maps
 from txpredict.modality._selector import (
     PER_ARM_STRATEGIES,
     check_arm_sizes,
@@ -123,7 +124,21 @@ class SelectionRunner:
             for train, test in splits
         )
 
-    def _fit_predict(self, y, arm, train, test, coefficients=False):
+    def maps(self, y, arm, splits, n_jobs=None):
+        """Fold by fold: each split's probabilities and its selector's maps.
+
+        Returns
+        -------
+        list of (ndarray of shape (n_test, n_arms), dict)
+            The maps: {term: (weights, pattern)} (:func:`selector_maps`),
+            from the fold's training patients only.
+        """
+        return joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(self._fit_predict)(y, arm, train, test, maps=True)
+            for train, test in splits
+        )
+
+    def _fit_predict(self, y, arm, train, test, coefficients=False, maps=False):
         model = clone(self.selector).fit_design(
             self._rows(train), y[train], arm[train], self.arms, self.extractor
         )
@@ -131,6 +146,8 @@ class SelectionRunner:
         probabilities = np.column_stack([p[a] for a in self.arms])
         if coefficients:
             return probabilities, selector_coefficients(model)
+        if maps:
+            return probabilities, selector_maps(model, self._rows(train), arm[train])
         return probabilities
 
     def _rows(self, rows):

@@ -13,9 +13,11 @@ the moderation map.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from txpredict.errors import TxpredictError
 from txpredict.features import WholeBrainFeatures
+from txpredict.model_selection import ModelMaps
 from txpredict.models._maps import (
     haufe_pattern,
     image_weights_and_pattern,
@@ -23,14 +25,14 @@ from txpredict.models._maps import (
 )
 
 
-def why_no_selector_maps(selector, design) -> str | None:
-    """Why a fitted selector has no voxel maps, or None."""
+def why_no_selector_maps(selector, extractor, design) -> str | None:
+    """Why a selector on this extractor's ``design`` has no voxel maps, or None."""
     if selector.strategy == "interaction":
         return (
             "strategy='interaction' has no per-arm maps; use 't_learner' or "
             "'x_learner' for maps of each arm and of their difference."
         )
-    if not isinstance(selector.extractor_, WholeBrainFeatures) or not isinstance(
+    if not isinstance(extractor, WholeBrainFeatures) or not isinstance(
         design, np.ndarray
     ):
         return (
@@ -38,7 +40,7 @@ def why_no_selector_maps(selector, design) -> str | None:
             "(features='wholebrain'); ROI selectors give coefficient tables "
             "(evaluate_selection(..., return_coefficients=True))."
         )
-    return why_no_fold_maps(selector.base_model(), selector.extractor_)
+    return why_no_fold_maps(selector.base_model(), extractor)
 
 
 def selector_maps(selector, design, arm) -> dict:
@@ -63,6 +65,24 @@ def selector_maps(selector, design, arm) -> dict:
             haufe_pattern(cross, score),
         )
     return maps
+
+
+def fold_selector_maps(fold_maps, keys, extractor) -> dict:
+    """{term: ModelMaps} of the outer-fold selectors' maps, one row per fold.
+
+    ``fold_maps``: each fold's :func:`selector_maps`; ``keys``: its (repeat,
+    fold).
+    """
+    models = pd.DataFrame(keys, columns=["repeat", "fold"])
+    return {
+        term: ModelMaps(
+            np.vstack([maps[term][0] for maps in fold_maps]),
+            np.vstack([maps[term][1] for maps in fold_maps]),
+            models,
+            extractor,
+        )
+        for term in fold_maps[0]
+    }
 
 
 def check_map_request(selector, term, kind):

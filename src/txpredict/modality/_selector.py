@@ -224,7 +224,7 @@ class ModalitySelector(BaseEstimator):
         self.interval_models_, self.no_pai_intervals_ = fit_or_explain(
             self.base_model(), design, np.asarray(y).astype(int), arm.to_numpy(), arms
         )
-        self.no_maps_ = why_no_selector_maps(self, design)
+        self.no_maps_ = why_no_selector_maps(self, extractor, design)
         self.maps_ = (
             selector_maps(self, design, arm.to_numpy())
             if self.no_maps_ is None
