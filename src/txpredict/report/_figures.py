@@ -172,7 +172,7 @@ def roi_figure(rois) -> str | None:
 
 
 def maps_figure(maps) -> str:
-    """Glass brains of the outer-fold models' mean pattern and its jackknife z."""
+    """Glass brains of the fold models' mean pattern and its z; its slices."""
     return glass_brain_figure(
         [
             (
@@ -181,9 +181,12 @@ def maps_figure(maps) -> str:
             ),
             (
                 maps.to_img("pattern", "jackknife_z"),
-                "its jackknife z across the outer-fold models (per voxel, uncorrected)",
+                "its jackknife z across the outer-fold models, |z| > 1.96 "
+                "(per voxel, uncorrected)",
+                1.96,
             ),
-        ]
+        ],
+        slices_of_first=True,
     )
 
 
@@ -289,20 +292,45 @@ def importance_figure(importance) -> str:
     return _png(fig)
 
 
-def glass_brain_figure(images_and_titles) -> str:
-    """One glass brain per (image, title), stacked."""
+def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:
+    """One glass brain per (image, title) or (image, title, threshold), stacked.
+
+    ``slices_of_first``: then axial slices of the first image on nilearn's
+    MNI152 template (shipped with nilearn: nothing is downloaded), through
+    its peak.
+    """
     from nilearn import plotting
 
-    rows = len(images_and_titles)
+    rows = len(images_and_titles) + bool(slices_of_first)
     fig = Figure(figsize=(9, 2.6 * rows))
-    for row, (image, title) in enumerate(images_and_titles):
+
+    def place(row):
+        return (0.0, 1.0 - (row + 1) / rows, 1.0, 0.96 / rows)
+
+    for row, (image, title, *threshold) in enumerate(images_and_titles):
         plotting.plot_glass_brain(
             image,
             figure=fig,
-            axes=(0.0, 1.0 - (row + 1) / rows, 1.0, 0.96 / rows),
+            axes=place(row),
             plot_abs=False,
             colorbar=True,
             cmap="RdBu_r",
             title=title,
+            threshold=threshold[0] if threshold else None,
+        )
+    if slices_of_first:
+        image, title, *_ = images_and_titles[0]
+        data = np.asarray(image.dataobj)
+        peak = np.unravel_index(np.argmax(np.abs(data)), data.shape)
+        z = float((image.affine @ [*peak, 1])[2])
+        plotting.plot_stat_map(
+            image,
+            display_mode="z",
+            cut_coords=[z - 16, z - 8, z, z + 8, z + 16],
+            figure=fig,
+            axes=place(rows - 1),
+            colorbar=True,
+            cmap="RdBu_r",
+            title=f"{title}: axial slices through its peak (z = {z:.0f} mm)",
         )
     return _png(fig)
