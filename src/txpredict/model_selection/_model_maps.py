@@ -86,15 +86,16 @@ class ModelMaps:
         a statistic linear in the patients, exactly): on null data a third of
         the voxels have a CV ratio above 1.96. The k-fold (grouped, delete-n/k)
         jackknife undoes the overlap: Var = (k - 1)/k sum_k (m_k - mean)^2
-        over the k fold maps m_k of one repeat (Shao & Tu 1995, The Jackknife
-        and Bootstrap, ch. 2.3), averaged over repeats. "jackknife_z" is the
+        over the k fold maps m_k of one repeat (the delete-d jackknife with
+        d = n/k; Shao & Tu 1995, The Jackknife and Bootstrap), averaged over
+        repeats. "jackknife_z" is the
         mean map over that SD, a t statistic on k - 1 degrees of freedom,
         returned on the z scale (the normal quantile of its t tail
-        probability). On null data, at fixed hyperparameters and one repeat,
-        4.9% of voxels pass |z| > 1.96 (the CV ratio: 33%); the variance
-        averaged over repeats is steadier than k - 1 degrees of freedom say,
-        so with repeats it is conservative (1.3% with 5 repeats), and tuned
-        models are conservative too (``benchmarks/maps.py``). It is a
+        probability). On null data (``benchmarks/maps.py``, 20 cohorts of
+        100 patients) 5.0% of voxels pass |z| > 1.96 at a fixed C and one
+        repeat (4.2% with C tuned; the CV ratio: 32-33%); with 5 repeats
+        1.2% (0.8% tuned): conservative, the variance averaged over repeats
+        being steadier than k - 1 degrees of freedom say. It is a
         per-voxel statistic, not corrected for the many voxels.
         """
         if kind not in KINDS:
