@@ -1,5 +1,6 @@
 """The maps of every outer-fold model of a nested CV (return_maps=True)."""
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,6 +68,47 @@ def test_gram_route_maps_are_each_folds_own_model_fitted_on_its_training_part(
             result.maps.patterns[row], pattern, atol=1e-4 * scale
         )
     assert list(result.maps.models.columns) == ["repeat", "fold"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"classifier": "linear_svm", "param_grid": {"C": [1e-4, 1e-2]}},
+        {"param_grid": {"C": [1e-3, 1e-1]}, "scaling": "standard"},
+        {"classifier": "ridge", "param_grid": {"alpha": [1e3]}, "harmonize": "combat"},
+    ],
+    ids=["svm-center", "logistic-standard", "ridge-combat"],
+)
+def test_no_test_patient_enters_its_folds_maps(cohort, options):
+    """Instrumented by poisoning: the images of one outer fold's test patients
+    are replaced by noise. That fold's maps do not move; the other folds',
+    whose training parts hold those patients, do."""
+    model = tp.ResponseClassifier("wholebrain", **options)
+    result = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=1, return_maps=True
+    )
+    poisoned_fold = 2
+    held_out = result.predictions.query(f"fold == {poisoned_fold}")["participant_id"]
+    rows = np.flatnonzero(cohort.X.index.astype(str).isin(held_out))
+    X = cohort.X.copy()
+    rng = np.random.default_rng(0)
+    for row in rows:
+        image = X["image"].iloc[row]
+        noise = rng.normal(size=image.shape).astype(np.float32) * 100
+        X.iat[row, X.columns.get_loc("image")] = nib.Nifti1Image(noise, image.affine)
+    again = tp.nested_cross_validate(model, X, cohort.y, n_repeats=1, return_maps=True)
+    pd.testing.assert_frame_equal(
+        again.folds[["repeat", "fold", "n_test"]],
+        result.folds[["repeat", "fold", "n_test"]],
+    )
+    for kind in ("weights", "patterns"):
+        before, after = getattr(result.maps, kind), getattr(again.maps, kind)
+        scale = np.abs(before[poisoned_fold]).max()
+        np.testing.assert_allclose(
+            after[poisoned_fold], before[poisoned_fold], atol=1e-5 * scale
+        )
+        others = [k for k in range(len(before)) if k != poisoned_fold]
+        assert not np.allclose(after[others], before[others], atol=1e-3 * scale)
 
 
 @pytest.mark.parametrize(
