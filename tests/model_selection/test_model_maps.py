@@ -311,6 +311,12 @@ def test_models_without_maps_are_refused_before_any_work(cohort):
             tp.nested_cross_validate(model, cohort.X, cohort.y, return_maps=True)
         with pytest.raises(TxpredictError, match=message):
             tp.nested_cross_validate(model, cohort.X, cohort.y, n_bootstraps=5)
+    voxels = tp.ResponseClassifier("wholebrain", "ridge")
+    for count in (-1, 2.5, True):
+        with pytest.raises(TxpredictError, match="n_bootstraps must be an integer"):
+            tp.nested_cross_validate(voxels, cohort.X, cohort.y, n_bootstraps=count)
+    with pytest.raises(TxpredictError, match="n_bootstraps must be an integer >= 1"):
+        tp.bootstrap_maps(voxels, cohort.X, cohort.y, n_bootstraps=0)
 
 
 def test_fold_maps_of_a_model_with_pca(cohort):

@@ -222,9 +222,22 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     >>> maps.to_img("pattern", "ratio").shape
     (31, 37, 31)
     """
+    check_n_bootstraps(n_bootstraps, minimum=1)
     chooser = Runner(model, X)
     chooser.check_maps()
     return bootstrap_from(chooser, np.asarray(y), n_bootstraps, random_state, n_jobs)
+
+
+def check_n_bootstraps(n_bootstraps, minimum=0):
+    """Refuse, before any work, a count of resamples that is not one."""
+    if (
+        isinstance(n_bootstraps, bool)
+        or not isinstance(n_bootstraps, int | np.integer)
+        or n_bootstraps < minimum
+    ):
+        raise TxpredictError(
+            f"n_bootstraps must be an integer >= {minimum}; got {n_bootstraps!r}."
+        )
 
 
 def bootstrap_from(

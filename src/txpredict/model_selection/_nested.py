@@ -18,7 +18,11 @@ from sklearn.base import is_regressor
 from sklearn.model_selection import ParameterGrid
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._model_maps import ModelMaps, bootstrap_from
+from txpredict.model_selection._model_maps import (
+    ModelMaps,
+    bootstrap_from,
+    check_n_bootstraps,
+)
 from txpredict.model_selection._permutation import (
     permutation_tests,
 )
@@ -171,6 +175,7 @@ def nested_cross_validate(
         continuous=regression,
     )
     stratify = stratify and not regression  # a change score has no classes
+    check_n_bootstraps(n_bootstraps)
     splits = outer_splits(
         y,
         outer_cv=outer_cv,
