@@ -158,6 +158,19 @@ def test_readme_modality_example_with_the_users_arm_column(cohort, strategy):
     assert {"lsas_pre", "dACC_R_mean"} <= set(coefficients.index.unique("feature"))
 
 
+def test_readme_selector_fold_maps_with_the_users_arm_column(cohort):
+    """The moderation map's fold stability, arms in the user's "group" column."""
+    selector = tp.ModalitySelector("wholebrain", **FAST)
+    result = tp.evaluate_selection(
+        selector, cohort.X, cohort.y, "group", outer_cv=3, n_repeats=1, return_maps=True
+    )
+    term = f"{result.arms[1]} - {result.arms[0]}"
+    assert set(result.maps) == {*result.arms, term}
+    image = result.maps[term].to_img("pattern", "jackknife_z")
+    assert image.shape == nib.load(cohort.X["image"].iloc[0]).shape
+    assert np.isfinite(image.get_fdata()).all()
+
+
 def test_readme_regression_and_external_validation(spm_study_dir, cohort):
     change = tp.load_cohort(
         spm_study_dir,
