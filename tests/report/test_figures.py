@@ -1,8 +1,10 @@
-"""Report and result figures leave the user's matplotlib alone."""
+"""Report figures: what they draw, and that they leave the user's matplotlib alone."""
 
 import subprocess
 import sys
 import textwrap
+
+import numpy as np
 
 
 def test_txpredict_keeps_the_users_backend_and_opens_no_pyplot_figure():
@@ -36,3 +38,29 @@ def test_txpredict_keeps_the_users_backend_and_opens_no_pyplot_figure():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "ok"
+
+
+def test_moderation_figure_shows_the_fold_stability_when_it_was_kept(monkeypatch):
+    import txpredict as tp
+    from txpredict.report import _modality
+
+    drawn = []
+    monkeypatch.setattr(
+        _modality, "glass_brain_figure", lambda rows: drawn.append(rows) or "png"
+    )
+    cohort = tp.make_synthetic_cohort(60, effect="interaction", grid="fsl6")
+    selector = tp.ModalitySelector("wholebrain", param_grid={"C": [0.1]})
+    selector.fit(cohort.X, cohort.y)
+    for return_maps in (False, True):
+        options = {"outer_cv": 3, "n_repeats": 1, "return_maps": return_maps}
+        result = tp.evaluate_selection(selector, cohort.X, cohort.y, **options)
+        assert _modality._moderation_figure(selector, result) == "png"
+    without, with_folds = ([title for _, title, *_ in rows] for rows in drawn)
+    assert len(without) == 3 and len(with_folds) == 4
+    assert "jackknife z" in with_folds[1] and with_folds[0] == without[0]
+    z_image, _, threshold = drawn[1][1]
+    folds = result.maps["SSRI+CBT - CBT"]
+    np.testing.assert_allclose(
+        z_image.get_fdata(), folds.to_img("pattern", "jackknife_z").get_fdata()
+    )
+    assert threshold == 1.96

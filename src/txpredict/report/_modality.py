@@ -98,6 +98,38 @@ def _features_figure(result, roi_features):
     return _png(fig)
 
 
+def _moderation_figure(selector, result) -> str | None:
+    """Glass brains of the moderation and arm patterns (and fold stability).
+
+    The final selector's moderation pattern, then the fold selectors'
+    jackknife z when the evaluation kept their maps, then each arm's pattern.
+    """
+    if getattr(selector, "maps_", None) is None or len(result.arms) != 2:
+        return None
+    a0, a1 = result.arms
+    rows = [
+        (
+            selector.map_img(kind="pattern"),
+            f"moderation pattern: where the brain covaries with the "
+            f"advantage of {a1} over {a0} (final selector)",
+        )
+    ]
+    if result.maps is not None:  # evaluate_selection(..., return_maps=True)
+        rows.append(
+            (
+                result.maps[f"{a1} - {a0}"].to_img("pattern", "jackknife_z"),
+                "its stability: jackknife z of the outer-fold selectors' "
+                "moderation patterns, |z| > 1.96 (per voxel, uncorrected)",
+                1.96,
+            )
+        )
+    rows += [
+        (selector.map_img(a1), f"{a1}: its response model's pattern"),
+        (selector.map_img(a0), f"{a0}: its response model's pattern"),
+    ]
+    return glass_brain_figure(rows)
+
+
 def render_modality_report(
     *,
     title,
@@ -114,20 +146,7 @@ def render_modality_report(
     ``pai_intervals``: :meth:`ModalitySelector.pai_interval` of the final
     selector for the cohort's patients, or None.
     """
-    moderation = None
-    if getattr(selector, "maps_", None) is not None and len(result.arms) == 2:
-        a0, a1 = result.arms
-        moderation = glass_brain_figure(
-            [
-                (
-                    selector.map_img(kind="pattern"),
-                    f"moderation pattern: where the brain covaries with the "
-                    f"advantage of {a1} over {a0} (final selector)",
-                ),
-                (selector.map_img(a1), f"{a1}: its response model's pattern"),
-                (selector.map_img(a0), f"{a0}: its response model's pattern"),
-            ]
-        )
+    moderation = _moderation_figure(selector, result)
     intervals = None
     if pai_intervals is not None:
         low, high = pai_intervals["ci_low"], pai_intervals["ci_high"]
