@@ -88,10 +88,9 @@ class ModelMaps:
         jackknife undoes the overlap: Var = (k - 1)/k sum_k (m_k - mean)^2
         over the k fold maps m_k of one repeat (the delete-d jackknife with
         d = n/k; Shao & Tu 1995, The Jackknife and Bootstrap), averaged over
-        repeats. "jackknife_z" is the
-        mean map over that SD, a t statistic on k - 1 degrees of freedom,
-        returned on the z scale (the normal quantile of its t tail
-        probability). On null data (``benchmarks/maps.py``, 20 cohorts of
+        repeats. "jackknife_z" is the mean map over that SD, a t statistic on
+        k - 1 degrees of freedom, returned on the z scale (the normal quantile
+        of its t tail probability). On null data (``benchmarks/maps.py``, 20 cohorts of
         100 patients) 5.0% of voxels pass |z| > 1.96 at a fixed C and one
         repeat (4.2% with C tuned; the CV ratio: 32-33%); with 5 repeats
         1.2% (0.8% tuned): conservative, the variance averaged over repeats
@@ -112,16 +111,13 @@ class ModelMaps:
         mean = maps.mean(axis=0, dtype=np.float64)
         if statistic == "mean":
             return mean
-        if statistic == "jackknife_z":
-            sd, k = self._jackknife_sd(maps)
-        else:
-            sd = maps.std(axis=0, ddof=1, dtype=np.float64)
-        ratio = np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
-        if statistic == "jackknife_z":
-            # A t statistic on k - 1 degrees of freedom (k folds), on the z
-            # scale: the normal quantile of its tail probability.
-            return np.sign(ratio) * stats.norm.isf(stats.t.sf(np.abs(ratio), k - 1))
-        return ratio
+        if statistic == "ratio":
+            return _ratio(mean, maps.std(axis=0, ddof=1, dtype=np.float64))
+        sd, k = self._jackknife_sd(maps)
+        t = _ratio(mean, sd)
+        # A t statistic on k - 1 degrees of freedom (k folds), on the z scale:
+        # the normal quantile of its tail probability.
+        return np.sign(t) * stats.norm.isf(stats.t.sf(np.abs(t), k - 1))
 
     def _jackknife_sd(self, maps):
         """(SD, k): the fold maps' grouped jackknife SD, averaged over repeats.
@@ -183,6 +179,11 @@ class ModelMaps:
         """Stack the ``"maps"`` of each of ``runner``'s outputs, in order."""
         weights, patterns = stack_maps([out["maps"] for out in outputs], runner.design)
         return cls(weights, patterns, models, runner.extractor)
+
+
+def _ratio(mean, sd):
+    """The ratio of mean to SD, 0 where the SD is 0."""
+    return np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
 
 
 def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None):
