@@ -31,6 +31,8 @@ TRUSTED_TYPES = frozenset(
         "sklearn.model_selection._split.StratifiedKFold",
         "sklearn.model_selection._split.StratifiedGroupKFold",
         "sklearn.feature_selection._univariate_selection.f_classif",
+        # A fitted tree's arrays (random_forest): rebuilt from its state.
+        "sklearn.tree._tree.Tree",
         "pathlib.PosixPath",
         "pathlib.WindowsPath",
     }

@@ -8,6 +8,7 @@ operations do the same work in hashed, vectorised code.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from txpredict.errors import TxpredictError
@@ -34,3 +35,21 @@ def present_columns(X, columns, owner, fix="") -> pd.Index:
             f"are {shown}{more}. {fix}".rstrip()
         )
     return columns
+
+
+def plain_names(columns) -> np.ndarray:
+    """Column names as a plain array, for a fitted step to keep.
+
+    Not a pandas Index: a fitted model is saved with skops, which cannot save
+    the pandas internals an Index carries; and not a list, which scikit-learn's
+    ``clone`` copies name by name (seconds for a whole brain's voxels).
+
+    Examples
+    --------
+    >>> plain_names(pd.Index(["a", "b"]))
+    array(['a', 'b'], dtype='<U1')
+    """
+    names = list(columns)
+    if all(isinstance(name, str) for name in names):
+        return np.array(names, dtype=str)
+    return np.array(names, dtype=object)  # numbers stay numbers, not '1'

@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from txpredict.errors import TxpredictError
-from txpredict.features._columns import present_columns
+from txpredict.features._columns import plain_names, present_columns
 
 _MAX_ITERATIONS = 10_000  # a safeguard: the iteration converges in tens
 _CONVERGENCE = 1e-4  # relative change of gamma* and delta*, as neuroCombat
@@ -132,7 +132,7 @@ class ComBat(TransformerMixin, BaseEstimator):
     ----------
     sites_ : ndarray of str
         The training sites.
-    features_ : Index of str
+    features_ : ndarray of str
     grand_mean_ : ndarray of shape (n_features,)
     covariate_coef_ : ndarray of shape (n_covariate_columns, n_features)
     var_pooled_ : ndarray of shape (n_features,)
@@ -243,8 +243,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     # -- fit / transform -------------------------------------------------------
     def fit(self, X, y=None):
         """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
-        self.features_, self.covariates_ = self._columns(X)
-        self._fit_arrays(X[self.features_].to_numpy(), X)
+        features, self.covariates_ = self._columns(X)
+        self.features_ = plain_names(features)
+        self._fit_arrays(X[features].to_numpy(), X)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -257,7 +258,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "gamma_")
         self._columns(X)
-        return self.transform_features(X[self.features_].to_numpy(), X)
+        return self.transform_features(X[pd.Index(self.features_)].to_numpy(), X)
 
     def fit_features(self, data, table):
         """``fit`` with the features as one array and the other columns apart.
@@ -272,7 +273,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         table : DataFrame
             The same patients' site and covariate columns.
         """
-        self.features_ = pd.Index(self.features)
+        self.features_ = plain_names(self.features)
         self.covariates_ = list(self.covariates)
         present_columns(table, [self.site, *self.covariates_], "ComBat")
         if np.shape(data)[1] != len(self.features_):

@@ -210,9 +210,11 @@ class ResponseModel(BaseEstimator):
 
     def _table_steps(self, n_image):
         """Steps of a design of ``n_image`` image columns followed by table columns."""
-        # An Index, not a list: scikit-learn's clone copies a list item by
-        # item (seconds for a whole brain's voxel names, at every fold).
-        image = pd.Index([f"image_{i}" for i in range(n_image)])
+        # A string array, not a list: scikit-learn's clone copies a list item
+        # by item (seconds for a whole brain's voxel names, at every fold).
+        # Not a pandas Index either: a fitted model holds plain arrays, which
+        # skops can save (an Index carries pandas internals it cannot).
+        image = np.array([f"image_{i}" for i in range(n_image)], dtype=str)
         demographic = self._demographic_block()
         steps = []
         if n_image and self.harmonize == "combat":
