@@ -151,3 +151,74 @@ def spm_study_dir(tmp_path_factory):
 
     pd.DataFrame(rows).to_csv(root / "participants.tsv", sep="\t", index=False)
     return root
+
+
+#: Where the three-site trial keeps each patient's first-level map (fitlins /
+#: nilearn naming under an fMRIPrep-style derivatives folder).
+TRIAL_PATTERN = (
+    "derivatives/fitlins/{participant_id}/func/{participant_id}_task-faces_"
+    "space-MNI152NLin2009cAsym_contrast-facesGtShapes_stat-effect_statmap.nii.gz"
+)
+
+
+@pytest.fixture(scope="session")
+def trial_study_dir(tmp_path_factory):
+    """A three-site depression trial laid out and coded the way its users keep it.
+
+    120 patients from the sites ``Berlin``, ``Dresden`` and ``Münster`` (each
+    scanner with its own offsets), arms ``CBT`` and ``CBT+SSRI`` (one name a
+    prefix of the other, with a ``+``), HAMD scores ``HAMD_baseline`` and
+    ``HAMD_week12`` (post-treatment) instead of a responder flag, ``Age`` with
+    an ``n/a`` and ``Sex`` coded M/W (with an ``n/a``); float64 maps named as
+    fitlins names them; ``Levels`` for the arm and the sex in participants.json;
+    the table's rows in another order than the participants' numbers; a
+    planted dACC x arm moderator.
+    """
+    import json
+
+    import pandas as pd
+
+    synthetic = tp.make_synthetic_cohort(
+        120,
+        effect="interaction",
+        n_sites=3,
+        site_names=["Berlin", "Dresden", "Münster"],
+        grid="fsl6",
+        random_state=11,
+    )
+    root = tmp_path_factory.mktemp("trial") / "depression_trial"
+    rows = []
+    for i, (pid, row) in enumerate(synthetic.X.iterrows(), start=1):
+        subject = f"sub-{i:03d}"
+        path = root / TRIAL_PATTERN.format(participant_id=subject)
+        path.parent.mkdir(parents=True)
+        image = row["image"]
+        data = np.asarray(image.dataobj, dtype=np.float64)
+        nib.Nifti1Image(data, image.affine).to_filename(path)
+        pre = round(
+            float(row["baseline_severity"]) / 3
+        )  # an LSAS-like to a HAMD-17 range
+        reduction = synthetic.ground_truth.at[pid, "symptom_reduction"] / 100
+        rows.append(
+            {
+                "participant_id": subject,
+                "Age": "n/a" if i == 5 else int(row["age"]),
+                "Sex": "n/a" if i == 9 else ("W" if row["sex"] == "F" else "M"),
+                "site": row["site"],
+                "arm": "CBT" if row["treatment"] == "CBT" else "CBT+SSRI",
+                "HAMD_baseline": pre,
+                "HAMD_week12": max(0, round(pre * (1 - reduction))),
+            }
+        )
+    table = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # not in id order
+    table.to_csv(root / "participants.tsv", sep="\t", index=False)
+    sidecar = {
+        "arm": {
+            "Description": "randomised treatment arm",
+            "Levels": {"CBT": "CBT + placebo", "CBT+SSRI": "CBT + sertraline"},
+        },
+        "Sex": {"Levels": {"M": "man", "W": "woman"}},
+        "HAMD_week12": {"Description": "HAMD-17 after 12 weeks of treatment"},
+    }
+    (root / "participants.json").write_text(json.dumps(sidecar, indent=1))
+    return root

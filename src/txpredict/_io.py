@@ -14,9 +14,12 @@ import json
 import os
 import shutil
 import tempfile
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from txpredict.errors import IncompleteOutputError, TxpredictError
 
 #: Name of the list of files txpredict wrote into an output folder.
 MANIFEST = ".txpredict-manifest.json"
@@ -257,3 +260,119 @@ def atomic_directory(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: What a results folder holds when a step after the analysis failed.
+INCOMPLETE = "INCOMPLETE.txt"
+
+
+@dataclass
+class ResultsFolder:
+    """A results folder being written: the results, then steps that may fail.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The temporary folder to write into (renamed into place at the end).
+    failures : list of (str, str)
+        What failed after the analysis, and its traceback.
+    """
+
+    path: Path
+    report: Callable[[str], object] | None = None
+    failures: list = field(default_factory=list)
+
+    def attempt(self, what: str, step: Callable, *args, **kwargs):
+        """Run ``step``; if it fails, record it and go on (returns None).
+
+        For the steps after the analysis (the final model, its file, the
+        report, the maps): their failure must not lose the results already
+        computed. Interruptions (Ctrl-C) are not caught.
+        """
+        try:
+            return step(*args, **kwargs)
+        except Exception as exc:
+            self.failures.append((what, f"{type(exc).__name__}: {exc}", exc))
+            if self.report is not None:
+                self.report(
+                    f"Failed: {what} ({type(exc).__name__}: {exc}). The results "
+                    "computed so far are kept."
+                )
+            return None
+
+    def _record(self) -> str:
+        lines = [
+            "The analysis finished, but these steps after it failed; the other "
+            "files of this folder are complete.",
+            "",
+        ]
+        for what, message, exc in self.failures:
+            lines += [f"- {what}: {message}", ""]
+            lines += [
+                "  " + line
+                for line in "".join(traceback.format_exception(exc)).splitlines()
+            ]
+            lines.append("")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def results_folder(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    report: Callable[[str], object] | None = None,
+) -> Iterator[ResultsFolder]:
+    """:func:`atomic_directory` for an analysis's results, which are never lost.
+
+    Steps run through :meth:`ResultsFolder.attempt` may fail: the folder is
+    still published, with :data:`INCOMPLETE` listing what failed, and then
+    :class:`~txpredict.errors.IncompleteOutputError` says so. Any other
+    failure leaves nothing behind, as with :func:`atomic_directory`.
+    """
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite, report=report) as tmp:
+        folder = ResultsFolder(tmp, report)
+        yield folder
+        if folder.failures:
+            (tmp / INCOMPLETE).write_text(folder._record(), encoding="utf-8")
+    if folder.failures:
+        failed = "; ".join(
+            f"{what} ({message})" for what, message, _ in folder.failures
+        )
+        raise IncompleteOutputError(
+            f"The analysis finished and its results are in {str(path)!r}, but "
+            f"{failed} failed; {INCOMPLETE} there has the details. Please report "
+            "it with that file."
+        )
+
+
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """Refuse, before any work, a folder the run could not create or write.
+
+    ``path`` may not exist yet: its nearest existing parent must then be a
+    writable folder. Raises naming ``what`` (e.g. "[output] folder").
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise TxpredictError(
+            f"The {what} {str(path)!r} is a file, not a folder; choose a folder "
+            "name (or move the file)."
+        )
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TxpredictError(
+            f"The {what} {str(path)!r} cannot be created: {str(existing)!r} is a "
+            "file, not a folder."
+        )
+    try:  # os.access is not enough: read-only mounts, ACLs, root
+        fd, probe = tempfile.mkstemp(prefix=".txpredict-write-check.", dir=existing)
+    except OSError as exc:
+        raise TxpredictError(
+            f"The {what} {str(path)!r} cannot be written: {str(existing)!r} is not "
+            f"writable ({exc.strerror}). Choose a folder you can write to."
+        ) from None
+    os.close(fd)
+    os.unlink(probe)

@@ -109,9 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("dataset", type=Path)
     _add_dataset_options(validate)
     validate.add_argument(
-        "--treatment", default="treatment", help="column of the treatment arm"
-    )
-    validate.add_argument(
         "--full",
         action="store_true",
         help="also decompress every image (finds truncated files; slower)",
@@ -206,6 +203,9 @@ def _add_dataset_options(parser) -> None:
     parser.add_argument(
         "--post", default=None, help="post-treatment score column (with --pre)"
     )
+    parser.add_argument(
+        "--treatment", default="treatment", help="column of the treatment arm"
+    )
 
 
 def _outcome_option(args):
@@ -250,16 +250,18 @@ def _validate_external(args) -> int:
     from txpredict._io import write_text_atomic
     from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort
     from txpredict.evaluation import validate_external
-    from txpredict.persistence import load_model
+    from txpredict.persistence import describe_training, load_model
 
     outcome = _outcome_option(args)
     model, provenance = load_model(args.model)
     cohort = load_cohort(
-        args.dataset, args.image_pattern or DEFAULT_IMAGE_PATTERN, outcome=outcome
+        args.dataset,
+        args.image_pattern or DEFAULT_IMAGE_PATTERN,
+        outcome=outcome,
+        treatment=args.treatment,
     )
-    print(
-        f"Model {args.model} (trained on {provenance.get('training_hash')}); {cohort!r}"
-    )
+    print(f"Model {args.model}: {describe_training(model, provenance)}")
+    print(f"New cohort: {cohort!r}")
     result = validate_external(model, cohort)
     print(result.table.round(3).to_string())
     if result.calibration:

@@ -28,3 +28,12 @@ class GridMismatchError(ImageError):
 
 class RoiError(TxpredictError):
     """A region of interest that is empty or falls outside the brain mask."""
+
+
+class IncompleteOutputError(TxpredictError):
+    """The analysis finished and its results were written, but a later step failed.
+
+    Saving the final model, rendering the report or writing a map: the
+    results already computed are in the output folder, with
+    ``INCOMPLETE.txt`` saying what is missing and why.
+    """

@@ -73,7 +73,14 @@ def save_model(model, path) -> None:
     with atomic_path(path) as tmp:
         import skops.io as sio  # imported when used: it imports all of sklearn
 
-        sio.dump({"model": model, "provenance": _provenance(model)}, tmp)
+        try:
+            sio.dump({"model": model, "provenance": _provenance(model)}, tmp)
+        except Exception as exc:  # skops names no part of the model: we do
+            raise TxpredictError(
+                f"The fitted {type(model).__name__} could not be saved to "
+                f"{str(path)!r}: {type(exc).__name__}: {exc}. A part of it is an "
+                "object skops cannot write; please report this."
+            ) from exc
 
 
 def load_model(path, *, trusted=()):
@@ -126,3 +133,36 @@ def load_model(path, *, trusted=()):
             stacklevel=2,
         )
     return payload["model"], provenance
+
+
+def describe_training(model, provenance: dict) -> str:
+    """What a saved model was trained on, in words, for the command line.
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> cohort = tp.make_synthetic_cohort(30, grid="fsl6", random_state=0)
+    >>> model = tp.ResponseClassifier("demographics", param_grid={})
+    >>> model = model.fit(cohort.X, cohort.y)
+    >>> describe_training(model, {"txpredict": "0.1", "saved": "2026-12-04"})
+    'trained on 30 patients (...% responders), saved 2026-12-04 by txpredict 0.1'
+    """
+    from sklearn.base import is_regressor
+
+    summary = getattr(model, "training_summary_", None) or {}
+    parts = []
+    if "n_subjects" in summary:
+        text = f"trained on {summary['n_subjects']} patients"
+        prevalence = summary.get("prevalence")
+        if prevalence is not None and not is_regressor(model):
+            text += f" ({prevalence:.0%} responders)"
+        parts.append(text)
+    parts.append(
+        f"saved {provenance.get('saved', '?')} by txpredict "
+        f"{provenance.get('txpredict', '?')}"
+    )
+    text = ", ".join(parts)
+    fingerprint = provenance.get("training_hash")
+    if fingerprint:
+        text += f"; training cohort fingerprint {str(fingerprint)[:12]}"
+    return text

@@ -36,7 +36,12 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
-from txpredict._io import atomic_directory, check_output_folder
+from txpredict._io import (
+    INCOMPLETE,
+    check_output_folder,
+    check_writable,
+    results_folder,
+)
 from txpredict.cohort import (
     DEFAULT_IMAGE_PATTERN,
     SymptomChange,
@@ -313,13 +318,16 @@ def _prepare(config, progress):
             options=options,
         )
     folder = Path(output["folder"])
-    # Before any work: a run must not fail at its end on the folder it writes to.
+    # Before any work: a run must not fail at its end on the folders it writes to.
+    check_writable(folder, "[output] folder")
     check_output_folder(
         folder,
         overwrite=bool(output.get("overwrite")),
-        will_write=_OUTPUTS[config.get("task", "response")],
+        will_write=(*_OUTPUTS[config.get("task", "response")], INCOMPLETE),
         option="overwrite = true in [output]",
     )
+    if output.get("cache"):
+        check_writable(output["cache"], "[output] cache")
     task = config.get("task", "response")
     cohort = load_cohort(
         data["dataset"],
@@ -513,28 +521,16 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             names=("model + demographics", "demographics"),
         )
     importance = _permutation_importance(config, model, X, y, cv, groups, progress)
-    progress("Fitting the final model on all patients ...")
-    final = clone(model).fit(X, y)
     custom = model_options.get("feature_options", {}).get("rois", "default")
     rois = (
         (default_rois() if custom == "default" else custom)
         if isinstance(features, str) and features.startswith("roi")
         else ()
     )
-    cv_text = _cv_text(cv)
-    html = render_report(
-        title=Path(data["dataset"]).name,
-        results=results,
-        comparisons=comparisons,
-        cohort=cohort,
-        model=model,
-        cv_text=cv_text,
-        rois=rois,
-        importance=importance,
-    )
-    with atomic_directory(
+    with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
-    ) as tmp:
+    ) as out:
+        tmp = out.path
         main = results["model"]
         main.summary().to_csv(tmp / "summary.csv")
         main.predictions.to_csv(tmp / "predictions.csv", index=False)
@@ -549,15 +545,39 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         pd.concat(
             {name: c.table for name, c in comparisons.items()}, names=["comparison"]
         ).to_csv(tmp / "comparison.csv")
-        save_model(final, tmp / "model.skops")
-        _write_maps(tmp, main, final)
         if importance is not None:
             importance.to_csv(tmp / "permutation_importance.csv")
-        (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+        # After the analysis: a failure here keeps the results above.
+        out.attempt(
+            "the report (report.html)",
+            _write_report,
+            tmp,
+            render_report,
+            title=Path(data["dataset"]).name,
+            results=results,
+            comparisons=comparisons,
+            cohort=cohort,
+            model=model,
+            cv_text=_cv_text(cv),
+            rois=rois,
+            importance=importance,
+        )
+        progress("Fitting the final model on all patients ...")
+        final = out.attempt("the final model's fit", clone(model).fit, X, y)
+        if final is not None:
+            out.attempt(
+                "the model file (model.skops)", save_model, final, tmp / "model.skops"
+            )
+            out.attempt("the maps", _write_maps, tmp, main, final)
     progress(f"Wrote {folder}")
     progress(_final_tables(results["model"], comparisons))
     return folder
+
+
+def _write_report(folder, render, **content):
+    """Render a report and write it as ``report.html``."""
+    (folder / "report.html").write_text(render(**content), encoding="utf-8")
 
 
 def _permutation_importance(config, model, X, y, cv, groups, progress):
@@ -749,8 +769,6 @@ def run_modality(config: dict, *, progress=print) -> Path:
         compare_selections,
         evaluate_selection,
     )
-    from txpredict.modality._coefficients import selector_coefficients
-    from txpredict.models._presets import linear_family
     from txpredict.report import render_modality_report
 
     data, output, cv, model_options, folder, cohort = _prepare(config, progress)
@@ -804,10 +822,9 @@ def run_modality(config: dict, *, progress=print) -> Path:
     progress("Evaluating the demographics-only selector ...")
     demo = evaluate_selection(baseline, X, y, treatment, **evaluation)
     comparison = compare_selections(result, demo, names=("scan", "demographics"))
-    final = selector.fit(X, y, treatment=treatment)
     roi = None
     if str(options["features"]).startswith("roi"):
-        # ROI means (whatever the model's summary) for the PAI figure.
+        # ROI means (whatever the model's summary) for the PAI correlations.
         chosen = options["feature_options"] or {}
         roi = (
             RoiFeatures(verbose=0)
@@ -817,51 +834,87 @@ def run_modality(config: dict, *, progress=print) -> Path:
             .set_output(transform="pandas")
             .fit_transform(X)
         )
-    try:
-        pai_intervals = final.pai_interval(X) if len(final.arms_) == 2 else None
-    except TxpredictError:  # voxel features: no unshrunk per-arm models
-        pai_intervals = None
-    coefficients = None
-    if options["strategy"] == "interaction" or linear_family(
-        final.base_model().final_estimator()[0]
-    ):
-        coefficients = selector_coefficients(final)
-    html = render_modality_report(
-        title=Path(data["dataset"]).name,
-        result=result,
-        comparison=comparison,
-        cohort=cohort,
-        selector=selector,
-        cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
-        roi_features=roi,
-        pai_intervals=pai_intervals,
-    )
-    with atomic_directory(
+    with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
-    ) as tmp:
+    ) as out:
+        tmp = out.path
         result.summary().to_csv(tmp / "selection_summary.csv")
         result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
         result.calibration().to_csv(tmp / "selection_calibration.csv")
+        comparison.to_csv(tmp / "selection_comparison.csv")
         if roi is not None and len(result.arms) == 2:
             result.pai_correlations(roi).to_csv(tmp / "pai_correlations.csv")
-        if coefficients is not None:
-            coefficients.to_csv(tmp / "selector_coefficients.csv", index=False)
-        if pai_intervals is not None:
-            pai_intervals.to_csv(tmp / "pai_intervals.csv")
-        if final.maps_ is not None and len(final.arms_) == 2:
-            for kind in ("pattern", "weights"):
-                final.map_img(kind=kind).to_filename(tmp / f"moderation_{kind}.nii.gz")
-        if result.maps is not None and len(result.arms) == 2:
-            folds = result.maps[f"{result.arms[1]} - {result.arms[0]}"]
-            for name, statistic in FOLD_MODERATION_FILES.items():
-                image = folds.to_img("pattern", statistic)
-                image.to_filename(tmp / f"{name}.nii.gz")
-        comparison.to_csv(tmp / "selection_comparison.csv")
-        save_model(final, tmp / "selector.skops")
-        (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+        # After the analysis: a failure here keeps the results above.
+        if result.maps is not None and len(result.arms) == 2:
+            out.attempt("the fold moderation maps", _write_fold_moderation, tmp, result)
+        progress("Fitting the final selector on all patients ...")
+        final = out.attempt(
+            "the final selector's fit", clone(selector).fit, X, y, treatment=treatment
+        )
+        pai_intervals = None
+        if final is not None:
+            pai_intervals = out.attempt(
+                "the final selector's coefficients, PAI intervals and maps",
+                _write_final_selector,
+                tmp,
+                final,
+                X,
+            )
+            out.attempt(
+                "the selector file (selector.skops)",
+                save_model,
+                final,
+                tmp / "selector.skops",
+            )
+        out.attempt(
+            "the report (report.html)",
+            _write_report,
+            tmp,
+            render_modality_report,
+            title=Path(data["dataset"]).name,
+            result=result,
+            comparison=comparison,
+            cohort=cohort,
+            selector=final,
+            cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
+            roi_features=roi,
+            pai_intervals=pai_intervals,
+        )
     progress(f"Wrote {folder}")
     return folder
+
+
+def _write_fold_moderation(folder, result):
+    """The outer-fold selectors' moderation maps (:data:`FOLD_MODERATION_FILES`)."""
+    folds = result.maps[f"{result.arms[1]} - {result.arms[0]}"]
+    for name, statistic in FOLD_MODERATION_FILES.items():
+        folds.to_img("pattern", statistic).to_filename(folder / f"{name}.nii.gz")
+
+
+def _write_final_selector(folder, final, X):
+    """The final selector's coefficients, PAI intervals and moderation maps.
+
+    Returns the PAI intervals (None when the selector has none: voxel
+    features, or more than two arms).
+    """
+    from txpredict.modality._coefficients import selector_coefficients
+    from txpredict.models._presets import linear_family
+
+    if final.strategy == "interaction" or linear_family(
+        final.base_model().final_estimator()[0]
+    ):
+        selector_coefficients(final).to_csv(
+            folder / "selector_coefficients.csv", index=False
+        )
+    if final.maps_ is not None and len(final.arms_) == 2:
+        for kind in ("pattern", "weights"):
+            final.map_img(kind=kind).to_filename(folder / f"moderation_{kind}.nii.gz")
+    if len(final.arms_) != 2 or final.interval_models_ is None:
+        return None  # voxel features: no unshrunk per-arm models
+    pai_intervals = final.pai_interval(X)
+    pai_intervals.to_csv(folder / "pai_intervals.csv")
+    return pai_intervals
 
 
 def run_regression(config: dict, *, progress=print) -> Path:
@@ -904,31 +957,39 @@ def run_regression(config: dict, *, progress=print) -> Path:
     progress("Nested cross-validation: demographics only ...")
     demographics = nested_cross_validate(baseline, X, y, **cv_options)
     comparison = compare(result, demographics, names=("model", "demographics"))
-    progress("Fitting the final model on all patients ...")
-    final = clone(model).fit(X, y)
-    html = render_regression_report(
-        title=Path(data["dataset"]).name,
-        result=result,
-        comparison=comparison,
-        cohort=cohort,
-        model=model,
-        cv_text=_cv_text(cv),
-        threshold=threshold,
-        n_permutations=cv["n_permutations"],
-    )
-    with atomic_directory(
+    with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
-    ) as tmp:
+    ) as out:
+        tmp = out.path
         result.summary().to_csv(tmp / "summary.csv")
         result.predictions.to_csv(tmp / "predictions.csv", index=False)
         result.folds.to_csv(tmp / "folds.csv", index=False)
         result.responders(threshold).to_csv(tmp / "responders.csv")
         comparison.table.to_csv(tmp / "comparison.csv")
         result.save(tmp / "result.json")
-        save_model(final, tmp / "model.skops")
-        _write_maps(tmp, result, final)
-        (tmp / "report.html").write_text(html, encoding="utf-8")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
+        # After the analysis: a failure here keeps the results above.
+        out.attempt(
+            "the report (report.html)",
+            _write_report,
+            tmp,
+            render_regression_report,
+            title=Path(data["dataset"]).name,
+            result=result,
+            comparison=comparison,
+            cohort=cohort,
+            model=model,
+            cv_text=_cv_text(cv),
+            threshold=threshold,
+            n_permutations=cv["n_permutations"],
+        )
+        progress("Fitting the final model on all patients ...")
+        final = out.attempt("the final model's fit", clone(model).fit, X, y)
+        if final is not None:
+            out.attempt(
+                "the model file (model.skops)", save_model, final, tmp / "model.skops"
+            )
+            out.attempt("the maps", _write_maps, tmp, result, final)
     progress(f"Wrote {folder}")
     progress(_final_tables(result, {"model vs demographics only": comparison}))
     return folder

@@ -1,0 +1,124 @@
+"""Second contact: a three-site depression trial laid out and coded as its users do.
+
+``trial_study_dir`` (conftest): fitlins-named float64 maps, arms ``CBT`` and
+``CBT+SSRI``, HAMD scores, ``Age``/``Sex`` (M/W) with ``n/a``, sites Berlin,
+Dresden and Münster, rows in another order than the images. Each test here
+failed before its fix (issue 22).
+"""
+
+import pandas as pd
+import pytest
+
+import txpredict as tp
+from txpredict._io import INCOMPLETE
+from txpredict.cli import main
+
+from .conftest import TRIAL_PATTERN
+
+OUTCOME = '{pre = "HAMD_baseline", post = "HAMD_week12"}'
+
+
+def trial_config(tmp_path, dataset, *, task="response", model="", cv="", folder="out"):
+    """A run configuration of the trial, small enough for a test.
+
+    ``cv`` lines replace the defaults of the same keys.
+    """
+    settings = {"outer_cv": "3", "inner_cv": "3", "n_repeats": "1"}
+    settings["n_permutations"] = "0"
+    for line in filter(None, cv.splitlines()):
+        key, value = (part.strip() for part in line.split("=", 1))
+        settings[key] = value
+    cv = "\n".join(f"{key} = {value}" for key, value in settings.items())
+    grid = "{alpha = [1.0, 10.0]}" if task == "regression" else "{C = [0.1, 1.0]}"
+    config = tmp_path / f"{folder}.toml"
+    config.write_text(
+        f"""
+task = "{task}"
+
+[data]
+dataset = "{dataset}"
+image_pattern = "{TRIAL_PATTERN}"
+outcome = {OUTCOME}
+treatment = "arm"
+
+[model]
+features = "roi"
+demographic_columns = ["Age", "Sex", "HAMD_baseline"]
+param_grid = {grid}
+{model}
+
+[cv]
+{cv}
+
+[output]
+folder = "{folder}"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def trial(trial_study_dir):
+    return tp.load_cohort(
+        trial_study_dir,
+        TRIAL_PATTERN,
+        outcome=tp.SymptomReduction("HAMD_baseline", "HAMD_week12"),
+        treatment="arm",
+    )
+
+
+def test_the_trial_loads_with_the_users_names(trial):
+    assert trial.arms == ("CBT", "CBT+SSRI")
+    assert sorted(trial.X["site"].unique()) == ["Berlin", "Dresden", "Münster"]
+    assert "HAMD_week12" not in trial.X
+    assert list(trial.X.index[:3]) != ["sub-001", "sub-002", "sub-003"]
+
+
+def test_multisite_run_with_combat_saves_its_model_for_predict_and_validation(
+    trial_study_dir, tmp_path, capsys
+):
+    """The README's multi-site workflow reaches predict and validate-external."""
+    config = trial_config(
+        tmp_path,
+        trial_study_dir,
+        model='harmonize = "combat"\nsites = "site"\nconfounds = ["Age"]',
+        cv='outer_cv = "leave-site-out"\ngroups = "site"\ninner_groups = false',
+    )
+    assert main(["run", str(config)]) == 0
+    model = tmp_path / "out" / "model.skops"
+    loaded, _ = tp.load_model(model)
+    assert loaded.harmonize == "combat"
+    argv = ["validate-external", str(model), str(trial_study_dir)]
+    argv += ["--image-pattern", TRIAL_PATTERN, "--pre", "HAMD_baseline"]
+    argv += ["--post", "HAMD_week12", "--treatment", "arm"]
+    assert main(argv) == 0
+    assert "auc" in capsys.readouterr().out
+
+
+def test_a_failure_after_the_analysis_keeps_its_results(
+    trial_study_dir, tmp_path, monkeypatch, capsys
+):
+    """Saving the model fails: the analysis's tables and report are kept, and the
+    user is told what is missing."""
+    import txpredict.run
+
+    def broken(model, path):
+        raise TypeError("no default __reduce__ due to non-trivial __cinit__")
+
+    monkeypatch.setattr(txpredict.run, "save_model", broken)
+    for task in ("response", "modality", "regression"):
+        folder = f"out_{task}"
+        config = trial_config(tmp_path, trial_study_dir, task=task, folder=folder)
+        assert main(["run", str(config)]) == 2
+        error = capsys.readouterr().err
+        assert "results are in" in error and "__cinit__" in error
+        written = {p.name for p in (tmp_path / folder).iterdir()}
+        assert {"report.html", "config.toml", INCOMPLETE} <= written
+        assert not {"model.skops", "selector.skops"} & written
+        assert "__cinit__" in (tmp_path / folder / INCOMPLETE).read_text()
+    assert {"summary.csv", "predictions.csv", "result.json"} <= {
+        p.name for p in (tmp_path / "out_response").iterdir()
+    }
+    summary = pd.read_csv(tmp_path / "out_modality" / "selection_summary.csv")
+    assert "policy_gain" in set(summary.iloc[:, 0])
