@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 import txpredict as tp
-from txpredict.errors import CohortError, DimensionError, GridMismatchError, ImageError
+from txpredict.errors import (
+    CohortError,
+    DimensionError,
+    GridMismatchError,
+    ImageError,
+    TxpredictError,
+)
 
 from .conftest import write_nifti
 
@@ -328,3 +334,28 @@ def test_derived_outcome_errors_name_the_score_columns(small_cohort_dir, tmp_pat
     rule = tp.SymptomReduction("lsas_pre", "lsas_post")
     with pytest.raises(CohortError, match=r"sub-04.*'lsas_pre' and 'lsas_post'"):
         tp.load_cohort(root, outcome=rule)
+
+
+def test_a_ground_truth_that_no_longer_matches_the_table_is_ignored(tmp_path):
+    """A synthetic cohort whose arms were renamed in participants.tsv kept its old
+    ground_truth.tsv: the modality run crashed at its end (KeyError
+    'p_response_CBT') after all its permutations."""
+    folder = tmp_path / "study"
+    tp.make_synthetic_cohort(40, grid="fsl6", random_state=0, out_dir=folder)
+    table = pd.read_csv(folder / "participants.tsv", sep="\t")
+    table["treatment"] = table["treatment"].map({"CBT": "A", "SSRI+CBT": "B"})
+    table.to_csv(folder / "participants.tsv", sep="\t", index=False)
+    (folder / "participants.json").unlink()  # its Levels name the old arms
+    with pytest.warns(UserWarning, match=r"ground_truth.tsv.*lacks \['p_response_A'"):
+        cohort = tp.load_cohort(folder)
+    assert cohort.ground_truth is None
+    with pytest.raises(TxpredictError, match="lacks the column"):
+        tp.evaluate_selection(
+            tp.ModalitySelector("roi", param_grid={"C": [1.0]}, inner_cv=2),
+            cohort.X,
+            cohort.y,
+            outer_cv=2,
+            truth=tp.make_synthetic_cohort(
+                40, grid="fsl6", random_state=0
+            ).ground_truth,
+        )

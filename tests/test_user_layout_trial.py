@@ -122,3 +122,26 @@ def test_a_failure_after_the_analysis_keeps_its_results(
     }
     summary = pd.read_csv(tmp_path / "out_modality" / "selection_summary.csv")
     assert "policy_gain" in set(summary.iloc[:, 0])
+
+
+def test_modality_run_keeps_sites_whole_with_arms_cbt_and_cbt_ssri(
+    trial_study_dir, tmp_path, capsys
+):
+    """[cv] groups reached the response runs only: a modality run split sites
+    across its folds."""
+    config = trial_config(
+        tmp_path,
+        trial_study_dir,
+        task="modality",
+        cv='groups = "site"\nn_permutations = 3\nn_repeats = 2',
+    )
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "out"
+    predictions = pd.read_csv(folder / "selection_predictions.csv")
+    sites = pd.read_csv(trial_study_dir / "participants.tsv", sep="\t")
+    predictions = predictions.merge(
+        sites[["participant_id", "site"]], on="participant_id"
+    )
+    assert (predictions.groupby(["repeat", "site"])["fold"].nunique() == 1).all()
+    assert set(predictions["received"]) == {"CBT", "CBT+SSRI"}
+    assert "groups = site" in (folder / "report.html").read_text(encoding="utf-8")

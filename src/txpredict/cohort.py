@@ -694,12 +694,41 @@ def load_cohort(
         cohort.info["grids"] = check_cohort_images(cohort.participants, list(patterns))
     truth = root / "ground_truth.tsv"
     if truth.is_file():
-        gt = pd.read_csv(truth, sep="\t", dtype={"participant_id": str})
-        cohort.ground_truth = gt.set_index("participant_id").loc[
-            cohort.participants.index
-        ]
+        cohort.ground_truth = _read_ground_truth(truth, cohort)
     description = root / "dataset_description.json"
     if description.is_file():
         meta = json.loads(description.read_text(encoding="utf-8"))
         cohort.info.update(meta.get("GeneratedBy", [{}])[0].get("Parameters", {}))
     return cohort
+
+
+def _read_ground_truth(path: Path, cohort: Cohort) -> pd.DataFrame | None:
+    """A synthetic cohort's ``ground_truth.tsv``, if it still describes the cohort.
+
+    txpredict's generator writes it; a table edited since (arms renamed,
+    participants added) no longer matches, and is left out with a warning
+    rather than failing an analysis at its end.
+    """
+    truth = pd.read_csv(path, sep="\t", dtype={"participant_id": str})
+    if "participant_id" not in truth.columns:
+        problems = ["it has no participant_id column"]
+    else:
+        truth = truth.set_index("participant_id")
+        problems = []
+        absent = [p for p in cohort.participants.index if p not in truth.index]
+        if absent:
+            problems.append(f"it has no row for {absent[:5]}")
+        arms = cohort.arms or ()
+        lacking = [f"p_response_{a}" for a in arms if f"p_response_{a}" not in truth]
+        if lacking:
+            problems.append(f"it lacks {lacking} for the arms {list(arms)}")
+    if problems:
+        warnings.warn(
+            f"{path} (the ground truth of a synthetic cohort) does not match "
+            f"participants.tsv: {'; '.join(problems)}. It is ignored; delete or "
+            "regenerate it.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return truth.loc[cohort.participants.index]

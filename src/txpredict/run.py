@@ -51,7 +51,11 @@ from txpredict.cohort import (
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
-from txpredict.model_selection import NestedCVResult, nested_cross_validate
+from txpredict.model_selection import (
+    NestedCVResult,
+    is_leave_site_out,
+    nested_cross_validate,
+)
 from txpredict.models import ResponseClassifier
 from txpredict.models._maps import why_no_fold_maps
 from txpredict.models._presets import make_image_extractor
@@ -800,6 +804,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     evaluation = {
         "outer_cv": cv["outer_cv"],
         "n_repeats": cv["n_repeats"],
+        "groups": cv.get("groups"),
         "random_state": cv["random_state"],
         "n_jobs": output.get("n_jobs"),
         "truth": cohort.ground_truth,
@@ -877,7 +882,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
             comparison=comparison,
             cohort=cohort,
             selector=final,
-            cv_text=f"{cv['outer_cv']}-fold x {cv['n_repeats']} repeats",
+            cv_text=_cv_text(cv),
             roi_features=roi,
             pai_intervals=pai_intervals,
         )
@@ -1011,9 +1016,24 @@ def _cv_options(cv, groups, n_jobs) -> dict:
 
 
 def _cv_text(cv) -> str:
-    """The cross-validation scheme in words, for the reports."""
+    """The cross-validation scheme in words, for the reports.
+
+    Leave-site-out has no shuffle, so it runs once whatever ``n_repeats`` says.
+
+    Examples
+    --------
+    >>> _cv_text({"outer_cv": 5, "inner_cv": 5, "n_repeats": 10, "random_state": 0})
+    '5-fold outer x 5-fold inner, 10 repeats, seed 0'
+    >>> _cv_text({"outer_cv": "leave-site-out", "inner_cv": 3, "n_repeats": 10,
+    ...           "random_state": 0, "groups": "site"})
+    'leave-site-out outer (one site held out at a time) x 3-fold inner, groups = site'
+    """
+    inner = f"{cv['inner_cv']}-fold inner"
+    if is_leave_site_out(cv["outer_cv"]):
+        outer = "leave-site-out outer (one site held out at a time)"
+        return f"{outer} x {inner}, groups = {cv['groups']}"
     return (
-        f"{cv['outer_cv']}-fold outer x {cv['inner_cv']}-fold inner, "
+        f"{cv['outer_cv']}-fold outer x {inner}, "
         f"{cv['n_repeats']} repeats, seed {cv['random_state']}"
         + (f", groups = {cv['groups']}" if cv.get("groups") else "")
     )

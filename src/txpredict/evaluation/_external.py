@@ -21,9 +21,9 @@ from scipy import stats
 from scipy.special import expit, logit
 
 from txpredict._images import Grid, read_header
+from txpredict._inputs import check_X_y
 from txpredict.errors import TxpredictError
 from txpredict.features._extract import images_from_input
-from txpredict.model_selection._validation import check_X_y
 from txpredict.stats import (
     METRICS,
     binary_metrics,

@@ -30,8 +30,13 @@ from dataclasses import dataclass, field
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
+from txpredict._inputs import (
+    aligned_values,
+    check_group_labels,
+    check_treatment,
+    check_X_y,
+)
 from txpredict.errors import TxpredictError
 from txpredict.modality._coefficients import (
     check_coefficients,
@@ -39,9 +44,15 @@ from txpredict.modality._coefficients import (
 )
 from txpredict.modality._folds import SelectionRunner
 from txpredict.modality._maps import fold_selector_maps, why_no_selector_maps
-from txpredict.modality._selector import check_treatment
+from txpredict.modality._selector import PER_ARM_STRATEGIES, check_arm_sizes
 from txpredict.modality._uplift import qini_coefficient
-from txpredict.model_selection._schemes import repeat_seeds, split, splits_hash
+from txpredict.model_selection._schemes import (
+    LEAVE_SITE_OUT,
+    check_groups,
+    check_outer_cv,
+    outer_splits,
+    splits_hash,
+)
 from txpredict.stats import (
     DEFAULT_POLICY_METHODS,
     MEASURES,
@@ -69,10 +80,81 @@ def _fold_frame(p, ids, test, arm, y, arms, repeat, fold):
     return out
 
 
-def _outer_splits(y, arm, outer_cv, seed):
-    """Stratified on arm x outcome, so every fold has each arm's responders."""
-    strata = arm + "|" + y.astype(str)
-    return split(StratifiedKFold(outer_cv, shuffle=True, random_state=seed), strata)
+def selection_splits(y, arm, *, outer_cv, n_repeats, groups, random_state):
+    """Outer splits stratified on arm x outcome, so each fold has each arm's responders.
+
+    Group-aware (sites kept whole) when ``groups`` is given; one site held
+    out at a time for ``outer_cv="leave-site-out"``.
+
+    Returns
+    -------
+    list of (repeat, fold, train, test)
+    """
+    strata = np.asarray(arm).astype(str) + "|" + np.asarray(y).astype(str)
+    return outer_splits(
+        strata,
+        outer_cv=outer_cv,
+        n_repeats=n_repeats,
+        groups=groups,
+        stratify=True,
+        random_state=random_state,
+    )
+
+
+def _check_selection_cv(outer_cv, y, arm, arms, groups, selector):
+    """The outer scheme of a selection, checked before any work."""
+    outer_cv = check_outer_cv(outer_cv, len(y), allow_loo=False, groups=groups)
+    if outer_cv == LEAVE_SITE_OUT:
+        if len(pd.unique(groups)) < 2:
+            raise TxpredictError(
+                "outer_cv='leave-site-out' needs at least two sites; groups has "
+                f"{list(pd.unique(groups))}."
+            )
+        if selector.strategy in PER_ARM_STRATEGIES:
+            for site in pd.unique(groups):
+                rest = groups != site
+                try:
+                    check_arm_sizes(y[rest], arm[rest], arms, selector.inner_cv)
+                except TxpredictError as exc:
+                    raise TxpredictError(
+                        f"With site {site!r} held out: {exc}"
+                    ) from None
+        return outer_cv
+    if not isinstance(outer_cv, int):
+        raise TxpredictError(
+            "evaluate_selection's outer_cv must be a number of folds or "
+            f"'leave-site-out'; got {outer_cv!r}."
+        )
+    strata = pd.Series(arm + "|" + y.astype(str))
+    smallest = strata.value_counts()
+    if smallest.min() < outer_cv:
+        group = smallest.idxmin().replace("|", " with outcome ")
+        raise TxpredictError(
+            f"The arm x outcome group {group} has {smallest.min()} patient(s), "
+            f"fewer than outer_cv={outer_cv} folds; use fewer folds or more patients."
+        )
+    if groups is not None:
+        check_groups(groups, outer_cv)
+    return outer_cv
+
+
+def check_truth(truth, index, arms):
+    """Synthetic ground truth of every patient and arm; or say what it lacks."""
+    if truth is None:
+        return None
+    needed = [f"p_response_{a}" for a in arms] + ["better_arm"]
+    lacking = [c for c in needed if c not in truth.columns]
+    absent = sorted(set(map(str, index)) - set(map(str, truth.index)))
+    if lacking or absent:
+        raise TxpredictError(
+            "truth (the synthetic ground truth) does not match these patients and "
+            f"arms {list(arms)}: "
+            + (f"it lacks the column(s) {lacking}" if lacking else "")
+            + ("; " if lacking and absent else "")
+            + (f"it has no row for {absent[:5]}" if absent else "")
+            + ". Pass truth=None for a real study."
+        )
+    return truth.set_axis(truth.index.astype(str)).copy()
 
 
 def evaluate_selection(
@@ -83,6 +165,7 @@ def evaluate_selection(
     *,
     outer_cv=5,
     n_repeats=10,
+    groups=None,
     propensity=None,
     randomized=True,
     truth=None,
@@ -99,11 +182,24 @@ def evaluate_selection(
     ----------
     selector : ModalitySelector
     X : DataFrame
-    y : array-like of 0/1
-    treatment : str or array-like, default="treatment"
-    outer_cv : int, default=5
-        Stratified on arm x outcome.
+    y : Series or array-like of 0/1
+        A Series is aligned to ``X`` by its index (participant ids).
+    treatment : str, Series or array-like, default="treatment"
+        A column of ``X``, a Series indexed like ``X``, or an array in the
+        order of ``X``'s rows.
+    outer_cv : int or "leave-site-out", default=5
+        Folds stratified on arm x outcome; "leave-site-out" holds out one
+        site (``groups``) at a time.
     n_repeats : int, default=10
+        Repeats of the outer CV with different shuffles (one for
+        leave-site-out, which has no shuffle).
+    groups : str, Series, array-like or None, default=None
+        The site (or family) of each patient, as a column of ``X``, a Series
+        or an array: a site is never split between the training and test
+        parts of an outer fold, and the permutation test permutes arms within
+        sites. The inner CV that tunes each arm's model is not grouped (as
+        ``inner_groups=False`` of :func:`nested_cross_validate`: three sites
+        cannot fill five inner folds).
     propensity : dict, str, array-like or None, default=None
         Assignment probabilities for the inverse-probability weights. A dict
         (arm -> probability) for a randomised trial's allocation ratio; a
@@ -117,7 +213,8 @@ def evaluate_selection(
         warning says so; the permutation test needs randomised arms.
     n_permutations : int, default=0
         Permutation test of the policy gain (policy value minus the best single
-        arm): arm labels are permuted within outcome strata and the whole
+        arm): arm labels are permuted within outcome strata (and within sites
+        with ``groups``) and the whole
         nested evaluation re-run (``n_repeats=1`` each, like the observed
         statistic it is compared with). 0 skips it.
     truth : DataFrame or None, default=None
@@ -150,15 +247,11 @@ def evaluate_selection(
     -------
     SelectionResult
     """
+    index, y = check_X_y(X, y)
     arm, arms = check_treatment(X, treatment, getattr(selector, "arms", None))
-    y = np.asarray(y).astype(int)
-    strata = arm.to_numpy() + "|" + y.astype(str)
-    smallest = pd.Series(strata).value_counts().min()
-    if smallest < outer_cv:
-        raise TxpredictError(
-            f"An arm x outcome group has {smallest} patient(s), fewer than "
-            f"outer_cv={outer_cv} folds; use fewer folds or more patients."
-        )
+    groups = check_group_labels(groups, X, index)
+    outer_cv = _check_selection_cv(outer_cv, y, arm.to_numpy(), arms, groups, selector)
+    truth = check_truth(truth, index, arms)
     received = check_propensity(propensity, X, arm, arms, randomized)
     if n_permutations and not (propensity is None or isinstance(propensity, dict)):
         raise TxpredictError(
@@ -182,15 +275,12 @@ def evaluate_selection(
         if why is not None:
             raise TxpredictError(f"return_maps=True: {why}")
     arm = arm.to_numpy()
-    ids = X.index.astype(str).to_numpy()
-    splits, keys = [], []
-    for repeat, seed in enumerate(repeat_seeds(random_state, n_repeats)):
-        for fold, (train, test) in enumerate(_outer_splits(y, arm, outer_cv, seed)):
-            splits.append((train, test))
-            keys.append((repeat, fold))
-    fingerprint = splits_hash(
-        X.index, [(r, f, tr, te) for (r, f), (tr, te) in zip(keys, splits, strict=True)]
-    )
+    ids = index.astype(str).to_numpy()
+    scheme = {"outer_cv": outer_cv, "groups": groups, "random_state": random_state}
+    repeated = selection_splits(y, arm, n_repeats=n_repeats, **scheme)
+    splits = [(train, test) for _, _, train, test in repeated]
+    keys = [(repeat, fold) for repeat, fold, _, _ in repeated]
+    fingerprint = splits_hash(index, repeated)
     coefficients = maps = None
     if return_maps:
         fitted = runner.maps(y, arm, splits, n_jobs=n_jobs)
@@ -217,14 +307,13 @@ def evaluate_selection(
         ],
         ignore_index=True,
     )
-    index = pd.Index(ids)
     predictions["propensity"] = received.to_numpy()[
-        index.get_indexer(predictions["participant_id"])
+        pd.Index(ids).get_indexer(predictions["participant_id"])
     ]
     result = SelectionResult(
         predictions,
         arms,
-        None if truth is None else truth.copy(),
+        truth,
         splits_hash=fingerprint,
         coefficients=coefficients,
         maps=maps,
@@ -232,7 +321,7 @@ def evaluate_selection(
     if n_permutations:
         allocation = propensity or arm_proportions(pd.Series(arm))
         result.permutation = _policy_gain_permutation(
-            runner, y, arm, outer_cv, n_permutations, allocation, n_jobs, random_state
+            runner, y, arm, scheme, n_permutations, allocation, n_jobs
         )
     return result
 
@@ -264,22 +353,10 @@ def check_propensity(propensity, X, arm, arms, randomized) -> pd.Series:
             )
         values = arm.map(propensity).astype(float)
         what = "propensity"
-    elif isinstance(propensity, str):
-        if not isinstance(X, pd.DataFrame) or propensity not in X.columns:
-            raise TxpredictError(
-                f"propensity={propensity!r} is not a column of X; pass the column "
-                "holding each patient's probability of the arm received, an array, "
-                "or a dict of arm probabilities."
-            )
-        values = pd.to_numeric(X[propensity], errors="coerce")
-        what = f"column {propensity!r}"
-    else:
-        values = pd.Series(np.asarray(propensity, dtype=float), index=arm.index)
-        if len(values) != len(arm):
-            raise TxpredictError(
-                f"propensity has {len(values)} values for {len(arm)} patients."
-            )
-        what = "propensity"
+    else:  # a column of X, a Series aligned by index, or an array
+        values = aligned_values(propensity, X, what="propensity", column_ok=True)
+        values = pd.to_numeric(pd.Series(values, index=arm.index), errors="coerce")
+        what = f"column {propensity!r}" if isinstance(propensity, str) else "propensity"
     bad = values.index[~((values > 0) & (values <= 1))].tolist()
     if bad:
         raise TxpredictError(
@@ -303,30 +380,35 @@ def policy_gain(y, received, probabilities, arms, allocation):
     return measures["policy_gain"][0]
 
 
-def _permutation_gains(runner, y, arms_list, outer_cv, propensity, seed):
+def _permutation_gains(runner, y, arms_list, scheme, propensity):
     gains = []
     for arm in arms_list:
-        splits = _outer_splits(y, arm, outer_cv, seed)
+        splits = selection_splits(y, arm, n_repeats=1, **scheme)
         probabilities = np.empty((len(y), len(runner.arms)))
-        for p, (_, test) in zip(
-            runner.probabilities(y, arm, splits), splits, strict=True
-        ):
+        tests = [test for _, _, _, test in splits]
+        fitted = runner.probabilities(y, arm, [(tr, te) for _, _, tr, te in splits])
+        for p, test in zip(fitted, tests, strict=True):
             probabilities[test] = p
         gains.append(policy_gain(y, arm, probabilities, runner.arms, propensity))
     return gains
 
 
 def _policy_gain_permutation(
-    runner, y, arm, outer_cv, n_permutations, propensity, n_jobs, random_state
+    runner, y, arm, scheme, n_permutations, propensity, n_jobs
 ):
-    seed = repeat_seeds(random_state, 1)[0]
-    (observed,) = _permutation_gains(runner, y, [arm], outer_cv, propensity, seed)
+    (observed,) = _permutation_gains(runner, y, [arm], scheme, propensity)
+    random_state = scheme["random_state"]
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(2)[1])
+    # Arms are exchangeable within outcome strata (each arm keeps its response
+    # rate) and, with groups, within each site: randomisation is by site.
+    blocks = y.astype(str)
+    if scheme["groups"] is not None:
+        blocks = blocks + "|" + np.asarray(scheme["groups"]).astype(str)
     permuted = []
     for _ in range(n_permutations):
         shuffled = arm.copy()
-        for label in (0, 1):  # within outcome strata: each arm keeps its response rate
-            rows = np.flatnonzero(y == label)
+        for block in np.unique(blocks):
+            rows = np.flatnonzero(blocks == block)
             shuffled[rows] = rng.permutation(arm[rows])
         permuted.append(shuffled)
     # Permutations are drawn above, in one stream: the null does not depend on
@@ -336,7 +418,7 @@ def _policy_gain_permutation(
     null = np.concatenate(
         joblib.Parallel(n_jobs=n_jobs)(
             joblib.delayed(_permutation_gains)(
-                runner, y, [permuted[i] for i in chunk], outer_cv, propensity, seed
+                runner, y, [permuted[i] for i in chunk], scheme, propensity
             )
             for chunk in chunks
             if chunk

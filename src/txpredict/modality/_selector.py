@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from txpredict._inputs import check_treatment, check_X_y
 from txpredict.errors import TxpredictError
 from txpredict.modality._maps import (
     check_map_request,
@@ -30,41 +31,6 @@ _STRATEGIES = ("t_learner", "x_learner", "interaction")
 #: Strategies whose first stage is one tuned response model per arm.
 PER_ARM_STRATEGIES = ("t_learner", "x_learner")
 _SCORINGS = ("auto", "roc_auc", "neg_log_loss")
-
-
-def check_treatment(X, treatment, arms=None):
-    """Treatment arm per subject as a Series aligned to X; refuse missing arms."""
-    if isinstance(treatment, str):
-        if not isinstance(X, pd.DataFrame) or treatment not in X.columns:
-            raise TxpredictError(
-                f"treatment={treatment!r} is not a column of X; pass the column name "
-                "of the treatment arm or an array of arms."
-            )
-        values = X[treatment]
-    else:
-        values = pd.Series(np.asarray(treatment), index=getattr(X, "index", None))
-        if len(values) != len(X):
-            raise TxpredictError(
-                f"treatment has {len(values)} values for {len(X)} subjects."
-            )
-    missing = values.index[values.isna()].tolist()
-    if missing:
-        raise TxpredictError(
-            f"Treatment arm missing for subject(s) {list(map(str, missing))[:10]}; a "
-            "recommendation needs the arm each patient received. Remove them."
-        )
-    values = values.astype(str)
-    present = sorted(values.unique())
-    if arms is None:
-        arms = tuple(present)
-    unknown = sorted(set(present) - set(arms))
-    if unknown:
-        raise TxpredictError(f"Treatment values {unknown} are not among arms {arms}.")
-    if len(arms) < 2 or len(present) < 2:
-        raise TxpredictError(
-            f"Modality prediction needs at least two treatment arms; got {present}."
-        )
-    return values, tuple(arms)
 
 
 def check_arm_sizes(y, arm, arms, inner_cv):
@@ -205,15 +171,18 @@ class ModalitySelector(BaseEstimator):
         Parameters
         ----------
         X : DataFrame of shape (n_subjects, n_columns)
-        y : array-like of shape (n_subjects,)
-        treatment : str or array-like, default="treatment"
-            Column of X, or the arm of each subject.
+        y : Series or array-like of shape (n_subjects,)
+            Responder flag; a Series is aligned to ``X`` by its index.
+        treatment : str, Series or array-like, default="treatment"
+            Column of X, or the arm of each subject (a Series is aligned to
+            ``X`` by its index, an array taken in ``X``'s row order).
 
         Returns
         -------
         self
         """
         self.check_strategy()
+        _, y = check_X_y(X, y)
         arm, arms = check_treatment(X, treatment, self.arms)
         extractor = self.base_model().make_extractor()
         if extractor is not None:

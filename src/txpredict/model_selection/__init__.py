@@ -3,7 +3,7 @@
 from txpredict.model_selection._model_maps import ModelMaps, bootstrap_maps
 from txpredict.model_selection._nested import NestedCVResult, nested_cross_validate
 from txpredict.model_selection._regression_result import RegressionCVResult
-from txpredict.model_selection._schemes import LeaveOneOutWarning
+from txpredict.model_selection._schemes import LeaveOneOutWarning, is_leave_site_out
 
 __all__ = [
     "LeaveOneOutWarning",
@@ -11,5 +11,6 @@ __all__ = [
     "NestedCVResult",
     "RegressionCVResult",
     "bootstrap_maps",
+    "is_leave_site_out",
     "nested_cross_validate",
 ]

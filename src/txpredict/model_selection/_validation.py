@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from txpredict._inputs import check_group_labels, check_X_y
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._schemes import (
     LEAVE_SITE_OUT,
@@ -14,61 +15,6 @@ from txpredict.model_selection._schemes import (
     check_outer_cv,
     n_folds,
 )
-
-
-def check_X_y(X, y, *, continuous=False):
-    """Align y to X; refuse NaN, mismatched lengths or indices, non-binary y.
-
-    With ``continuous=True`` (a regressor), y must be numbers instead.
-    """
-    if not hasattr(X, "__len__"):
-        raise TxpredictError("X must be a DataFrame (or array) of subjects.")
-    index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
-    if isinstance(y, pd.Series):
-        if len(y) != len(index):
-            raise TxpredictError(
-                f"X has {len(index)} subjects but y has {len(y)} values; pass the "
-                "outcome of exactly the subjects in X (e.g. cohort.X, cohort.y)."
-            )
-        if isinstance(X, pd.DataFrame) and not y.index.equals(index):
-            if set(y.index) != set(index):
-                only_x = sorted(map(str, set(index) - set(y.index)))[:5]
-                only_y = sorted(map(str, set(y.index) - set(index)))[:5]
-                raise TxpredictError(
-                    "The indices of X and y name different subjects (only in X: "
-                    f"{only_x}; only in y: {only_y}). Use y from the same cohort."
-                )
-            y = y.reindex(index)
-        values = y.to_numpy()
-    else:
-        values = np.asarray(y)
-        if len(values) != len(index):
-            raise TxpredictError(
-                f"X has {len(index)} subjects but y has {len(values)} values."
-            )
-    missing = pd.isna(values)
-    if missing.any():
-        raise TxpredictError(
-            f"y is missing for {int(missing.sum())} subject(s): "
-            f"{list(map(str, index[missing]))[:10]}. Remove them or fill the outcome."
-        )
-    if continuous:
-        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(numbers)
-        if bad.any():
-            shown = {str(index[i]): values[i] for i in np.flatnonzero(bad)[:5]}
-            raise TxpredictError(
-                f"y must be numbers for a regressor (a symptom change); subject(s) "
-                f"have other values: {shown}. Fix the outcome column."
-            )
-        return index, numbers
-    labels = np.unique(values)
-    if not set(labels.tolist()) <= {0, 1}:
-        raise TxpredictError(
-            f"y must be binary (1 = responder, 0 = non-responder); got values "
-            f"{labels.tolist()[:10]}."
-        )
-    return index, values.astype(int)
 
 
 def prepare_inputs(
@@ -125,35 +71,6 @@ def prepare_inputs(
             f"n_repeats must be a positive integer; got {n_repeats!r}."
         )
     return estimator, index, y, outer_cv, groups
-
-
-def check_group_labels(groups, X, index):
-    """Groups as an array aligned to X: a column name, a Series or an array."""
-    if groups is None:
-        return None
-    if isinstance(groups, str):
-        if not isinstance(X, pd.DataFrame) or groups not in X.columns:
-            raise TxpredictError(
-                f"groups={groups!r} is not a column of X; pass the column holding "
-                "each patient's site (or family), or an array."
-            )
-        groups = X[groups]
-    values = np.asarray(
-        groups.reindex(index)
-        if isinstance(groups, pd.Series) and isinstance(X, pd.DataFrame)
-        else groups
-    )
-    if len(values) != len(index):
-        raise TxpredictError(
-            f"groups has {len(values)} values for {len(index)} subjects."
-        )
-    missing = pd.isna(values)
-    if missing.any():
-        raise TxpredictError(
-            f"groups is missing for {int(missing.sum())} subject(s): "
-            f"{list(map(str, np.asarray(index)[missing]))[:10]}. Fill in their site."
-        )
-    return values
 
 
 def check_sites(y, groups):

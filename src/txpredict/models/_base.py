@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from txpredict._inputs import aligned_values, check_group_labels
 from txpredict.errors import TxpredictError
 from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
 from txpredict.models._maps import image_weights_and_pattern, why_no_maps
@@ -265,6 +266,9 @@ class ResponseModel(BaseEstimator):
         -------
         self
         """
+        # A Series is aligned to X by participant, never by position.
+        y = aligned_values(y, X, what="y")
+        groups = check_group_labels(groups, X)
         extractor = self.make_extractor()
         if extractor is not None:
             extractor.fit(X)
