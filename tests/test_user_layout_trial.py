@@ -145,3 +145,94 @@ def test_modality_run_keeps_sites_whole_with_arms_cbt_and_cbt_ssri(
     assert (predictions.groupby(["repeat", "site"])["fold"].nunique() == 1).all()
     assert set(predictions["received"]) == {"CBT", "CBT+SSRI"}
     assert "groups = site" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def edited_trial(trial_study_dir, tmp_path, edit=None, sidecar=None):
+    """The trial with its table edited (``edit(table) -> table``); images shared."""
+    import shutil
+
+    root = tmp_path / "edited_trial"
+    root.mkdir()
+    (root / "derivatives").symlink_to(trial_study_dir / "derivatives")
+    table = pd.read_csv(
+        trial_study_dir / "participants.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
+    if edit is not None:
+        table = edit(table)
+    table.to_csv(root / "participants.tsv", sep="\t", index=False)
+    if sidecar is None:
+        shutil.copy(trial_study_dir / "participants.json", root)
+    elif sidecar:
+        (root / "participants.json").write_text(sidecar, encoding="utf-8")
+    return root
+
+
+def _set(table, row, column, value):
+    table.loc[row, column] = value
+    return table
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("n_jobs_zero", r"\[output\] n_jobs must be None, a positive number"),
+        ("windows_path", r"forward slashes \(\"C:/Users/me/study\"\)"),
+        ("cache_is_a_file", r"\[output\] cache .* is a file, not a folder"),
+        ("output_not_writable", r"\[output\] folder .* cannot be written"),
+        ("invalid_sidecar", r"participants.json is not valid JSON: .* line 1"),
+        ("constant_outcome", r"single value 0 for every participant"),
+        ("combat_site_missing", r"\[model\] sites = 'site'.*missing .*sub-0"),
+        ("modality_with_combat", r"task = 'modality' does not use \[model\] \['harm"),
+        ("regression_classifier", r"'regression' does not use \[model\] \['classif"),
+    ],
+)
+def test_bad_input_gets_a_message_not_a_traceback(
+    trial_study_dir, tmp_path, monkeypatch, capsys, case, expected
+):
+    """Each of these once ended in a raw traceback, some after the whole analysis."""
+    dataset, task, model, cv, extra = trial_study_dir, "response", "", "", ""
+    if case == "n_jobs_zero":
+        extra = "n_jobs = 0"
+    elif case == "cache_is_a_file":
+        (tmp_path / "cache").write_text("mine")
+        extra = 'cache = "cache"'
+    elif case == "output_not_writable":
+        import txpredict._io
+
+        def refused(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(txpredict._io.tempfile, "mkstemp", refused)
+    elif case == "invalid_sidecar":
+        dataset = edited_trial(trial_study_dir, tmp_path, sidecar='{"arm": {"Lev')
+    elif case == "constant_outcome":
+        task = "regression"
+        dataset = edited_trial(
+            trial_study_dir,
+            tmp_path,
+            lambda t: t.assign(HAMD_week12=t["HAMD_baseline"]),
+        )
+    elif case == "combat_site_missing":
+        dataset = edited_trial(
+            trial_study_dir, tmp_path, lambda t: _set(t, 3, "site", "n/a")
+        )
+        model = 'harmonize = "combat"'
+    elif case == "modality_with_combat":
+        task, model = "modality", 'harmonize = "combat"'
+    elif case == "regression_classifier":
+        task, model = "regression", 'classifier = "linear_svm"'
+    config = trial_config(tmp_path, dataset, task=task, model=model, cv=cv)
+    text = config.read_text(encoding="utf-8")
+    if extra:
+        text = text.replace('folder = "out"', f'folder = "out"\n{extra}')
+    if case == "windows_path":
+        text = text.replace(f'dataset = "{dataset}"', r'dataset = "C:\Users\me\study"')
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert error.startswith("txpredict: error: ")
+    import re
+
+    assert re.search(expected, error), error
+    assert not (tmp_path / "out").exists()

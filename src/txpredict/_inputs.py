@@ -184,3 +184,19 @@ def check_treatment(X, treatment, arms=None):
             f"Modality prediction needs at least two treatment arms; got {present}."
         )
     return values, tuple(arms)
+
+
+def check_n_jobs(n_jobs):
+    """``n_jobs`` as joblib takes it: None, or a non-zero integer (-1: every core)."""
+    if n_jobs is None:
+        return None
+    if (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, int | np.integer)
+        or (n_jobs == 0)
+    ):
+        raise TxpredictError(
+            f"n_jobs must be None, a positive number of parallel jobs, or -1 for "
+            f"every core; got {n_jobs!r}."
+        )
+    return int(n_jobs)

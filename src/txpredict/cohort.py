@@ -337,6 +337,12 @@ def _validate_table(
                 "participants.tsv."
             )
         table[outcome] = numbers.astype(float)
+        if numbers.nunique() < 2:
+            raise CohortError(
+                f"The outcome {outcome!r} takes the single value {numbers.iloc[0]:g} "
+                "for every participant: there is nothing to predict. Check the "
+                "outcome column or rule (pre and post scores in the right columns?)."
+            )
         return _validate_treatment(table, treatment_column, arms)
     numeric = pd.to_numeric(
         values.astype(object).replace({True: 1, False: 0}), errors="coerce"
@@ -414,6 +420,29 @@ def _warn_about_spellings(table: pd.DataFrame) -> None:
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def _read_sidecar(path: Path) -> dict:
+    """participants.json (column descriptions, arm ``Levels``), or {} if absent."""
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM from Excel
+    try:
+        sidecar = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CohortError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}. Fix it (a JSON validator shows where), or remove the "
+            "file: it is optional."
+        ) from None
+    if not isinstance(sidecar, dict) or not all(
+        isinstance(v, dict) for v in sidecar.values()
+    ):
+        raise CohortError(
+            f"{path} must map each column name to its description, e.g. "
+            '{"arm": {"Levels": {"CBT": "...", "CBT+SSRI": "..."}}}.'
+        )
+    return sidecar
 
 
 def _format_pattern(pattern: str, participant_id: str) -> str:
@@ -566,9 +595,7 @@ def load_cohort(
         )
         raise CohortError(f"{tsv} has no 'participant_id' column.{hint}")
     _warn_about_spellings(table)
-    sidecar = {}
-    if (root / "participants.json").is_file():
-        sidecar = json.loads((root / "participants.json").read_text(encoding="utf-8"))
+    sidecar = _read_sidecar(root / "participants.json")
     if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
         treatment = None
         arm_like = [c for c in table.columns if str(c).lower() in _ARM_LIKE_COLUMNS]

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
+from txpredict._inputs import check_n_jobs
 from txpredict._io import (
     INCOMPLETE,
     check_output_folder,
@@ -111,6 +112,14 @@ _SECTIONS = {
     # Permutation importance on the outer test folds (task = "response", ROI or
     # tabular features): shuffles per feature and fold, optional groups.
     "importance": {"n_permutations", "features"},
+}
+_PREPARATION_KEYS = _SECTIONS["model"] - {"classifier", "regressor", "threshold"}
+#: The [model] keys each task uses (a key another task uses is refused, not
+#: silently dropped).
+_MODEL_KEYS = {
+    "response": _PREPARATION_KEYS | {"classifier"},
+    "regression": _PREPARATION_KEYS | {"regressor", "threshold"},
+    "modality": {"features", "classifier", "param_grid", "demographic_columns"},
 }
 #: Shuffles per feature and outer fold of an [importance] section that names none.
 DEFAULT_IMPORTANCE_PERMUTATIONS = 20
@@ -191,7 +200,15 @@ def read_config(path) -> dict:
     except FileNotFoundError:
         raise TxpredictError(f"No configuration file at {str(path)!r}.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise TxpredictError(f"{path}: invalid TOML ({exc}).") from None
+        hint = ""
+        if "\\" in path.read_text(encoding="utf-8", errors="replace"):
+            # "C:\Users\..." in double quotes: \U starts an escape sequence.
+            hint = (
+                " A backslash inside double quotes starts an escape sequence "
+                "(\\U, \\x, ...): write Windows paths with forward slashes "
+                "(\"C:/Users/me/study\") or in single quotes ('C:\\Users\\me\\study')."
+            )
+        raise TxpredictError(f"{path}: invalid TOML ({exc}).{hint}") from None
     task = config.get("task", "response")
     if task not in _TASKS:
         raise TxpredictError(
@@ -210,12 +227,29 @@ def read_config(path) -> dict:
                 f"{path}: unknown key(s) {sorted(unknown)} in [{section}]; allowed: "
                 f"{sorted(_SECTIONS[section])}."
             )
+    unused = sorted(set(config.get("model", {})) - _MODEL_KEYS[task])
+    if unused:
+        raise TxpredictError(
+            f"{path}: task = {task!r} does not use [model] {unused}; remove them "
+            f"(it takes {sorted(_MODEL_KEYS[task])})."
+            + (
+                " A modality run has no harmonisation or confound removal: "
+                "harmonise the images before, or evaluate response with "
+                "task = 'response'."
+                if task == "modality"
+                else ""
+            )
+        )
     data = config.get("data", {})
     if "dataset" not in data:
         raise TxpredictError(f"{path}: [data] needs 'dataset', the cohort folder.")
     base = path.parent
     data["dataset"] = str((base / data["dataset"]).resolve())
     output = config.setdefault("output", {})
+    try:
+        check_n_jobs(output.get("n_jobs"))
+    except TxpredictError as exc:
+        raise TxpredictError(f"{path}: [output] {exc}") from None
     output["folder"] = str((base / output.get("folder", "txpredict_results")).resolve())
     if "cache" in output:
         output["cache"] = str((base / output["cache"]).resolve())
@@ -303,9 +337,10 @@ def _prepare(config, progress):
         "n_permutations": DEFAULT_PERMUTATIONS,
         **config.get("cv", {}),
     }
+    learner = "regressor" if config.get("task") == "regression" else "classifier"
     model_options = {
         "features": "roi",
-        "classifier": "logistic",
+        learner: "ridge" if learner == "regressor" else "logistic",
         **config.get("model", {}),
     }
     if config.get("features"):
@@ -412,6 +447,18 @@ def _check_columns(X, model_options, cv):
             "the TOML (for the demographics baseline: demographic_columns = "
             '["age", "sex", ...] in [model]).'
         )
+    # A site is needed for every patient: to keep sites whole, to harmonise.
+    sites = {"[cv] groups": cv.get("groups")}
+    if model_options.get("harmonize"):
+        sites["[model] sites"] = model_options.get("sites", "site")
+    for key, column in sites.items():
+        if column and X[column].isna().any():
+            absent = X.index[X[column].isna()].tolist()
+            raise TxpredictError(
+                f"{key} = {column!r}: the column is missing (n/a) for "
+                f"{len(absent)} participant(s): {absent[:10]}. Fill in their "
+                "site in participants.tsv, or remove them."
+            )
 
 
 def _write_maps(folder, result, final):
@@ -464,7 +511,6 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     if config.get("task") == "regression":
         return run_regression(config, progress=progress)
     data, output, cv, model_options, folder, cohort = _prepare(config, progress)
-    model_options.pop("threshold", None)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
@@ -935,7 +981,6 @@ def run_regression(config: dict, *, progress=print) -> Path:
 
     data, output, cv, model_options, folder, cohort = _prepare(config, progress)
     threshold = model_options.pop("threshold", 50.0)
-    model_options.pop("classifier", None)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")

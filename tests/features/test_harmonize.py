@@ -140,3 +140,17 @@ def test_one_training_site_aligns_a_new_site_to_it(rng):
     )
     moved = combat.transform(new)
     assert abs(moved.mean() - kept.mean()) < 0.3  # b's scanner offset (+2) is gone
+
+
+def test_a_missing_site_is_named_in_fit_and_transform(rng):
+    table = _sites(rng).set_axis([f"sub-{i:02d}" for i in range(90)])
+    with_gap = table.assign(site=table["site"].where(table.index != "sub-07"))
+    with pytest.raises(
+        TxpredictError, match=r"missing for 1 patient\(s\): \['sub-07'\]"
+    ):
+        tp.ComBat(FEATURES).fit(with_gap)
+    fitted = tp.ComBat(FEATURES).fit(table)
+    with pytest.raises(TxpredictError, match=r"\['sub-07'\]"):
+        fitted.transform(with_gap)
+    # A fitted ComBat keeps plain arrays (a pandas Index cannot be saved).
+    assert type(fitted.features_) is np.ndarray

@@ -118,6 +118,7 @@ def permutation_importance(
         n_repeats=n_repeats,
         groups=groups,
         allow_loo=False,
+        n_jobs=n_jobs,
     )
     runner = Runner(model, X, fast_path=False)
     names = feature_names(model, runner)

@@ -240,6 +240,19 @@ class ComBat(TransformerMixin, BaseEstimator):
                 )
         return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
 
+    def _sites(self, table) -> np.ndarray:
+        """The site of each row, as text; a missing site is an error naming who."""
+        values = table[self.site]
+        missing = values.isna().to_numpy()
+        if missing.any():
+            raise TxpredictError(
+                f"ComBat: the site column {self.site!r} is missing for "
+                f"{int(missing.sum())} patient(s): "
+                f"{list(map(str, table.index[missing]))[:10]}. Fill in their site "
+                "(or scanner) in the participants table, or remove them."
+            )
+        return values.astype(str).to_numpy()
+
     # -- fit / transform -------------------------------------------------------
     def fit(self, X, y=None):
         """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
@@ -290,7 +303,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                 "ComBat: the features have missing or infinite values; impute them "
                 "before harmonising (or use nonfinite='raise' to find them)."
             )
-        sites = table[self.site].astype(str).to_numpy()
+        sites = self._sites(table)
         self.sites_, site_index, counts = np.unique(
             sites, return_inverse=True, return_counts=True
         )
@@ -362,7 +375,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         mean = self.grand_mean_
         if covariates.shape[1]:
             mean = mean + covariates @ self.covariate_coef_
-        sites = table[self.site].astype(str).to_numpy()
+        sites = self._sites(table)
         for site in np.unique(sites):
             rows = np.flatnonzero(sites == site)
             block = data[rows].astype(np.float64)

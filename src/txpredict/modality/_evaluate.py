@@ -34,6 +34,7 @@ import pandas as pd
 from txpredict._inputs import (
     aligned_values,
     check_group_labels,
+    check_n_jobs,
     check_treatment,
     check_X_y,
 )
@@ -248,6 +249,7 @@ def evaluate_selection(
     SelectionResult
     """
     index, y = check_X_y(X, y)
+    check_n_jobs(n_jobs)
     arm, arms = check_treatment(X, treatment, getattr(selector, "arms", None))
     groups = check_group_labels(groups, X, index)
     outer_cv = _check_selection_cv(outer_cv, y, arm.to_numpy(), arms, groups, selector)

@@ -173,6 +173,7 @@ def nested_cross_validate(
         groups=groups,
         allow_loo=allow_loo,
         continuous=regression,
+        n_jobs=n_jobs,
     )
     stratify = stratify and not regression  # a change score has no classes
     check_n_bootstraps(n_bootstraps)

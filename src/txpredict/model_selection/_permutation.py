@@ -202,6 +202,7 @@ def permutation_test(
         groups=groups,
         allow_loo=False,
         continuous=regression,
+        n_jobs=n_jobs,
     )
     stratify = stratify and not regression
     split_kwargs = {

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from txpredict._inputs import check_group_labels, check_X_y
+from txpredict._inputs import check_group_labels, check_n_jobs, check_X_y
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._schemes import (
     LEAVE_SITE_OUT,
@@ -19,7 +19,7 @@ from txpredict.model_selection._schemes import (
 
 def prepare_inputs(
     estimator, X, y, *, outer_cv, inner_cv, n_repeats, groups, allow_loo,
-    continuous=False,
+    continuous=False, n_jobs=None,
 ):  # fmt: skip
     """Check everything before any work; the estimator with ``inner_cv`` set.
 
@@ -28,6 +28,7 @@ def prepare_inputs(
     (estimator, index, y, outer_cv, groups)
     """
     index, y = check_X_y(X, y, continuous=continuous)
+    check_n_jobs(n_jobs)
     n = len(y)
     groups = check_group_labels(groups, X, index)
     outer_cv = check_outer_cv(outer_cv, n, allow_loo=allow_loo, groups=groups)
