@@ -225,6 +225,13 @@ def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path
     assert ("includes chance (0.5)" in captured.err) == at_chance
     written = pd.read_csv(csv, index_col="participant_id")
     assert list(written.index) == ["sub-01", "sub-02", "sub-03"]
+    # A file already there is not replaced (once, the user's own table was).
+    csv.write_text("my own notes")
+    assert main([*argv, "--out", str(csv)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert csv.read_text() == "my own notes"
+    assert main([*argv, "--out", str(csv), "--overwrite"]) == 0
+    assert "p_response" in csv.read_text()
     model, _ = tp.load_model(analysis / "model.skops")
     assert model.inner_cv == 3  # the configured inner CV, as in the nested runs
     X = pd.DataFrame({"image": [str(p) for p in images]})

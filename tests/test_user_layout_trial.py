@@ -236,3 +236,125 @@ def test_bad_input_gets_a_message_not_a_traceback(
 
     assert re.search(expected, error), error
     assert not (tmp_path / "out").exists()
+
+
+def _age_typo(table):
+    table.loc[table["participant_id"] == "sub-012", "Age"] = "forty"
+    return table
+
+
+def _decimal_commas(table):
+    return table.assign(Age=[f"{a},5" if a != "n/a" else a for a in table["Age"]])
+
+
+def _three_sexes(table):
+    table.loc[table["participant_id"] == "sub-010", "Sex"] = "F"
+    table.loc[table["participant_id"] == "sub-011", "Sex"] = "female"
+    return table
+
+
+def _post_score(value):
+    def edit(table):
+        table.loc[table["participant_id"] == "sub-020", "HAMD_week12"] = value
+        return table
+
+    return edit
+
+
+def _arm_with_a_space(table):
+    table.loc[table["participant_id"] == "sub-003", "arm"] += " "
+    return table
+
+
+@pytest.mark.parametrize(
+    "edit, sidecar, expected",
+    [
+        (_age_typo, None, r"'Age' .* numbers except for 1 cell.*sub-012: 'forty'"),
+        (_decimal_commas, None, r"'Age' .* decimal commas .*: '\d+,5'"),
+        (
+            _three_sexes,
+            None,
+            r"'Sex' .* not among its Levels \['M', 'W'\] .*sub-010: 'F'",
+        ),
+        (_three_sexes, False, r"'Sex' .* one sex in 3 ways \(\['F', 'W', 'female'\]"),
+        (_post_score("60"), None, r"'HAMD_week12' .* HAMD-17's range \(0 to 52\)"),
+        (_post_score("-3"), None, r"'HAMD_week12' .*sub-020: -3"),
+        (_arm_with_a_space, False, r"arm values of 'arm' differ only in case or sp"),
+    ],
+    ids=["typo", "commas", "levels", "sexes", "hamd60", "negative", "arm-space"],
+)
+def test_slips_of_a_hand_typed_table_are_refused_not_absorbed(
+    trial_study_dir, tmp_path, capsys, edit, sidecar, expected
+):
+    """Once silently absorbed: Age became a 60-level category, F/female/W three
+    sexes, a HAMD of 60 a valid score; `validate` said OK."""
+    import re
+
+    dataset = edited_trial(trial_study_dir, tmp_path, edit, sidecar=sidecar)
+    argv = ["validate", str(dataset), "--image-pattern", TRIAL_PATTERN]
+    argv += ["--pre", "HAMD_baseline", "--post", "HAMD_week12", "--treatment", "arm"]
+    assert main(argv) == 2
+    assert re.search(expected, capsys.readouterr().err)
+
+
+def test_a_column_named_twice_is_refused(trial_study_dir, tmp_path):
+    dataset = edited_trial(trial_study_dir, tmp_path)
+    tsv = dataset / "participants.tsv"
+    lines = tsv.read_text(encoding="utf-8").splitlines()
+    lines = [f"{line}\t{line.split(chr(9))[1]}" for line in lines]
+    lines[0] = lines[0].rsplit("\t", 1)[0] + "\tAge"
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(tp.errors.CohortError, match=r"\['Age'\] more than once"):
+        tp.load_cohort(dataset, TRIAL_PATTERN, treatment="arm", outcome="Age")
+
+
+def test_a_site_of_one_patient_is_refused_under_leave_site_out(trial):
+    X = trial.X.copy()
+    X.loc[X.index[0], "site"] = "Leipzig"
+    with pytest.raises(tp.errors.TxpredictError, match=r"\['Leipzig'\] have \[1\]"):
+        tp.nested_cross_validate(
+            tp.ResponseClassifier("roi", param_grid={}, inner_cv=3),
+            X,
+            trial.y,
+            outer_cv="leave-site-out",
+            groups="site",
+            inner_groups=False,
+        )
+
+
+def test_an_empty_map_and_a_4d_image_among_3d_ones_are_refused(
+    trial_study_dir, tmp_path, capsys
+):
+    import nibabel as nib
+    import numpy as np
+
+    dataset = edited_trial(trial_study_dir, tmp_path)
+    (dataset / "derivatives").unlink()
+    source = trial_study_dir / TRIAL_PATTERN.format(participant_id="sub-001")
+    image = nib.load(source)
+    for pid in [f"sub-{i:03d}" for i in range(1, 121)]:
+        path = dataset / TRIAL_PATTERN.format(participant_id=pid)
+        path.parent.mkdir(parents=True)
+        path.symlink_to(trial_study_dir / TRIAL_PATTERN.format(participant_id=pid))
+    empty = dataset / TRIAL_PATTERN.format(participant_id="sub-007")
+    empty.unlink()
+    nib.Nifti1Image(np.zeros(image.shape), image.affine).to_filename(empty)
+    argv = ["validate", str(dataset), "--image-pattern", TRIAL_PATTERN]
+    argv += ["--pre", "HAMD_baseline", "--post", "HAMD_week12", "--treatment", "arm"]
+    assert main(argv) == 0  # headers only: they are fine
+    assert main([*argv, "--full"]) == 2
+    assert "sub-007" in capsys.readouterr().err
+    cohort = tp.load_cohort(
+        dataset,
+        TRIAL_PATTERN,
+        outcome=tp.SymptomReduction("HAMD_baseline", "HAMD_week12"),
+        treatment="arm",
+    )
+    with pytest.raises(tp.errors.ImageError, match=r"'sub-007' .* is 0 everywhere"):
+        tp.RoiFeatures(verbose=0).fit_transform(cohort.X)
+    run = dataset / TRIAL_PATTERN.format(participant_id="sub-008")
+    run.unlink()
+    data = np.stack([image.get_fdata()] * 3, axis=-1)
+    nib.Nifti1Image(data, image.affine).to_filename(run)
+    assert main(argv) == 2
+    assert "'sub-008'" in capsys.readouterr().err

@@ -65,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", type=Path)
     predict.add_argument("images", type=Path, nargs="+")
     predict.add_argument(
-        "--out", type=Path, help="also write the table to this CSV file"
+        "--out", type=Path, help="also write the table to this CSV file (a new file)"
+    )
+    predict.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the --out file if it exists",
     )
 
     benchmark = sub.add_parser("benchmark", help="benchmarks of methods")
@@ -100,7 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     external.add_argument("dataset", type=Path)
     _add_dataset_options(external)
     external.add_argument(
-        "--out", type=Path, default=None, help="also write the per-patient CSV here"
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the per-patient CSV here (a new file)",
+    )
+    external.add_argument(
+        "--overwrite", action="store_true", help="replace the --out file if it exists"
     )
 
     validate = sub.add_parser(
@@ -145,9 +156,23 @@ def _run(args) -> int:
     return 0
 
 
+def _check_new_file(path: Path | None, overwrite: bool) -> None:
+    """Refuse, before any work, an --out file that would replace the user's own."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise TxpredictError(f"--out {str(path)!r} is a folder; give a file name.")
+    if path.exists() and not overwrite:
+        raise TxpredictError(
+            f"--out {str(path)!r} already exists; txpredict does not replace a file "
+            "it may not have written. Choose a new name, or pass --overwrite."
+        )
+
+
 def _predict(args) -> int:
     from txpredict.run import predict_images
 
+    _check_new_file(args.out, args.overwrite)
     table = predict_images(args.model, args.images)
     if table.attrs.get("warning"):
         print(table.attrs["warning"], file=sys.stderr)
@@ -252,6 +277,7 @@ def _validate_external(args) -> int:
     from txpredict.evaluation import validate_external
     from txpredict.persistence import describe_training, load_model
 
+    _check_new_file(args.out, args.overwrite)
     outcome = _outcome_option(args)
     model, provenance = load_model(args.model)
     cohort = load_cohort(

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from txpredict._images import Grid, load_image, read_header
-from txpredict.errors import CohortError, DimensionError, GridMismatchError
+from txpredict._participants import check_codings, check_scores, read_participants
+from txpredict.errors import CohortError, DimensionError, GridMismatchError, ImageError
 
 #: Where :func:`load_cohort` looks for each subject's image by default.
 DEFAULT_IMAGE_PATTERN = (
@@ -384,6 +385,7 @@ def _validate_treatment(table, treatment_column, arms):
                 f"{no_arm[:10]}; fill it in or remove them."
             )
         table[treatment_column] = arm.astype(str)
+        _refuse_split_arms(table[treatment_column], treatment_column)
         if arms is not None:
             declared = [str(a) for a in arms]
             unknown = table.index[~table[treatment_column].isin(declared)].tolist()
@@ -397,13 +399,27 @@ def _validate_treatment(table, treatment_column, arms):
     return table
 
 
+def _refuse_split_arms(arm: pd.Series, column: str) -> None:
+    """'CBT' and 'CBT ' would be two arms of a few patients each: refuse them."""
+    spellings = pd.Series(arm.unique())
+    keys = spellings.str.strip().str.casefold()
+    clashes = [sorted(g) for _, g in spellings.groupby(keys) if len(g) > 1]
+    if clashes:
+        raise CohortError(
+            f"Treatment arm values of {column!r} differ only in case or spaces: "
+            f"{clashes}; they would be counted as different arms. Use one spelling "
+            "for each arm in participants.tsv (and declare them as 'Levels' in "
+            "participants.json)."
+        )
+
+
 #: Column names that usually hold the treatment arm.
 _ARM_LIKE_COLUMNS = ("arm", "group", "treatment_arm", "condition", "intervention")
 
 
-def _warn_about_spellings(table: pd.DataFrame) -> None:
+def _warn_about_spellings(table: pd.DataFrame, skip=()) -> None:
     """Warn when text values differ only in case or spaces ('f' and 'F')."""
-    for column in table.columns.drop("participant_id", errors="ignore"):
+    for column in table.columns.drop(["participant_id", *skip], errors="ignore"):
         values = table[column].dropna()
         if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
@@ -471,13 +487,23 @@ def read_every_image(cohort: Cohort) -> dict[str, list[str]]:
         them unless ``nonfinite="ignore"``.
     """
     columns = list(cohort.info.get("grids", {})) or ["image"]
-    nonfinite = {}
+    nonfinite, constant = {}, []
     for column in columns:
-        nonfinite[column] = [
-            pid
-            for pid, image in cohort.participants[column].items()
-            if not np.isfinite(load_image(image, pid)[1]).all()
-        ]
+        nonfinite[column] = []
+        for pid, image in cohort.participants[column].items():
+            data = load_image(image, pid)[1]
+            finite = np.isfinite(data)
+            if not finite.all():
+                nonfinite[column].append(pid)
+            values = data[finite]
+            if values.size == 0 or values.min() == values.max():
+                constant.append(f"{pid} ({image})")
+    if constant:
+        raise ImageError(
+            f"{len(constant)} image(s) hold a single value everywhere (empty or "
+            f"failed first-level maps): {constant[:5]}. Re-create them, or leave "
+            "those participants out."
+        )
     return nonfinite
 
 
@@ -498,9 +524,17 @@ def check_cohort_images(table: pd.DataFrame, columns: Sequence[str]) -> dict[str
                     f"The {column!r} image of participant {pid!r} ({image}) is "
                     f"{len(shape)}D with shape {img.shape}; expected 3D or 4D."
                 )
+            if reference is not None and len(shape) != reference[2]:
+                raise DimensionError(
+                    f"The {column!r} image of participant {pid!r} ({image}) is "
+                    f"{len(shape)}D with shape {img.shape}, unlike participant "
+                    f"{reference[0]!r}'s, which is {reference[2]}D: one column "
+                    "holds one kind of image (3D maps, or 4D runs). Check "
+                    "image_pattern, or give 4D runs their own column."
+                )
             grid = Grid.of(img)
             if reference is None:
-                reference = (pid, grid)
+                reference = (pid, grid, len(shape))
             elif grid != reference[1]:
                 raise GridMismatchError(
                     f"The {column!r} image of participant {pid!r} ({image}) is on "
@@ -572,29 +606,7 @@ def load_cohort(
     ['age', 'sex', 'baseline_severity']
     """
     root = Path(root)
-    tsv = root / "participants.tsv"
-    if not tsv.is_file():
-        raise CohortError(
-            f"No participants.tsv in {str(root)!r}. A cohort folder needs a "
-            "tab-separated participants.tsv with a participant_id column."
-        )
-    table = pd.read_csv(
-        tsv,
-        sep="\t",
-        dtype={"participant_id": str},
-        na_values=["n/a"],
-        keep_default_na=True,
-    )
-    if "participant_id" not in table.columns:
-        header = tsv.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
-        hint = (
-            " Its first line looks comma-separated: participants.tsv must be "
-            "tab-separated (save it as TSV, not CSV)."
-            if "," in header and "participant_id" in header
-            else f" Its columns are {list(table.columns)[:10]}."
-        )
-        raise CohortError(f"{tsv} has no 'participant_id' column.{hint}")
-    _warn_about_spellings(table)
+    table = read_participants(root / "participants.tsv")
     sidecar = _read_sidecar(root / "participants.json")
     if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
         treatment = None
@@ -607,6 +619,15 @@ def load_cohort(
                 UserWarning,
                 stacklevel=2,
             )
+    # Before anything reads the columns: typos must not change the analysis.
+    # The arm and a responder column have checks (and messages) of their own.
+    skip = [c for c in (treatment, outcome) if isinstance(c, str)]
+    check_codings(table, sidecar, skip=skip)
+    if isinstance(outcome, SymptomReduction | SymptomChange):
+        check_scores(
+            table, [c for c in (outcome.pre, outcome.post) if c in table], sidecar
+        )
+    _warn_about_spellings(table, skip=skip)
     if arms is None and treatment is not None:
         levels = sidecar.get(treatment, {}).get("Levels")
         arms = tuple(levels) if levels else None

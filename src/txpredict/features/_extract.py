@@ -22,9 +22,15 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from txpredict._images import Grid, ImageLike, check_grid, load_image
+from txpredict._images import (
+    Grid,
+    ImageLike,
+    check_grid,
+    load_image,
+    subject_label,
+)
 from txpredict._io import atomic_path
-from txpredict.errors import TxpredictError
+from txpredict.errors import ImageError, TxpredictError
 
 PROGRESS_MIN_IMAGES = 20
 
@@ -143,9 +149,25 @@ def _extract_one(image, subject, specs, grid, cache, row, offsets) -> None:
         check_grid(img, grid, subject, image)
         for i in missing:
             vector = specs[i].compute(data, img, subject, image)
+            _refuse_constant(vector, subject, image)
             if ident:
                 cache.put(specs[i].key, ident, vector, specs[i].dtype)
             parts[i][:] = vector
+
+
+def _refuse_constant(vector, subject, image) -> None:
+    """An image that is one value wherever it is read is an empty map, not data.
+
+    A first-level model that failed writes zeros; its ROI means would enter
+    the analysis as a patient with no activation at all.
+    """
+    if vector.size > 1 and np.all(vector == vector.flat[0]):
+        raise ImageError(
+            f"The image of {subject_label(subject, image)} is {vector.flat[0]:g} "
+            "everywhere txpredict reads it (every ROI, or every voxel of the "
+            "mask): an empty or failed first-level map. Re-create it, or leave "
+            "the participant out."
+        )
 
 
 def _extract_rows(images, subjects, specs, grid, memory, out=None) -> np.ndarray:

@@ -74,6 +74,10 @@ def prepare_inputs(
     return estimator, index, y, outer_cv, groups
 
 
+#: Fewest patients a site needs to be held out on its own (leave-site-out).
+MIN_SITE_SIZE = 2
+
+
 def check_sites(y, groups):
     """Leave-site-out needs two sites, and both classes in every training part."""
     sites = pd.unique(groups)
@@ -81,6 +85,16 @@ def check_sites(y, groups):
         raise TxpredictError(
             f"outer_cv='leave-site-out' needs at least two sites; groups has "
             f"{len(sites)} ({list(sites)})."
+        )
+    sizes = pd.Series(groups).value_counts()
+    lone = sizes[sizes < MIN_SITE_SIZE]
+    if len(lone):
+        raise TxpredictError(
+            f"outer_cv='leave-site-out': site(s) {lone.index.tolist()} have "
+            f"{lone.tolist()} patient(s); held out alone, a site needs at "
+            f"least {MIN_SITE_SIZE} to be scored (its row of per_site() would be "
+            "empty). Merge it with the site it is closest to (same scanner), "
+            "leave its patients out, or use grouped k-fold (outer_cv=k with groups)."
         )
     for site in sites:
         rest = y[groups != site]
