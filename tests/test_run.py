@@ -337,13 +337,19 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
         "pai_unshrunk",
         "pai_ci_low",
         "pai_ci_high",
+        "favoured",
         "recommended",
     ]
     X = pd.DataFrame({"image": [str(p) for p in images]})
     expected = selector.pai_interval(X)
     np.testing.assert_allclose(written["pai_ci_low"], expected["ci_low"])
     np.testing.assert_allclose(written["pai"], written["p_SSRI+CBT"] - written["p_CBT"])
-    assert set(written["recommended"]) <= {"CBT", "SSRI+CBT"}
+    assert set(written["favoured"]) <= {"CBT", "SSRI+CBT"}
+    # A patient whose PAI interval includes 0 gets no recommendation.
+    undecided = (written["pai_ci_low"] <= 0) & (written["pai_ci_high"] >= 0)
+    assert (written.loc[undecided, "recommended"] == "no preference").all()
+    decided = written[~undecided]
+    assert (decided["recommended"] == decided["favoured"]).all()
 
 
 def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):

@@ -358,3 +358,48 @@ def test_an_empty_map_and_a_4d_image_among_3d_ones_are_refused(
     nib.Nifti1Image(data, image.affine).to_filename(run)
     assert main(argv) == 2
     assert "'sub-008'" in capsys.readouterr().err
+
+
+def test_predict_with_a_selector_that_gained_nothing_says_so(
+    trial_study_dir, tmp_path, capsys
+):
+    """All 12 new patients once got 'CBT+SSRI' with no caveat, though every PAI
+    interval included 0 and the selector's policy gain was -0.018 [-0.064, 0.027]."""
+    config = trial_config(
+        tmp_path, trial_study_dir, task="modality", cv="n_repeats = 2"
+    )
+    assert main(["run", str(config)]) == 0
+    gain = pd.read_csv(tmp_path / "out" / "selection_summary.csv", index_col=0).loc[
+        "policy_gain"
+    ]
+    images = [
+        trial_study_dir / TRIAL_PATTERN.format(participant_id=f"sub-{i:03d}")
+        for i in range(1, 13)
+    ]
+    capsys.readouterr()
+    argv = ["predict", str(tmp_path / "out" / "selector.skops"), *map(str, images)]
+    assert main([*argv, "--out", str(tmp_path / "new.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("includes 0: following them is not shown to help" in err) == (
+        gain["ci_low"] <= 0 <= gain["ci_high"]
+    )
+    table = pd.read_csv(tmp_path / "new.csv", index_col=0)
+    undecided = (table["pai_ci_low"] <= 0) & (table["pai_ci_high"] >= 0)
+    assert undecided.any()
+    assert set(table.loc[undecided, "recommended"]) == {"no preference"}
+    # The same selector beside an evaluation that found no gain: a warning.
+    import shutil
+
+    other = tmp_path / "null"
+    other.mkdir()
+    shutil.copy(tmp_path / "out" / "selector.skops", other)
+    summary = pd.read_csv(tmp_path / "out" / "selection_summary.csv", index_col=0)
+    summary.loc["policy_gain", ["estimate", "ci_low", "ci_high"]] = [
+        -0.018,
+        -0.064,
+        0.027,
+    ]
+    summary.to_csv(other / "selection_summary.csv")
+    assert main(["predict", str(other / "selector.skops"), *map(str, images)]) == 0
+    err = capsys.readouterr().err
+    assert "-0.018 [-0.064, +0.027]" in err and "not shown to help" in err

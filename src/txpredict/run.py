@@ -738,6 +738,7 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     if isinstance(model, ModalitySelector):
         table = selection_table(model, X)
         table.attrs["provenance"] = provenance
+        table.attrs["warning"] = selection_warning(model_path)
         return table
     table = pd.DataFrame(index=index)
     if hasattr(model, "predict_proba"):
@@ -752,14 +753,24 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     return table
 
 
+#: What ``predict`` recommends for a patient whose PAI interval includes 0.
+NO_PREFERENCE = "no preference"
+
+
 def selection_table(selector, X) -> pd.DataFrame:
     """A selector's predictions for new patients, one row each.
 
     The response probability under each arm, the PAI and, when the selector
     has them (two arms, few features), the unshrunk models' PAI and its 95%
-    interval (:meth:`ModalitySelector.pai_interval`); the recommended arm.
+    interval (:meth:`ModalitySelector.pai_interval`); the ``favoured`` arm
+    (the higher predicted probability) and the ``recommended`` one: the
+    favoured arm when the patient's PAI interval excludes 0, else
+    :data:`NO_PREFERENCE` (the data do not tell the arms apart for them).
+    Without intervals (voxel features) the favoured arm is recommended.
     """
     table = selector.predict_response_proba(X).add_prefix("p_")
+    favoured = selector.recommend(X)
+    recommended = favoured.copy()
     if len(selector.arms_) == 2:
         try:
             intervals = selector.pai_interval(X)
@@ -770,8 +781,36 @@ def selection_table(selector, X) -> pd.DataFrame:
             table["pai_unshrunk"] = intervals["pai_unshrunk"]
             table["pai_ci_low"] = intervals["ci_low"]
             table["pai_ci_high"] = intervals["ci_high"]
-    table["recommended"] = selector.recommend(X)
+            undecided = (intervals["ci_low"] <= 0) & (intervals["ci_high"] >= 0)
+            recommended = recommended.where(~undecided, NO_PREFERENCE)
+    table["favoured"] = favoured
+    table["recommended"] = recommended
     return table
+
+
+def selection_warning(model_path) -> str | None:
+    """A warning when the saved selector gained nothing in its own evaluation.
+
+    ``txpredict run`` with ``task = "modality"`` writes
+    ``selection_summary.csv`` beside ``selector.skops``; when the policy
+    gain's interval (the recommendation vs everyone on the best single arm)
+    includes 0, the recommendations are not shown to help anyone.
+    """
+    path = Path(model_path).with_name("selection_summary.csv")
+    try:
+        row = pd.read_csv(path, index_col=0).loc["policy_gain"]
+        low, high = float(row["ci_low"]), float(row["ci_high"])
+    except (OSError, KeyError, ValueError):
+        return None
+    if not (low <= 0 <= high):
+        return None
+    return (
+        f"Warning: in its own evaluation ({path}) this selector's recommendations "
+        f"changed the response rate by {float(row['estimate']):+.3f} "
+        f"[{low:+.3f}, {high:+.3f}] against everyone on the best single arm, an "
+        "interval that includes 0: following them is not shown to help. Where a "
+        f"patient's own PAI interval includes 0 the table says {NO_PREFERENCE!r}."
+    )
 
 
 def chance_warning(model_path) -> str | None:
