@@ -373,7 +373,7 @@ def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):
     assert main(["run", str(config)]) == 0
     folder = tmp_path / "results"
     summary = pd.read_csv(folder / "summary.csv", index_col=0)
-    assert list(summary.index) == ["r", "r2", "mae"]
+    assert list(summary.index) == ["r", "r_fold_mean", "r2", "mae"]
     # The run ends with the whole summary and comparison, not cut at 80 columns.
     printed = capsys.readouterr().out.split(f"Wrote {folder}")[-1]
     assert "Summary (model):" in printed and "..." not in printed

@@ -42,6 +42,7 @@ from txpredict.modality import (
     evaluate_selection,
 )
 from txpredict.model_selection import (
+    GridEdgeWarning,
     LeaveOneOutWarning,
     ModelMaps,
     NestedCVResult,
@@ -69,6 +70,7 @@ __all__ = [
     "DemographicFeatures",
     "ExternalValidation",
     "Grid",
+    "GridEdgeWarning",
     "ImageFeatures",
     "LeaveOneOutWarning",
     "ModalitySelector",

@@ -28,9 +28,11 @@ Example configuration (paths are relative to the configuration file)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +55,7 @@ from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
 from txpredict.model_selection import (
+    GridEdgeWarning,
     NestedCVResult,
     is_leave_site_out,
     nested_cross_validate,
@@ -548,14 +551,15 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             + (f" (+ {permutations} permutations)" if permutations else "")
             + " ..."
         )
-        results[name] = nested_cross_validate(
-            estimator,
-            X,
-            y,
-            **cv_options,
-            n_permutations=permutations,
-            return_maps=maps,
-        )
+        with _grid_notes(name, progress):
+            results[name] = nested_cross_validate(
+                estimator,
+                X,
+                y,
+                **cv_options,
+                n_permutations=permutations,
+                return_maps=maps,
+            )
         progress(f"  {results[name]!r}")
     comparisons = {
         "model vs demographics only": compare(
@@ -1039,12 +1043,14 @@ def run_regression(config: dict, *, progress=print) -> Path:
     progress(
         f"Nested cross-validation: model (+ {cv['n_permutations']} permutations) ..."
     )
-    result = nested_cross_validate(
-        model, X, y, **cv_options, n_permutations=cv["n_permutations"]
-    )
+    with _grid_notes("model", progress):
+        result = nested_cross_validate(
+            model, X, y, **cv_options, n_permutations=cv["n_permutations"]
+        )
     progress(f"  {result!r}")
     progress("Nested cross-validation: demographics only ...")
-    demographics = nested_cross_validate(baseline, X, y, **cv_options)
+    with _grid_notes("demographics only", progress):
+        demographics = nested_cross_validate(baseline, X, y, **cv_options)
     comparison = compare(result, demographics, names=("model", "demographics"))
     with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
@@ -1082,6 +1088,21 @@ def run_regression(config: dict, *, progress=print) -> Path:
     progress(f"Wrote {folder}")
     progress(_final_tables(result, {"model vs demographics only": comparison}))
     return folder
+
+
+@contextlib.contextmanager
+def _grid_notes(name, progress):
+    """Print the nested CV's grid-edge warnings as notes naming the model."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GridEdgeWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, GridEdgeWarning):
+            progress(f"  Note ({name}): {warning.message}")
+        else:  # not ours to swallow
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _cv_options(cv, groups, n_jobs) -> dict:

@@ -61,7 +61,8 @@ def test_regression_summary_responders_permutation_and_compare(
         model, cohort.X, change, n_repeats=2, n_permutations=9, random_state=1
     )
     s = result.summary()
-    assert list(s.index) == ["r", "r2", "mae"]
+    assert list(s.index) == ["r", "r_fold_mean", "r2", "mae"]
+    assert s.at["r_fold_mean", "estimate"] == pytest.approx(result.folds["r"].mean())
     assert s.at["r", "estimate"] > 0.1  # the cuneus signal, as a change score
     assert s.at["r", "p_value"] == pytest.approx(0.1)  # none of 9 permutations
     result.save(tmp_path / "result.json")  # the p-values survive a round trip
@@ -87,6 +88,10 @@ def test_regression_summary_responders_permutation_and_compare(
     table = tp.compare(result, demo).table
     assert list(table.index) == ["r", "mae"]
     assert table.at["r", "test"].startswith("Nadeau-Bengio")
+    # The difference is a - b: once a and b were the pooled r's while the
+    # difference was of the fold r's (0.049 - 0.138 reported as -0.029).
+    np.testing.assert_allclose(table["difference"], table["a"] - table["b"])
+    assert table.at["r", "a"] == pytest.approx(s.at["r_fold_mean", "estimate"])
 
 
 def test_regression_bad_outcomes_are_explained(cohort, change):

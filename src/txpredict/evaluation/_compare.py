@@ -161,7 +161,14 @@ def compare(result_a, result_b, *, names=("a", "b"), alpha=0.05) -> Comparison:
 
 
 def _compare_regressions(result_a, result_b, names, alpha) -> Comparison:
-    """R and mean absolute error of two regressors: Nadeau-Bengio corrected t."""
+    """R and mean absolute error of two regressors: Nadeau-Bengio corrected t.
+
+    The test is of the outer folds' metrics, so ``a`` and ``b`` are each
+    model's metric averaged over the outer test folds (``difference`` is
+    ``a - b``), not the summaries' ``r``, which correlates each repeat's
+    out-of-fold predictions pooled over its folds (``r_fold_mean`` there is
+    this one).
+    """
     keys = ["repeat", "participant_id"]
     merged = result_a.predictions.merge(
         result_b.predictions, on=keys, suffixes=("_a", "_b"), validate="one_to_one"
@@ -172,7 +179,6 @@ def _compare_regressions(result_a, result_b, names, alpha) -> Comparison:
         )
         for s in ("_a", "_b")
     ]
-    summary_a, summary_b = result_a.summary(), result_b.summary()
     rows = []
     for metric in ("r", "mae"):
         test = regression_paired_test(*frames, metric)
@@ -180,8 +186,8 @@ def _compare_regressions(result_a, result_b, names, alpha) -> Comparison:
         rows.append(
             {
                 "metric": metric,
-                "a": summary_a.at[metric, "estimate"],
-                "b": summary_b.at[metric, "estimate"],
+                "a": test["mean_a"],
+                "b": test["mean_b"],
                 "difference": test["difference"],
                 "ci_low": test["difference"] - quantile * test["se"],
                 "ci_high": test["difference"] + quantile * test["se"],

@@ -9,6 +9,7 @@ nothing); everything else is refitted in every outer fold.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,10 @@ from txpredict.model_selection._schemes import (
     splits_hash,
 )
 from txpredict.model_selection._summary import (
+    GridEdgeWarning,
     fold_row,
+    grid_edge_warnings,
+    grid_edges,
     load_result,
     save_result,
     summary_table,
@@ -233,8 +237,13 @@ def nested_cross_validate(
             "groups": groups is not None,
             "inner_groups": inner_group_labels is not None,
             "fast_path": runner.fast is not None,
+            "param_grid": (
+                estimator.tuning_grid() if hasattr(estimator, "tuning_grid") else None
+            ),
         },
     )
+    for message in grid_edge_warnings(result.grid_edges()):
+        warnings.warn(message, GridEdgeWarning, stacklevel=2)
     if return_maps:
         result.maps = ModelMaps.from_outputs(
             pd.DataFrame([(r, f) for r, f, _, _ in splits], columns=["repeat", "fold"]),
@@ -547,6 +556,21 @@ class NestedCVResult:
             for _, part in self.predictions.groupby("repeat")
         ]
         return pd.concat(curves).groupby(level=0).mean().rename_axis("threshold")
+
+    def grid_edges(self) -> pd.DataFrame:
+        """How often the inner CV chose each end of each tuned grid.
+
+        A value chosen at one end in a third of the outer folds or more is
+        warned about by :func:`nested_cross_validate` (``GridEdgeWarning``):
+        the best value may lie beyond the grid.
+
+        Returns
+        -------
+        DataFrame
+            One row per numeric parameter of three values or more:
+            ``lowest``, ``highest``, ``at_lowest``, ``at_highest``, ``n_folds``.
+        """
+        return grid_edges(self.folds, self.info.get("param_grid"))
 
     def per_site(self, confidence=0.95) -> pd.DataFrame:
         """Performance on each site's patients (needs ``groups``).

@@ -11,6 +11,7 @@ from txpredict.errors import TxpredictError
 from txpredict.model_selection._schemes import splits_hash
 from txpredict.model_selection._summary import (
     fold_row,
+    grid_edges,
     load_result,
     save_result,
     summary_table,
@@ -121,6 +122,15 @@ class RegressionCVResult:
         ``ci_high`` are empty; ``intervals()`` computes them anyway, and the
         permutation p-value tests r > 0. ``dummy`` predicts the training mean
         (r undefined, r2 just below 0).
+
+        Two r's: ``r`` correlates each repeat's out-of-fold predictions pooled
+        over its outer folds (how well the predictions rank all patients,
+        the headline); ``r_fold_mean`` averages each outer test fold's own r
+        (what :func:`txpredict.compare` tests). Pooling mixes models that
+        differ in offset and scale, so ``r`` can be much lower than
+        ``r_fold_mean``: predictions that rank patients within a fold but
+        shift between folds (a site held out, ComBat refitted) do not rank
+        the whole cohort. Descriptive: no interval.
         """
         by_method = {
             m: regression_intervals(*self._columns(), m, confidence)
@@ -133,7 +143,7 @@ class RegressionCVResult:
                 for _, g in self.predictions.groupby("repeat")
             ]
         )
-        return summary_table(
+        table = summary_table(
             REGRESSION_METRICS,
             DEFAULT_REGRESSION_METHODS,
             by_method,
@@ -141,6 +151,23 @@ class RegressionCVResult:
             per_repeat,
             {"dummy": dummy["estimate"]},
         )
+        fold_r = self.folds["r"].dropna()
+        table.loc["r_fold_mean"] = np.nan
+        table.loc["r_fold_mean", ["estimate", "ci_method"]] = [
+            fold_r.mean(),
+            "descriptive: the mean of the outer test folds' r",
+        ]
+        by_repeat = fold_r.groupby(self.folds["repeat"]).mean()
+        if len(by_repeat) > 1:
+            table.loc["r_fold_mean", "sd_across_repeats"] = by_repeat.std(ddof=1)
+        return table.reindex(["r", "r_fold_mean", *REGRESSION_METRICS[1:]])
+
+    def grid_edges(self) -> pd.DataFrame:
+        """How often the inner CV chose each end of each tuned grid.
+
+        As :meth:`NestedCVResult.grid_edges`.
+        """
+        return grid_edges(self.folds, self.info.get("param_grid"))
 
     def responders(self, threshold, *, confidence=0.95) -> pd.DataFrame:
         """Responder classification read off the predicted change.

@@ -133,3 +133,71 @@ def load_result(cls, path, format_name):
         payload["info"],
         permutation or None,
     )
+
+
+#: Share of the outer folds choosing one end of a grid that makes it suspect.
+EDGE_SHARE = 1 / 3
+
+
+class GridEdgeWarning(UserWarning):
+    """The inner CV chose a hyperparameter at the end of its grid in many folds."""
+
+
+def grid_edges(folds: pd.DataFrame, grid: dict | None) -> pd.DataFrame:
+    """How often the outer folds' inner CV chose each end of each numeric grid.
+
+    Parameters
+    ----------
+    folds : DataFrame
+        A result's ``folds`` (its ``best_params`` column, as JSON).
+    grid : dict or None
+        The searched grid (``info["param_grid"]``).
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter with three or more numeric values: its
+        ``lowest`` and ``highest`` value, how many folds chose each
+        (``at_lowest``, ``at_highest``) of ``n_folds``.
+    """
+    rows = []
+    chosen = folds["best_params"].map(json.loads)
+    for name, values in (grid or {}).items():
+        numbers = [v for v in values if isinstance(v, int | float) and v is not True]
+        if len(numbers) < 3 or len(numbers) != len(values):
+            continue  # two values are both ends; categories have none
+        picked = chosen.map(lambda p, key=name: p.get(key.split("__")[-1], p.get(key)))
+        picked = pd.to_numeric(picked, errors="coerce")
+        rows.append(
+            {
+                "parameter": name,
+                "lowest": min(numbers),
+                "highest": max(numbers),
+                "at_lowest": int((picked == min(numbers)).sum()),
+                "at_highest": int((picked == max(numbers)).sum()),
+                "n_folds": int(picked.notna().sum()),
+            }
+        )
+    columns = ["lowest", "highest", "at_lowest", "at_highest", "n_folds"]
+    return pd.DataFrame(rows, columns=["parameter", *columns]).set_index("parameter")
+
+
+def grid_edge_warnings(edges: pd.DataFrame) -> list[str]:
+    """Sentences for the parameters chosen at one end in many outer folds."""
+    messages = []
+    for name, row in edges.iterrows():
+        for end, count in (
+            ("lowest", row["at_lowest"]),
+            ("highest", row["at_highest"]),
+        ):
+            if row["n_folds"] and count >= EDGE_SHARE * row["n_folds"]:
+                messages.append(
+                    f"The inner CV chose {name} = {row[end]:g}, the {end} value of "
+                    f"its grid, in {int(count)} of {int(row['n_folds'])} outer "
+                    "folds: the best "
+                    f"value may lie beyond the grid. Extend param_grid past "
+                    f"{row[end]:g} and compare; when the signal is weak the inner "
+                    "CV also drifts to the most regularised end, and a wider grid "
+                    "will not help."
+                )
+    return messages

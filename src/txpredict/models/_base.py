@@ -162,9 +162,18 @@ class ResponseModel(BaseEstimator):
             default_scaling(self.features) if self.scaling == "auto" else self.scaling
         )
 
+    def tuning_grid(self) -> dict:
+        """The grid the inner CV searches: ``param_grid``, or the default one.
+
+        Keys as given (``C``, ``alpha``, or ``step__param``), values as lists.
+        """
+        _, default_grid = self.final_estimator()
+        grid = default_grid if self.param_grid is None else self.param_grid
+        return {key: list(values) for key, values in grid.items()}
+
     def build_search(self, design) -> GridSearchCV:
         """The unfitted learner: pipeline + inner grid search, for ``design``."""
-        estimator, default_grid = self.final_estimator()
+        estimator, _ = self.final_estimator()
         steps = []
         table = self.table_columns()
         if isinstance(design, pd.DataFrame) and not table:
@@ -188,8 +197,9 @@ class ResponseModel(BaseEstimator):
             )
         steps.append((self._final_step, estimator))
         pipeline = Pipeline(steps)
-        grid = default_grid if self.param_grid is None else self.param_grid
-        grid = prefix_grid(grid, set(pipeline.get_params()), self._final_step)
+        grid = prefix_grid(
+            self.tuning_grid(), set(pipeline.get_params()), self._final_step
+        )
         return GridSearchCV(
             pipeline,
             grid,  # {} is one candidate: no tuning

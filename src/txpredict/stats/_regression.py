@@ -154,24 +154,31 @@ def regression_paired_test(frame_a, frame_b, metric) -> dict:
 
     ``frame_a`` and ``frame_b``: out-of-fold predictions (``y_true``,
     ``y_pred``, ``repeat``, ``fold``) of two models on the same splits, row by
-    row the same patients. The difference is the mean fold difference a - b.
+    row the same patients. The difference is the mean fold difference a - b,
+    which is ``mean_a - mean_b``: each model's metric averaged over the same
+    outer test folds (the folds where both are defined).
     """
-    values = []
-    for (_, a), (_, b) in zip(
-        frame_a.groupby(["repeat", "fold"]),
-        frame_b.groupby(["repeat", "fold"]),
-        strict=True,
-    ):
-        values.append(
-            regression_metrics(a["y_true"], a["y_pred"])[metric]
-            - regression_metrics(b["y_true"], b["y_pred"])[metric]
-        )
-    d = np.asarray(values)
-    d = d[np.isfinite(d)]
+    pairs = np.array(
+        [
+            (
+                regression_metrics(a["y_true"], a["y_pred"])[metric],
+                regression_metrics(b["y_true"], b["y_pred"])[metric],
+            )
+            for (_, a), (_, b) in zip(
+                frame_a.groupby(["repeat", "fold"]),
+                frame_b.groupby(["repeat", "fold"]),
+                strict=True,
+            )
+        ]
+    )
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    d = pairs[:, 0] - pairs[:, 1]
     n_folds = frame_a.groupby(["repeat", "fold"]).ngroups / frame_a["repeat"].nunique()
     se = float(np.sqrt((1 / len(d) + 1 / (n_folds - 1)) * d.var(ddof=1)))
     statistic = d.mean() / se if se > 0 else 0.0
     return {
+        "mean_a": float(pairs[:, 0].mean()),
+        "mean_b": float(pairs[:, 1].mean()),
         "difference": float(d.mean()),
         "se": se,
         "statistic": float(statistic),
