@@ -6,6 +6,7 @@ Dresden and Münster, rows in another order than the images. Each test here
 failed before its fix (issue 22).
 """
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,6 +90,13 @@ def test_multisite_run_with_combat_saves_its_model_for_predict_and_validation(
     model = tmp_path / "out" / "model.skops"
     loaded, _ = tp.load_model(model)
     assert loaded.harmonize == "combat"
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    # One repeat, not "10 repeats"; which interval to report, and a new site's.
+    assert "leave-site-out outer (one site held out at a time)" in report
+    assert "10 repeats" not in report
+    assert "prediction_low" in report and "Which to report" in report
+    assert "not measured under leave-site-out" in report
+    assert "What the model learnt: each ROI's weight" in report
     argv = ["validate-external", str(model), str(trial_study_dir)]
     argv += ["--image-pattern", TRIAL_PATTERN, "--pre", "HAMD_baseline"]
     argv += ["--post", "HAMD_week12", "--treatment", "arm"]
@@ -430,3 +438,93 @@ def test_regression_run_labels_its_rs_and_notes_grid_edges(
     assert comparison.at["r", "difference"] == pytest.approx(
         comparison.at["r", "a"] - comparison.at["r", "b"]
     )
+
+
+@pytest.fixture(scope="module")
+def selection(trial):
+    """The trial's selection with a permutation test (ROI selector)."""
+    return tp.evaluate_selection(
+        tp.ModalitySelector("roi", param_grid={"C": [0.1, 1.0]}, inner_cv=3),
+        trial.X,
+        trial.y,
+        "arm",
+        outer_cv=3,
+        n_repeats=3,
+        n_permutations=4,
+    )
+
+
+def _figure_of(monkeypatch, module, draw, *args):
+    """The matplotlib Figure a report function draws (instead of its PNG)."""
+    monkeypatch.setattr(module, "_png", lambda fig: fig)
+    return draw(*args)
+
+
+def test_modality_figures_count_patients_and_show_every_roi(
+    trial, selection, monkeypatch
+):
+    """The PAI histogram counted > 200 'patients' for n = 150 (pooled repeats); the
+    PAI-vs-ROI figure dropped 3 of 9 ROIs, its r (-0.82) not the table's (-0.64)."""
+    from txpredict.report import _modality
+
+    fig = _figure_of(monkeypatch, _modality, _modality._pai_figure, selection)
+    counted = sum(patch.get_height() for patch in fig.axes[0].patches)
+    assert counted == trial.n_subjects
+    roi = (
+        tp.RoiFeatures(verbose=0).set_output(transform="pandas").fit_transform(trial.X)
+    )
+    fig = _figure_of(monkeypatch, _modality, _modality._features_figure, selection, roi)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert len(titles) == roi.shape[1] == 9
+    table = selection.pai_correlations(roi)["mean"]
+    for title, (name, r) in zip(titles, table.items(), strict=True):
+        assert title == f"{name}\nr = {r:.2f}"
+
+
+def test_the_permutation_gain_and_the_nnt_are_labelled(selection):
+    """Two policy gains on one page (-0.018 in the summary, -0.066 from the
+    permutation test) and an NNT of -14381.9 where the text said none."""
+    summary = selection.summary()
+    row = summary.loc["policy_gain_first_repeat"]
+    assert row["estimate"] == pytest.approx(selection.permutation["policy_gain"])
+    assert row["p_value"] == pytest.approx(selection.permutation["p_value"])
+    first = selection.predictions[selection.predictions["repeat"] == 0]
+    assert "first repeat" in row["ci_method"] and len(first) == 120
+    gain = summary.loc["policy_gain"]
+    nnt = summary.loc["number_needed_to_treat"]
+    assert np.isnan(nnt["estimate"]) == (gain["ci_low"] <= 0 <= gain["ci_high"])
+
+
+def test_coverage_is_quoted_only_for_the_models_it_was_measured_on():
+    """The measured coverage was shown for a whole-brain SVM it was never
+    measured on."""
+    from txpredict.report._html import coverage_was_measured_for
+
+    assert coverage_was_measured_for(tp.ResponseClassifier("roi"))
+    assert coverage_was_measured_for(tp.ResponseClassifier("roi+demographics"))
+    assert not coverage_was_measured_for(
+        tp.ResponseClassifier("wholebrain", "linear_svm")
+    )
+    assert not coverage_was_measured_for(
+        tp.ResponseClassifier("roi", harmonize="combat")
+    )
+
+
+def test_a_test_and_an_interval_that_disagree_are_explained():
+    """p = 0.046 beside a 95% interval that includes 0.5, unexplained."""
+    from txpredict.report._html import test_and_interval_notes
+
+    summary = pd.DataFrame(
+        {
+            "estimate": [0.60, 0.58],
+            "ci_low": [0.48, 0.51],
+            "ci_high": [0.72, 0.65],
+            "p_value": [0.046, 0.01],
+            "chance": [0.5, 0.5],
+        },
+        index=["auc", "balanced_accuracy"],
+    )
+    (note,) = test_and_interval_notes(summary, n_permutations=1000)
+    assert note.startswith("auc: the permutation test (p = 0.046 +- 0.013")
+    assert "which includes chance (0.5)" in note and "Report the estimate" in note
+    assert test_and_interval_notes(summary, n_permutations=0) == []

@@ -976,7 +976,24 @@ def run_modality(config: dict, *, progress=print) -> Path:
             pai_intervals=pai_intervals,
         )
     progress(f"Wrote {folder}")
+    progress(_selection_tables(result, comparison))
     return folder
+
+
+def _selection_tables(result, comparison) -> str:
+    """The selection summary and the scan-vs-demographics comparison, whole."""
+    columns = ["estimate", "ci_low", "ci_high", "p_value"]
+    summary = result.summary()[columns].round(3).to_string()
+    return "\n".join(
+        [
+            "",
+            "Treatment selection (out of fold; see report.html for what each row is):",
+            summary,
+            "",
+            "Scan vs demographics-only selection (a - b):",
+            comparison.round(3).to_string(),
+        ]
+    )
 
 
 def _write_fold_moderation(folder, result):

@@ -1,5 +1,7 @@
 """Leave-site-out, per-site results, external validation and added value."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,51 @@ def test_added_value_is_one_call_on_the_same_splits(development):
     assert result.baseline_columns == ["age", "site"]
     assert result.comparison.table.at["auc", "difference"] > 0  # the cuneus signal
     assert "baseline: ['age', 'site']" in repr(result)
+
+
+@pytest.mark.parametrize(
+    "estimates, variances",
+    [
+        ([0.60, 0.52, 0.75], [0.004, 0.006, 0.003]),  # three sites that disagree
+        ([0.70, 0.52, 0.61, 0.55], [0.004, 0.006, 0.003, 0.005]),
+    ],
+)
+def test_random_effects_interval_and_prediction_interval_against_statsmodels(
+    estimates, variances
+):
+    """With three sites a normal-quantile random-effects interval was far too
+    narrow ([0.514, 0.658] beside a leave-site-out interval [0.333, 0.873])."""
+    from scipy import stats
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    h = tp.stats.heterogeneity(estimates, variances)
+    with warnings.catch_warnings():  # statsmodels' own sqrt of a negative, unused
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference = combine_effects(
+            np.array(estimates), np.array(variances), method_re="dl"
+        )
+    assert h["tau2"] == pytest.approx(reference.tau2)
+    assert h["random"] == pytest.approx(reference.mean_effect_re)
+    k = len(estimates)
+    se = max(reference.sd_eff_w_re_hksj, reference.sd_eff_w_re)  # modified HKSJ
+    half = stats.t.ppf(0.975, k - 1) * se
+    assert h["random_ci_low"] == pytest.approx(reference.mean_effect_re - half)
+    assert h["random_ci_high"] == pytest.approx(reference.mean_effect_re + half)
+    spread = np.sqrt(reference.tau2 + reference.sd_eff_w_re**2)
+    assert h["prediction_high"] - h["random"] == pytest.approx(
+        stats.t.ppf(0.975, k - 2) * spread
+    )
+    assert h["prediction_low"] <= h["random_ci_low"]
+
+
+def test_sites_that_agree_get_the_fixed_effect_with_a_t_interval():
+    from scipy import stats
+
+    variances = np.array([0.004, 0.006, 0.003, 0.005])
+    h = tp.stats.heterogeneity([0.61, 0.60, 0.62, 0.59], variances)
+    assert h["tau2"] == 0 and h["random"] == pytest.approx(h["fixed"])
+    # Never narrower than the DerSimonian-Laird variance, with t on k - 1 df.
+    dl = 1 / np.sqrt((1 / variances).sum())
+    assert h["random_ci_high"] - h["random"] == pytest.approx(
+        stats.t.ppf(0.975, 3) * dl
+    )

@@ -46,8 +46,11 @@ def test_recommendations_recover_the_better_arm(frick_like, strategy):
     )
     low, high = s.loc["matched_minus_unmatched", ["ci_low", "ci_high"]]
     assert low < s.at["matched_minus_unmatched", "estimate"] < high
-    gain = s.at["policy_gain", "estimate"]
-    assert s.at["number_needed_to_treat", "estimate"] == pytest.approx(1 / gain)
+    gain = s.loc["policy_gain"]
+    if gain["ci_low"] > 0:
+        assert s.at["number_needed_to_treat", "estimate"] == pytest.approx(
+            1 / gain["estimate"]
+        )
     # Every patient is predicted once per repeat, by models that never saw them.
     counts = result.predictions.groupby("participant_id").size()
     assert (counts == 2).all() and len(counts) == 200
@@ -65,12 +68,14 @@ def test_number_needed_to_treat_inverts_the_policy_gain():
     )
     assert harm["estimate"] == pytest.approx(-12.5)
     assert (harm["ci_low"], harm["ci_high"]) == pytest.approx((-50.0, -6.25))
-    # An interval through 0: the NNT's runs through infinity, none is given.
+    # An interval through 0: the NNT's runs through infinity and its estimate is
+    # the reciprocal of a gain indistinguishable from 0 (once shown as -14381.9
+    # beside a text saying none is given): neither is given.
     unsure = _number_needed_to_treat(
-        pd.Series({"estimate": 0.05, "ci_low": -0.01, "ci_high": 0.11})
+        pd.Series({"estimate": -0.00007, "ci_low": -0.04, "ci_high": 0.04})
     )
-    assert unsure["estimate"] == pytest.approx(20.0)
-    assert np.isnan(unsure["ci_low"]) and np.isnan(unsure["ci_high"])
+    assert np.isnan(unsure[["estimate", "ci_low", "ci_high"]].astype(float)).all()
+    assert "includes 0" in unsure["ci_method"]
 
 
 def test_no_interaction_gives_no_better_policy():
@@ -157,13 +162,14 @@ def test_scan_vs_demographics_selection_on_the_same_splits(frick_like):
     )
     table = tp.compare_selections(scan, demo, names=("scan", "demographics"))
     row = table.loc["policy_value_ipw"]
-    # a - b of the two summaries' estimates, and a p-value from the same t
-    # (one per outer fold: J = 10, t on J - 1 df); its level is measured in
-    # benchmarks/calibration.py, not here.
-    value = "policy_value_ipw", "estimate"
-    assert row["difference"] == pytest.approx(
-        scan.summary().at[value] - demo.summary().at[value]
-    )
+    # a - b of the selectors' fold-averaged policy values, and a p-value from
+    # the same t (one per outer fold: J = 10, t on J - 1 df): once a and b were
+    # the summaries' pooled values, and a difference of +0.0004 stood beside
+    # t = -0.26. Its level is measured in benchmarks/calibration.py, not here.
+    from txpredict.modality._evaluate import _fold_policy_values
+
+    assert row["scan"] == pytest.approx(_fold_policy_values(scan).mean())
+    assert row["difference"] == pytest.approx(row["scan"] - row["demographics"])
     assert np.sign(row["t"]) == np.sign(row["difference"])
     assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["t"]), 9))
     itself = tp.compare_selections(scan, scan).loc["policy_value_ipw"]

@@ -646,6 +646,11 @@ class SelectionResult:
     def summary(self, confidence=0.95) -> pd.DataFrame:
         """The evaluation table: estimate, interval where one is calibrated, SD.
 
+        With a permutation test, ``policy_gain_first_repeat`` is its
+        statistic (the first repeat's policy gain: each permutation re-runs
+        one repeat) and ``p_value`` its p-value; ``policy_gain`` averages
+        every repeat, so the two differ by the fold shuffle.
+
         ``ci_low``/``ci_high`` are given for the matched-minus-unmatched
         difference, the policy value and the policy gain, by the method
         (``ci_method``) whose coverage ``benchmarks/calibration.py`` measured
@@ -706,8 +711,20 @@ class SelectionResult:
         pa = table.at["matched_response_rate", "estimate"]
         pb = table.at["unmatched_response_rate", "estimate"]
         table.loc["cohens_h_matched_vs_unmatched", "estimate"] = cohens_h(pa, pb)
+        table["p_value"] = np.nan
+        if self.permutation is not None:
+            # The test re-runs one repeat per permutation (all of them would
+            # cost n_repeats times as much): its statistic is the first
+            # repeat's gain, not the mean over repeats in "policy_gain".
+            n = len(self.permutation["null_distribution"])
+            table.loc["policy_gain_first_repeat"] = {
+                "estimate": self.permutation["policy_gain"],
+                "ci_method": f"the first repeat's gain; permutation test ({n} "
+                "permutations of the arms within outcome strata)",
+                "p_value": self.permutation["p_value"],
+            }
         columns = ["estimate", "ci_low", "ci_high", "ci_method", "sd_across_repeats"]
-        return table[columns]
+        return table[[*columns, "p_value"]]
 
 
 def _number_needed_to_treat(gain) -> pd.Series:
@@ -717,21 +734,24 @@ def _number_needed_to_treat(gain) -> pd.Series:
     single arm, for one more responder: 1 / policy gain (negative: the
     recommendation loses one responder per that many patients).
 
-    Its interval is the reciprocal of the gain's, whose coverage was measured;
-    when the gain's interval includes 0 the NNT's is unbounded (it runs
-    through infinity, Altman 1998, BMJ 317:1309) and none is given.
+    Given only when the gain's interval (whose coverage was measured)
+    excludes 0, with the reciprocal of that interval. When it includes 0 the
+    NNT's interval runs through infinity (Altman 1998, BMJ 317:1309) and its
+    estimate is the reciprocal of a gain indistinguishable from 0 (-14,382
+    for a gain of -0.00007): neither is given, the row says why.
     """
-    estimate = 1.0 / gain["estimate"] if gain["estimate"] != 0 else np.inf
     low, high = gain["ci_low"], gain["ci_high"]
     row = {
-        "estimate": estimate,
+        "estimate": np.nan,
         "ci_low": np.nan,
         "ci_high": np.nan,
-        "ci_method": "policy_gain's, inverted; none when it includes 0",
+        "ci_method": "not given: the policy gain's interval includes 0",
         "sd_across_repeats": np.nan,
     }
     if np.isfinite(low) and np.isfinite(high) and low * high > 0:
+        row["estimate"] = 1.0 / gain["estimate"]
         row["ci_low"], row["ci_high"] = 1.0 / high, 1.0 / low
+        row["ci_method"] = "policy_gain's, inverted"
     return pd.Series(row)
 
 
@@ -756,7 +776,11 @@ def compare_selections(result_a, result_b, *, names=("a", "b")) -> pd.DataFrame:
 
     Both results must come from :func:`evaluate_selection` on the same patients
     and splits. The policy values of each outer test fold are compared with the
-    Nadeau-Bengio corrected resampled t-test (see :func:`txpredict.compare`).
+    Nadeau-Bengio corrected resampled t-test (see :func:`txpredict.compare`);
+    that row's a and b are each selector's policy value averaged over the
+    outer test folds, so that its difference is a - b and has the sign of t
+    (the summaries' ``policy_value_ipw`` pools each repeat's folds). The
+    matched-minus-unmatched row compares the summaries' estimates, untested.
 
     Returns
     -------
@@ -772,17 +796,14 @@ def compare_selections(result_a, result_b, *, names=("a", "b")) -> pd.DataFrame:
     n = result_a.predictions["participant_id"].nunique()
     n_test = len(result_a.predictions) / len(a)
     test = corrected_resampled_ttest(a - b, n_train=n - n_test, n_test=n_test)
-    summary_a, summary_b = result_a.summary(), result_b.summary()
-    rows = []
-    for measure in ("policy_value_ipw", "matched_minus_unmatched"):
-        rows.append(
-            {
-                "measure": measure,
-                names[0]: summary_a.at[measure, "estimate"],
-                names[1]: summary_b.at[measure, "estimate"],
-            }
-        )
-    table = pd.DataFrame(rows).set_index("measure")
+    measure = "matched_minus_unmatched"
+    table = pd.DataFrame(
+        {
+            names[0]: [a.mean(), result_a.summary().at[measure, "estimate"]],
+            names[1]: [b.mean(), result_b.summary().at[measure, "estimate"]],
+        },
+        index=pd.Index(["policy_value_ipw", measure], name="measure"),
+    )
     table["difference"] = table[names[0]] - table[names[1]]
     table.loc["policy_value_ipw", ["t", "p_value"]] = (test["t"], test["p_value"])
     return table

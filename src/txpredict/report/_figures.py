@@ -191,8 +191,13 @@ def maps_figure(maps) -> str:
 
 
 def forest_figure(per_site, heterogeneity) -> str:
-    """Per-site balanced accuracy and AUC with 95% intervals, and the pooled one."""
-    fig, axes = subplots(1, 2, figsize=(8, 1.2 + 0.45 * len(per_site)), sharey=True)
+    """Per-site balanced accuracy and AUC with 95% intervals, and the pooled one.
+
+    The pooled row shows the random-effects estimate with its interval and,
+    thinner, the prediction interval for a new site; the legend sits below
+    the panels, where it covers no row.
+    """
+    fig, axes = subplots(1, 2, figsize=(8, 1.6 + 0.45 * len(per_site)), sharey=True)
     positions = np.arange(len(per_site))[::-1] + 1
     for ax, metric in zip(axes, ("balanced_accuracy", "auc"), strict=True):
         estimate = per_site[metric].to_numpy()
@@ -204,9 +209,18 @@ def forest_figure(per_site, heterogeneity) -> str:
             fmt="s",
             color="tab:blue",
             capsize=3,
-            label="site (held out)",
+            label="site (held out), 95% interval",
         )
         pooled = heterogeneity.loc[metric]
+        if np.isfinite(pooled.get("prediction_low", np.nan)):
+            ax.hlines(
+                0,
+                pooled["prediction_low"],
+                pooled["prediction_high"],
+                color="0.6",
+                lw=1,
+                label="prediction interval for a new site",
+            )
         ax.errorbar(
             [pooled["random"]],
             [0],
@@ -217,13 +231,44 @@ def forest_figure(per_site, heterogeneity) -> str:
             fmt="D",
             color="black",
             capsize=3,
-            label=f"random effects (I² = {pooled['i2']:.0%})",
+            label="random-effects mean, 95% interval",
         )
         ax.axvline(0.5, ls="--", color="grey", lw=1, label="chance")
-        ax.set(title=metric.replace("_", " "), xlim=(0, 1))
-        ax.legend(loc="lower right", fontsize=7)
+        i2 = pooled["i2"]
+        ax.set(
+            title=f"{metric.replace('_', ' ')} (I² = "
+            + (f"{i2:.0%})" if np.isfinite(i2) else "undefined: < 2 sites scored)"),
+            xlim=(0, 1),
+            ylim=(-0.7, len(per_site) + 0.7),
+        )
     axes[0].set_yticks([*positions, 0])
     axes[0].set_yticklabels([*per_site.index, "pooled"])
+    legend = {}  # one entry per label, from whichever panel drew it
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(
+        legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+        ncol=2, fontsize=8, frameon=False,
+    )  # fmt: skip
+    fig.tight_layout()
+    return _png(fig)
+
+
+def roi_weights_figure(weights) -> str:
+    """Each ROI's weight in the outer-fold models: mean and the folds' range.
+
+    ``weights``: :meth:`ModelMaps.table` of the weights (standardised ROI
+    features: a weight is the change of the score per SD of the ROI).
+    """
+    table = weights.sort_values("mean")
+    fig, ax = subplots(figsize=(6, 0.35 * len(table) + 1.4))
+    y = np.arange(len(table))
+    error = np.vstack([table["mean"] - table["low"], table["high"] - table["mean"]])
+    ax.errorbar(table["mean"], y, xerr=error, fmt="o", capsize=3)
+    ax.axvline(0, color="k", lw=1)
+    ax.set_yticks(y, table.index)
+    ax.set_xlabel("weight in the outer-fold models (mean; bars: their 95% range)")
     fig.tight_layout()
     return _png(fig)
 
@@ -302,20 +347,23 @@ def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:
     from nilearn import plotting
 
     rows = len(images_and_titles) + bool(slices_of_first)
-    fig = Figure(figsize=(9, 2.6 * rows))
+    fig = Figure(figsize=(9, 2.9 * rows))
 
-    def place(row):
-        return (0.0, 1.0 - (row + 1) / rows, 1.0, 0.96 / rows)
+    def place(row, title):
+        # Each title on a line of its own above its brains: nilearn draws
+        # titles inside the axes, where long ones cover the brain.
+        top = 1.0 - row / rows
+        fig.text(0.01, top - 0.005, title, va="top", ha="left", fontsize=9)
+        return (0.0, top - 1.0 / rows, 1.0, 0.86 / rows)
 
     for row, (image, title, *threshold) in enumerate(images_and_titles):
         plotting.plot_glass_brain(
             image,
             figure=fig,
-            axes=place(row),
+            axes=place(row, title),
             plot_abs=False,
             colorbar=True,
             cmap="RdBu_r",
-            title=title,
             threshold=threshold[0] if threshold else None,
         )
     if slices_of_first:
@@ -328,9 +376,10 @@ def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:
             display_mode="z",
             cut_coords=[z - 16, z - 8, z, z + 8, z + 16],
             figure=fig,
-            axes=place(rows - 1),
+            axes=place(
+                rows - 1, f"{title}: axial slices through its peak (z = {z:.0f} mm)"
+            ),
             colorbar=True,
             cmap="RdBu_r",
-            title=f"{title}: axial slices through its peak (z = {z:.0f} mm)",
         )
     return _png(fig)

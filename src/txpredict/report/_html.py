@@ -7,9 +7,11 @@ import json
 from importlib.metadata import version
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from txpredict.model_selection._nested import LEAVE_SITE_OUT_NOTE
+from txpredict.model_selection._summary import grid_edge_warnings
 from txpredict.report import _figures
 from txpredict.stats import DESCRIPTIONS
 from txpredict.stats._calibration import coverage_note, false_positive_note
@@ -69,7 +71,9 @@ def render_report(
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
-    columns, rows = table_cells(with_measured_coverage(summaries[next(iter(results))]))
+    columns, rows = table_cells(
+        with_measured_coverage(summaries[next(iter(results))], model)
+    )
     # Every model of the run side by side (model + demographics is often the best).
     every_model = pd.DataFrame(
         {
@@ -131,6 +135,8 @@ def render_report(
                     "random",
                     "random_ci_low",
                     "random_ci_high",
+                    "prediction_low",
+                    "prediction_high",
                 ]
             ]
         )
@@ -167,7 +173,15 @@ def render_report(
         "importance": None
         if importance is None
         else _figures.importance_figure(importance),
+        "roi_weights": _figures.roi_weights_figure(main.maps.table("weights"))
+        if main.maps is not None and not main.maps.are_voxels
+        else None,
     }
+    n_permutations = (
+        len(next(iter(permutation.values())).null_distribution) if permutation else 0
+    )
+    edges = main.grid_edges()
+    edge_columns, edge_rows = table_cells(edges) if len(edges) else ([], [])
     importance_columns, importance_rows = (
         table_cells(importance) if importance is not None else ([], [])
     )
@@ -185,9 +199,15 @@ def render_report(
             if hasattr(r, "center")
         ],
         chosen_params=[(json.loads(k) or "(no tuning)", v) for k, v in chosen.items()],
-        n_permutations=len(next(iter(permutation.values())).null_distribution)
-        if permutation
-        else 0,
+        n_permutations=n_permutations,
+        disagreements=test_and_interval_notes(
+            summaries[next(iter(results))], n_permutations
+        ),
+        coverage_measured=coverage_was_measured_for(model),
+        measured_on=MEASURED_ON,
+        edge_columns=edge_columns,
+        edge_rows=edge_rows,
+        edge_notes=grid_edge_warnings(edges),
         permutation_level={
             m: false_positive_note(f"permutation_{m}")
             for m in ("auc", "balanced_accuracy")
@@ -236,17 +256,90 @@ def describe_model(model) -> str:
     return text + (f" ({', '.join(options)})" if options else "")
 
 
-def with_measured_coverage(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary with the measured coverage of each interval beside it."""
+#: The models ``benchmarks/calibration.py`` measured the intervals' coverage on.
+MEASURED_ON = "an L2 logistic regression on ROI means or demographics, k-fold CV"
+
+
+def coverage_was_measured_for(model) -> bool:
+    """Whether the calibration benchmark's coverage speaks for ``model``.
+
+    It measured L2 logistic regression (txpredict's default learner) on the
+    ROI means and demographics, without harmonisation or confound removal;
+    another learner (an SVM on whole-brain voxels, say) may cover otherwise.
+    """
+    from txpredict.features import PrecomputedFeatures
+    from txpredict.models import ResponseClassifier
+    from txpredict.models._presets import linear_family
+
+    if not isinstance(model, ResponseClassifier):
+        return False
+    features_measured = model.features in (
+        "roi",
+        "demographics",
+        "roi+demographics",
+    ) or isinstance(model.features, PrecomputedFeatures)
+    return bool(
+        features_measured
+        and linear_family(model.final_estimator()[0]) == "logistic"
+        and not model.harmonize
+        and not model.confounds
+    )
+
+
+def with_measured_coverage(summary: pd.DataFrame, model=None) -> pd.DataFrame:
+    """The summary with the measured coverage of each interval beside it.
+
+    Only where it was measured: k-fold CV of the kind of model the
+    calibration benchmark ran (:func:`coverage_was_measured_for`; ``model``
+    None: assumed so).
+    """
     table = summary.copy()
+    measured = model is None or coverage_was_measured_for(model)
     table.insert(
         table.columns.get_loc("ci_method") + 1,
         "measured coverage",
         [
             "not measured under leave-site-out"
             if method.endswith(LEAVE_SITE_OUT_NOTE)
-            else coverage_note(metric)
+            else (coverage_note(metric) if measured else "not measured for this model")
             for metric, method in table["ci_method"].items()
         ],
     )
     return table
+
+
+def test_and_interval_notes(summary: pd.DataFrame, n_permutations: int) -> list[str]:
+    """Sentences for the metrics whose permutation test and interval disagree.
+
+    A p-value below 0.05 beside a 95% interval that includes chance (or the
+    reverse) is not a contradiction: they answer different questions. Says
+    which, with the p-value's Monte-Carlo error.
+    """
+    notes = []
+    for metric in ("auc", "balanced_accuracy"):
+        if metric not in summary.index or not n_permutations:
+            continue
+        row = summary.loc[metric]
+        p, chance = row["p_value"], row["chance"]
+        if not (np.isfinite(p) and np.isfinite(row["ci_low"])):
+            continue
+        covers = row["ci_low"] <= chance <= row["ci_high"]
+        if (p <= 0.05) != covers:
+            continue  # they agree
+        error = 1.96 * np.sqrt(p * (1 - p) / n_permutations)
+        notes.append(
+            f"{metric}: the permutation test (p = {p:.3f} +- {error:.3f}, the "
+            f"Monte-Carlo error of {n_permutations} permutations) and the 95% "
+            f"interval [{row['ci_low']:.3f}, {row['ci_high']:.3f}], which "
+            f"{'includes' if covers else 'excludes'} chance ({chance:g}), "
+            "disagree. They answer different questions. The test asks whether "
+            "the procedure finds any signal in these patients, and is exact when "
+            "their outcomes are exchangeable; the interval bounds the "
+            "procedure's expected performance on the next patient at this "
+            "sample size, including how much it changes with the training "
+            "patients, and was measured slightly conservative. Report the "
+            "estimate with its interval as the performance, and the p-value as "
+            "the test of 'better than chance'; where they disagree the evidence "
+            "is borderline: a signal is likely, its size is not pinned down."
+        )
+    return notes

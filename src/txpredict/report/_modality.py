@@ -10,19 +10,30 @@ from txpredict.report._html import page_header, table_cells, template
 
 
 def _pai_figure(result):
+    """Each patient's out-of-fold PAI (mean over repeats), by the arm received.
+
+    One count per patient: pooling the repeats would count each patient
+    once per repeat.
+    """
     p = result.predictions
     a0, a1 = result.arms[:2]
-    pai = p[f"p_{a1}"] - p[f"p_{a0}"]
+    per_patient = (
+        p.assign(pai=p[f"p_{a1}"] - p[f"p_{a0}"])
+        .groupby("participant_id")
+        .agg(pai=("pai", "mean"), received=("received", "first"))
+    )
+    n_repeats = p["repeat"].nunique()
     fig, ax = subplots(figsize=(5, 3.2))
     for arm in result.arms:
-        ax.hist(pai[p["received"] == arm], bins=20, alpha=0.5, label=f"received {arm}")
+        values = per_patient.loc[per_patient["received"] == arm, "pai"]
+        ax.hist(values, bins=20, alpha=0.5, label=f"received {arm} ({len(values)})")
     ax.axvline(0, color="k", lw=1)
     ax.set(
         xlabel=f"PAI = P(response | {a1}) - P(response | {a0})",
         ylabel="patients",
-        title="Out-of-fold PAI by arm received",
+        title=f"Out-of-fold PAI by arm received (mean of {n_repeats} repeats)",
     )
-    ax.legend()
+    ax.legend(fontsize="small")
     return _png(fig)
 
 
@@ -79,6 +90,12 @@ def _qini_figure(result):
 
 
 def _features_figure(result, roi_features):
+    """Each ROI against the patients' out-of-fold PAI, every ROI.
+
+    The r in each title is the one of the table beside it
+    (:meth:`SelectionResult.pai_correlations`: per repeat, then averaged);
+    the points are each patient's PAI averaged over the repeats.
+    """
     if roi_features is None:
         return None
     p = result.predictions.groupby("participant_id")
@@ -86,15 +103,21 @@ def _features_figure(result, roi_features):
     pai = (p[f"p_{a1}"].mean() - p[f"p_{a0}"].mean()).reindex(
         roi_features.index.astype(str)
     )
-    columns = list(roi_features.columns)[:6]
+    r = result.pai_correlations(roi_features)["mean"]
+    columns = list(roi_features.columns)
+    ncols = min(len(columns), 5)
+    nrows = -(-len(columns) // ncols)
     fig, axes = subplots(
-        1, len(columns), figsize=(2.2 * len(columns), 2.4), sharey=True
+        nrows, ncols, figsize=(2.2 * ncols, 2.4 * nrows), sharey=True, squeeze=False
     )
-    for ax, column in zip(np.atleast_1d(axes), columns, strict=True):
+    for ax, column in zip(axes.flat, columns, strict=False):
         ax.scatter(roi_features[column], pai, s=6, alpha=0.6)
-        r = np.corrcoef(roi_features[column], pai)[0, 1]
-        ax.set(title=f"{column}\nr = {r:.2f}", xlabel="")
-    np.atleast_1d(axes)[0].set(ylabel="mean PAI")
+        ax.set_title(f"{column}\nr = {r[column]:.2f}", fontsize=9)
+    for ax in axes.flat[len(columns) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set(ylabel="mean PAI")
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -181,6 +204,7 @@ def render_modality_report(
         correlations=correlations,
         intervals=intervals,
         moderation=moderation,
+        has_permutation=result.permutation is not None,
         figures={
             "pai": _pai_figure(result),
             "policy": _policy_figure(summary, result.arms),

@@ -6,6 +6,15 @@ must answer (does the model generalise to the next clinic?): Cochran's Q
 tests homogeneity, I^2 is the share of the spread beyond sampling error
 (Higgins & Thompson 2002), tau^2 the between-site variance (DerSimonian &
 Laird 1986), with the random-effects pooled estimate and its interval.
+
+With a handful of sites (three is common) the usual normal-quantile interval
+of the random-effects estimate is far too narrow: it ignores that tau^2 is
+estimated from three numbers. The interval here is Hartung-Knapp-Sidik-Jonkman
+(t on k - 1 degrees of freedom, IntHout et al. 2014, BMC Med Res Methodol
+14:25), never narrower than the DerSimonian-Laird one (the modification of
+Jackson et al. 2017, Stat Med 36:3923). The prediction interval (Higgins,
+Thompson & Spiegelhalter 2009, JRSS A 172:137) is the range of performance
+expected at a new site, the answer to "how will it do at the next clinic?".
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ def heterogeneity(estimates, variances, confidence=0.95) -> dict:
     -------
     dict
         ``n_sites``, ``q``, ``df``, ``p_value`` (Cochran's Q test), ``i2``,
-        ``tau2``, ``fixed`` and ``random`` (pooled estimates), and the random
-        effects interval ``random_ci_low``, ``random_ci_high``.
+        ``tau2``, ``fixed`` and ``random`` (pooled estimates), the random
+        effects interval ``random_ci_low``, ``random_ci_high`` (modified
+        Hartung-Knapp-Sidik-Jonkman) and the prediction interval for a new
+        site ``prediction_low``, ``prediction_high`` (three sites or more).
 
     Examples
     --------
@@ -52,6 +63,8 @@ def heterogeneity(estimates, variances, confidence=0.95) -> dict:
                 "random",
                 "random_ci_low",
                 "random_ci_high",
+                "prediction_low",
+                "prediction_high",
             ],
             np.nan,
         )
@@ -62,7 +75,15 @@ def heterogeneity(estimates, variances, confidence=0.95) -> dict:
     tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum()))
     w_random = 1 / (variance + tau2)
     random = float((w_random * theta).sum() / w_random.sum())
-    half = stats.norm.ppf(0.5 + confidence / 2) / np.sqrt(w_random.sum())
+    variance_dl = 1 / w_random.sum()
+    variance_hksj = (w_random * (theta - random) ** 2).sum() / (df * w_random.sum())
+    quantile = stats.t.ppf(0.5 + confidence / 2, df)
+    half = quantile * np.sqrt(max(variance_hksj, variance_dl))
+    prediction = np.nan
+    if k >= 3:
+        prediction = stats.t.ppf(0.5 + confidence / 2, k - 2) * np.sqrt(
+            tau2 + variance_dl
+        )
     return {
         "n_sites": k,
         "q": q,
@@ -74,4 +95,6 @@ def heterogeneity(estimates, variances, confidence=0.95) -> dict:
         "random": random,
         "random_ci_low": random - half,
         "random_ci_high": random + half,
+        "prediction_low": random - prediction,
+        "prediction_high": random + prediction,
     }
