@@ -101,7 +101,10 @@ def test_multisite_run_with_combat_saves_its_model_for_predict_and_validation(
     argv += ["--image-pattern", TRIAL_PATTERN, "--pre", "HAMD_baseline"]
     argv += ["--post", "HAMD_week12", "--treatment", "arm"]
     assert main(argv) == 0
-    assert "auc" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "auc" in out
+    # What the model was trained on, in words (once a bare hash).
+    assert "trained on 80 patients" in out or "trained on 120 patients" in out
 
 
 def test_a_failure_after_the_analysis_keeps_its_results(
@@ -152,6 +155,9 @@ def test_modality_run_keeps_sites_whole_with_arms_cbt_and_cbt_ssri(
     )
     assert (predictions.groupby(["repeat", "site"])["fold"].nunique() == 1).all()
     assert set(predictions["received"]) == {"CBT", "CBT+SSRI"}
+    # The run prints its results (it once printed none).
+    out = capsys.readouterr().out
+    assert "Treatment selection (out of fold" in out and "policy_gain " in out
     assert "groups = site" in (folder / "report.html").read_text(encoding="utf-8")
 
 
@@ -431,6 +437,7 @@ def test_regression_run_labels_its_rs_and_notes_grid_edges(
     assert main(["run", str(config)]) == 0
     out = capsys.readouterr().out
     assert "Note (model): The inner CV chose alpha = 0.01, the highest" in out
+    assert "Responders read off the predicted change (>= 50)" in out
     summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)
     folds = pd.read_csv(tmp_path / "out" / "folds.csv")
     assert summary.at["r_fold_mean", "estimate"] == pytest.approx(folds["r"].mean())
@@ -528,3 +535,38 @@ def test_a_test_and_an_interval_that_disagree_are_explained():
     assert note.startswith("auc: the permutation test (p = 0.046 +- 0.013")
     assert "which includes chance (0.5)" in note and "Report the estimate" in note
     assert test_and_interval_notes(summary, n_permutations=0) == []
+
+
+def test_the_forest_legend_and_the_map_titles_cover_nothing(trial, monkeypatch):
+    """The legend covered the forest plot's pooled row; titles covered brains."""
+    from txpredict.report import _figures
+
+    X = trial.X.copy()
+    result = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi", param_grid={}, inner_cv=3),
+        X,
+        trial.y,
+        outer_cv="leave-site-out",
+        groups="site",
+        inner_groups=False,
+    )
+    fig = _figure_of(
+        monkeypatch,
+        _figures,
+        _figures.forest_figure,
+        result.per_site(),
+        result.heterogeneity(),
+    )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    (legend,) = fig.legends
+    lowest_axis = min(ax.get_window_extent(renderer).y0 for ax in fig.axes)
+    assert legend.get_window_extent(renderer).y1 <= lowest_axis
+    assert not any(ax.get_legend() for ax in fig.axes)
+    image = trial.X["image"].iloc[0]
+    fig = _figure_of(
+        monkeypatch, _figures, _figures.glass_brain_figure, [(image, "a long title")]
+    )
+    assert [t.get_text() for t in fig.texts] == ["a long title"]

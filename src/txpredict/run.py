@@ -1057,8 +1057,11 @@ def run_regression(config: dict, *, progress=print) -> Path:
         random_state=cv["random_state"],
     )
     cv_options = _cv_options(cv, groups, n_jobs)
+    permutations = cv["n_permutations"]
     progress(
-        f"Nested cross-validation: model (+ {cv['n_permutations']} permutations) ..."
+        "Nested cross-validation: model"
+        + (f" (+ {permutations} permutations)" if permutations else "")
+        + " ..."
     )
     with _grid_notes("model", progress):
         result = nested_cross_validate(
@@ -1068,6 +1071,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
     progress("Nested cross-validation: demographics only ...")
     with _grid_notes("demographics only", progress):
         demographics = nested_cross_validate(baseline, X, y, **cv_options)
+    progress(f"  {demographics!r}")
     comparison = compare(result, demographics, names=("model", "demographics"))
     with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
@@ -1104,6 +1108,11 @@ def run_regression(config: dict, *, progress=print) -> Path:
             out.attempt("the maps", _write_maps, tmp, result, final)
     progress(f"Wrote {folder}")
     progress(_final_tables(result, {"model vs demographics only": comparison}))
+    responders = result.responders(threshold)
+    progress(
+        f"\nResponders read off the predicted change (>= {threshold:g}), model:\n"
+        + responders[["estimate", "ci_low", "ci_high"]].round(3).to_string()
+    )
     return folder
 
 
