@@ -222,3 +222,14 @@ def trial_study_dir(tmp_path_factory):
     }
     (root / "participants.json").write_text(json.dumps(sidecar, indent=1))
     return root
+
+
+@pytest.fixture(scope="module")
+def trial(trial_study_dir):
+    """The three-site trial loaded as its users would (responders from HAMD)."""
+    return tp.load_cohort(
+        trial_study_dir,
+        TRIAL_PATTERN,
+        outcome=tp.SymptomReduction("HAMD_baseline", "HAMD_week12"),
+        treatment="arm",
+    )

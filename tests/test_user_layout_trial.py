@@ -59,16 +59,6 @@ folder = "{folder}"
     return config
 
 
-@pytest.fixture(scope="module")
-def trial(trial_study_dir):
-    return tp.load_cohort(
-        trial_study_dir,
-        TRIAL_PATTERN,
-        outcome=tp.SymptomReduction("HAMD_baseline", "HAMD_week12"),
-        treatment="arm",
-    )
-
-
 def test_the_trial_loads_with_the_users_names(trial):
     assert trial.arms == ("CBT", "CBT+SSRI")
     assert sorted(trial.X["site"].unique()) == ["Berlin", "Dresden", "Münster"]

@@ -617,16 +617,20 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             rois=rois,
             importance=importance,
         )
-        progress("Fitting the final model on all patients ...")
-        final = out.attempt("the final model's fit", clone(model).fit, X, y)
-        if final is not None:
-            out.attempt(
-                "the model file (model.skops)", save_model, final, tmp / "model.skops"
-            )
-            out.attempt("the maps", _write_maps, tmp, main, final)
+        _write_final_model(out, model, X, y, main, progress)
     progress(f"Wrote {folder}")
     progress(_final_tables(results["model"], comparisons))
     return folder
+
+
+def _write_final_model(out, model, X, y, result, progress):
+    """Fit the final model on every patient; write it and its maps (may fail)."""
+    progress("Fitting the final model on all patients ...")
+    final = out.attempt("the final model's fit", clone(model).fit, X, y)
+    if final is not None:
+        path = out.path / "model.skops"
+        out.attempt("the model file (model.skops)", save_model, final, path)
+        out.attempt("the maps", _write_maps, out.path, result, final)
 
 
 def _write_report(folder, render, **content):
@@ -1099,13 +1103,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
             threshold=threshold,
             n_permutations=cv["n_permutations"],
         )
-        progress("Fitting the final model on all patients ...")
-        final = out.attempt("the final model's fit", clone(model).fit, X, y)
-        if final is not None:
-            out.attempt(
-                "the model file (model.skops)", save_model, final, tmp / "model.skops"
-            )
-            out.attempt("the maps", _write_maps, tmp, result, final)
+        _write_final_model(out, model, X, y, result, progress)
     progress(f"Wrote {folder}")
     progress(_final_tables(result, {"model vs demographics only": comparison}))
     responders = result.responders(threshold)

@@ -13,19 +13,7 @@ import pytest
 import txpredict as tp
 from txpredict.errors import TxpredictError
 
-from ..conftest import TRIAL_PATTERN
-
 FAST = {"param_grid": {"C": [0.1, 1.0]}, "inner_cv": 3}
-
-
-@pytest.fixture(scope="module")
-def trial(trial_study_dir):
-    return tp.load_cohort(
-        trial_study_dir,
-        TRIAL_PATTERN,
-        outcome=tp.SymptomReduction("HAMD_baseline", "HAMD_week12"),
-        treatment="arm",
-    )
 
 
 def _shuffled(series, seed):
