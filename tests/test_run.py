@@ -370,6 +370,12 @@ def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):
     )
     text = text.replace('classifier = "logistic"\n', "")
     config.write_text(text)
+    # The synthetic table's responder flag is derived from the outcome: the
+    # leakage screen refuses to let it into the regression's baseline.
+    assert main(["run", str(config)]) == 2
+    assert "'responder': its name says 'response'" in capsys.readouterr().err
+    text = text.replace("[data]\n", '[data]\npost_treatment = ["responder"]\n')
+    config.write_text(text)
     assert main(["run", str(config)]) == 0
     folder = tmp_path / "results"
     summary = pd.read_csv(folder / "summary.csv", index_col=0)

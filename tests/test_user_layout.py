@@ -199,8 +199,6 @@ def test_run_without_demographic_columns_takes_the_cohorts_own(
     """No demographic_columns in the TOML: the baseline uses the user's columns
     (the pre-treatment score included, the post score, the arm and the images
     not), and says which."""
-    from txpredict.run import cohort_demographics
-
     config = tmp_path / "analysis.toml"
     config.write_text(
         f"""
@@ -232,7 +230,7 @@ folder = "results"
         outcome=tp.SymptomReduction(pre="lsas_pre", post="lsas_post"),
         treatment="group",
     )
-    columns = cohort_demographics(cohort)
+    columns = cohort.baseline_columns()
     assert "lsas_pre" in columns and "age" in columns and "scanner" in columns
     assert not {"lsas_post", "group", "image"} & set(columns)
     assert f"Demographic columns: {columns}" in out

@@ -6,6 +6,7 @@ reviewer would accept. See the README for a tour.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from txpredict import leakage
 from txpredict._images import Grid
 from txpredict.cohort import Cohort, SymptomChange, SymptomReduction, load_cohort
 from txpredict.cv_schemes import CVSchemesResult, compare_cv_schemes
@@ -96,6 +97,7 @@ __all__ = [
     "default_rois",
     "drop_one_importance",
     "evaluate_selection",
+    "leakage",
     "load_cohort",
     "load_model",
     "make_synthetic_cohort",

@@ -26,6 +26,7 @@ import pandas as pd
 from txpredict._images import Grid, load_image, read_header
 from txpredict._participants import check_codings, check_scores, read_participants
 from txpredict.errors import CohortError, DimensionError, GridMismatchError, ImageError
+from txpredict.leakage import LeakageWarning, screen_table
 
 #: Where :func:`load_cohort` looks for each subject's image by default.
 DEFAULT_IMAGE_PATTERN = (
@@ -185,10 +186,15 @@ class Cohort:
     root : pathlib.Path or None
         Dataset folder, when read from disk.
     min_per_class : int, default=2
+        Fewest subjects allowed in each outcome class.
     outcome_type : {"binary", "continuous"}, default="binary"
         A 0/1 responder flag, or a number per patient (a symptom change, for a
         ResponseRegressor). A ``SymptomChange`` rule implies "continuous".
-        Fewest subjects allowed in each outcome class.
+    roles : dict of str to str
+        The role of each participants-table column
+        (:data:`txpredict.leakage.ROLES`): ``load_cohort`` fills it.
+    checks : list of txpredict.leakage.Check
+        What the leakage screens of ``load_cohort`` found.
 
     Attributes
     ----------
@@ -211,6 +217,8 @@ class Cohort:
     root: Path | None = None
     min_per_class: int = 2
     outcome_type: str = "binary"
+    roles: dict = field(default_factory=dict)
+    checks: list = field(default_factory=list)
 
     def __post_init__(self):
         self.participants = _validate_table(
@@ -247,6 +255,42 @@ class Cohort:
         if self.treatment_column is None:
             return None
         return self.participants[self.treatment_column]
+
+    def baseline_columns(self) -> list[str]:
+        """The baseline covariates: what a demographics-only model may read.
+
+        Every column of ``X`` whose role is "baseline" (not the images nor
+        the treatment arm). Refused while columns that look measured after
+        treatment are undeclared (role "suspected_post_treatment"): a
+        baseline derived then could hand the model the outcome's own
+        ingredient.
+
+        Raises
+        ------
+        CohortError
+            Naming each suspected column, why it looks post-treatment, and
+            the ways to declare it.
+        """
+        suspects = self.info.get("suspected_post_treatment", {})
+        if suspects:
+            listed = "; ".join(f"{c!r}: {' and '.join(w)}" for c, w in suspects.items())
+            names = [*suspects]
+            raise CohortError(
+                "The baseline covariates cannot be derived from this table: "
+                f"column(s) look measured after treatment ({listed}). In a "
+                "baseline they would predict the outcome from its own ingredient "
+                "and make the scan look worthless. Declare each: measured after "
+                f"treatment, post_treatment={names!r} (TOML: post_treatment = "
+                "[...] in [data]) keeps it out of every model; measured before "
+                f"treatment, baseline={names!r} (TOML: baseline = [...] in [data]) "
+                "makes it a covariate. Or name the baseline yourself "
+                "(demographic_columns = [...] in [model])."
+            )
+        return [
+            c
+            for c in self.X.columns
+            if self.roles.get(c) == "baseline" and not _holds_image_paths(self.X[c])
+        ]
 
     @property
     def n_subjects(self) -> int:
@@ -289,7 +333,17 @@ class Cohort:
             self.root,
             self.min_per_class,
             self.outcome_type,
+            dict(self.roles),
+            list(self.checks),
         )
+
+
+def _holds_image_paths(values: pd.Series) -> bool:
+    """Whether a column lists image files (a path column is no covariate)."""
+    values = values.dropna()
+    if pd.api.types.is_numeric_dtype(values) or values.empty:
+        return False
+    return bool(values.astype(str).str.contains(r"\.nii(?:\.gz)?$").all())
 
 
 def _plain(value):
@@ -558,6 +612,9 @@ def load_cohort(
     missing_images: str = "refuse",
     min_per_class: int = 2,
     outcome_type: str = "binary",
+    post_treatment: Sequence[str] = (),
+    baseline: Sequence[str] = (),
+    ignored: Sequence[str] = (),
 ) -> Cohort:
     """Read a BIDS-like dataset folder into a :class:`Cohort`.
 
@@ -592,6 +649,29 @@ def load_cohort(
         leave them out, with a warning naming them
         (``cohort.info["dropped_missing_images"]``).
     min_per_class : int, default=2
+        Fewest subjects allowed in each outcome class.
+    outcome_type : {"binary", "continuous"}, default="binary"
+        Of an outcome given as a column: a 0/1 responder flag, or a number
+        per patient (a symptom change, for a ResponseRegressor).
+    post_treatment : sequence of str, default=()
+        Columns measured after treatment (``lsas_post``, ``hamd_week12``, a
+        remission flag): never in ``X``. The post score of an outcome rule is
+        one already.
+    baseline : sequence of str, default=()
+        Columns measured before treatment that a leakage screen would flag
+        (a name with "response" in it, a strong clinical predictor):
+        predictors after all.
+    ignored : sequence of str, default=()
+        Columns no model may read (notes, dates, ids of other studies).
+
+    Columns whose role is not declared are screened
+    (:mod:`txpredict.leakage`): one whose name says it was measured after
+    treatment, or that predicts the outcome near-perfectly (alone, or as
+    the difference or ratio with another column), is kept out of ``X`` with
+    a warning until its role is declared, and
+    :meth:`Cohort.baseline_columns` refuses to derive a baseline meanwhile.
+    ``cohort.roles`` holds every column's role, ``cohort.checks`` what the
+    screens found.
 
     Returns
     -------
@@ -632,7 +712,10 @@ def load_cohort(
         levels = sidecar.get(treatment, {}).get("Levels")
         arms = tuple(levels) if levels else None
 
-    excluded: tuple[str, ...] = ()
+    declared = _declared_roles(
+        table, outcome, treatment, post_treatment, baseline, ignored
+    )
+    excluded = tuple(c for c, role in declared.items() if role != "baseline")
     if outcome_type not in ("binary", "continuous"):
         raise CohortError(
             "outcome_type must be 'binary' or 'continuous'. Got "
@@ -646,7 +729,8 @@ def load_cohort(
         table[column] = outcome(table)
         table = table.reset_index(drop=True)
         outcome_column, rule = column, outcome.describe()
-        excluded = () if column == outcome.post else (outcome.post,)
+        if column != outcome.post and outcome.post not in excluded:
+            excluded = (*excluded, outcome.post)
         if isinstance(outcome, SymptomChange):
             outcome_type = "continuous"
     else:
@@ -740,6 +824,7 @@ def load_cohort(
         cohort.info["dropped_missing_images"] = dropped
     if check_images:
         cohort.info["grids"] = check_cohort_images(cohort.participants, list(patterns))
+    _assign_roles(cohort, outcome, declared, list(patterns))
     truth = root / "ground_truth.tsv"
     if truth.is_file():
         cohort.ground_truth = _read_ground_truth(truth, cohort)
@@ -780,3 +865,91 @@ def _read_ground_truth(path: Path, cohort: Cohort) -> pd.DataFrame | None:
         )
         return None
     return truth.loc[cohort.participants.index]
+
+
+_DECLARABLE = ("post_treatment", "baseline", "ignored")
+
+
+def _declared_roles(table, outcome, treatment, post_treatment, baseline, ignored):
+    """The roles the user declared, checked before anything else is done."""
+    declared: dict[str, str] = {}
+    for role, columns in zip(
+        _DECLARABLE, (post_treatment, baseline, ignored), strict=True
+    ):
+        for column in [columns] if isinstance(columns, str) else columns:
+            if column in declared:
+                raise CohortError(
+                    f"Column {column!r} is declared both {declared[column]} and "
+                    f"{role}; give it one role."
+                )
+            declared[column] = role
+    absent = [c for c in declared if c not in table.columns]
+    if absent:
+        raise CohortError(
+            f"Declared column(s) {absent} are not in participants.tsv; its columns "
+            f"are {list(table.columns)}."
+        )
+    # Roles that the outcome and the design fix: declaring another is an error.
+    fixed = {"participant_id": ("the participant id", None)}
+    if treatment is not None:
+        fixed[treatment] = ("the treatment arm", None)
+    if isinstance(outcome, SymptomReduction | SymptomChange):
+        fixed[outcome.post] = ("the outcome rule's post score", "post_treatment")
+        fixed[outcome.pre] = ("the outcome rule's pre score", "baseline")
+    else:
+        fixed[outcome] = ("the outcome", None)
+    for column, role in declared.items():
+        if column in fixed and fixed[column][1] != role:
+            raise CohortError(
+                f"Column {column!r} is {fixed[column][0]}; it cannot be declared "
+                f"{role}. Remove it from {role}=[...]."
+            )
+    return declared
+
+
+def _assign_roles(cohort: Cohort, outcome, declared: dict, image_columns) -> None:
+    """Every column's role; the undeclared ones screened, suspects kept out of X."""
+    rule = outcome if isinstance(outcome, SymptomReduction | SymptomChange) else None
+    roles = {"participant_id": "id"}
+    known_baseline = [c for c, r in declared.items() if r == "baseline"]
+    candidates = []
+    for column in cohort.participants.columns:
+        if column in image_columns:
+            roles[column] = "image"
+        elif column == cohort.outcome:
+            roles[column] = "outcome"
+        elif column == cohort.treatment_column:
+            roles[column] = "treatment"
+        elif column in declared:
+            roles[column] = declared[column]
+        elif rule is not None and column == rule.post:
+            roles[column] = "post_treatment"
+        elif rule is not None and column == rule.pre:
+            roles[column] = "baseline"
+            known_baseline.append(column)
+        else:
+            candidates.append(column)
+    suspects, checks = screen_table(
+        cohort.participants,
+        cohort.y.to_numpy(),
+        candidates=candidates,
+        declared=declared,
+        known_baseline=known_baseline,
+        continuous=cohort.outcome_type == "continuous",
+    )
+    for column in candidates:
+        roles[column] = "suspected_post_treatment" if column in suspects else "baseline"
+    cohort.roles, cohort.checks = roles, checks
+    if suspects:
+        cohort.excluded_columns = (*cohort.excluded_columns, *suspects)
+        cohort.info["suspected_post_treatment"] = suspects
+        listed = "; ".join(f"{c!r}: {' and '.join(w)}" for c, w in suspects.items())
+        names = list(suspects)
+        warnings.warn(
+            f"Column(s) of participants.tsv look measured after treatment ({listed})"
+            ". They are kept out of cohort.X until you declare them: "
+            f"post_treatment={names!r} if they were measured after treatment, "
+            f"baseline={names!r} if before.",
+            LeakageWarning,
+            stacklevel=3,
+        )

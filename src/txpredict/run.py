@@ -54,6 +54,7 @@ from txpredict.cohort import (
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
+from txpredict.leakage import LeakageWarning
 from txpredict.model_selection import (
     GridEdgeWarning,
     NestedCVResult,
@@ -74,6 +75,11 @@ _SECTIONS = {
         "treatment",
         "arms",
         "missing_images",
+        # Column roles: kept out of every model, predictors whatever the
+        # leakage screens say, or not read at all.
+        "post_treatment",
+        "baseline",
+        "ignored",
     },
     "model": {
         "features",
@@ -371,22 +377,31 @@ def _prepare(config, progress):
     if output.get("cache"):
         check_writable(output["cache"], "[output] cache")
     task = config.get("task", "response")
-    cohort = load_cohort(
-        data["dataset"],
-        data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
-        outcome=_outcome(data.get("outcome", "responder"), task),
-        treatment=data.get("treatment", "treatment"),
-        arms=data.get("arms"),
-        outcome_type="continuous" if task == "regression" else "binary",
-        missing_images=data.get("missing_images", "refuse"),
-    )
+    with warnings.catch_warnings():
+        # The run says what the leakage screens found itself, below and in
+        # its report; as a warning it would say it twice.
+        warnings.simplefilter("ignore", LeakageWarning)
+        cohort = load_cohort(
+            data["dataset"],
+            data.get("image_pattern", DEFAULT_IMAGE_PATTERN),
+            outcome=_outcome(data.get("outcome", "responder"), task),
+            treatment=data.get("treatment", "treatment"),
+            arms=data.get("arms"),
+            outcome_type="continuous" if task == "regression" else "binary",
+            missing_images=data.get("missing_images", "refuse"),
+            post_treatment=data.get("post_treatment", ()),
+            baseline=data.get("baseline", ()),
+            ignored=data.get("ignored", ()),
+        )
     progress(f"Loaded {cohort!r}")
     if "demographic_columns" not in model_options:
-        model_options["demographic_columns"] = cohort_demographics(cohort)
+        # Refused while columns that look post-treatment are undeclared.
+        model_options["demographic_columns"] = cohort.baseline_columns()
         progress(
             f"Demographic columns: {model_options['demographic_columns']} (the "
             "cohort's own; narrow them with demographic_columns = [...] in [model])"
         )
+    _check_roles(cohort, model_options)
     _check_columns(cohort.X, model_options, cv)
     features = model_options["features"]
     if isinstance(features, str) and features != "demographics":
@@ -402,25 +417,29 @@ def _prepare(config, progress):
     return data, output, cv, model_options, folder, cohort
 
 
-def cohort_demographics(cohort) -> list[str]:
-    """The cohort's baseline covariates, for the demographics baseline.
-
-    Every participants-table column but the images and the treatment arm
-    (``Cohort.X`` already leaves out the outcome and the post-treatment scores;
-    the id is the index).
-    """
-    X = cohort.X
-
-    def holds_images(column):
-        values = X[column].dropna()
-        if pd.api.types.is_numeric_dtype(values) or values.empty:
-            return False
-        text = values.astype(str)
-        return bool(text.str.contains(r"\.nii(?:\.gz)?$", regex=True).all())
-
-    return [
-        c for c in X.columns if c != cohort.treatment_column and not holds_images(c)
+def _check_roles(cohort, model_options) -> None:
+    """No column that is (or looks) post-treatment among the ones a model reads."""
+    named = [
+        *model_options["demographic_columns"],
+        *(model_options.get("confounds") or ()),
+        *(model_options.get("protected") or ()),
     ]
+    for column in dict.fromkeys(named):
+        role = cohort.roles.get(column)
+        if role == "suspected_post_treatment":
+            why = " and ".join(cohort.info["suspected_post_treatment"][column])
+            raise TxpredictError(
+                f"[model] names column {column!r}, which looks measured after "
+                f"treatment ({why}): as a predictor it would hand the model the "
+                "outcome's own ingredient. If it was measured before treatment, "
+                f'declare it: baseline = ["{column}"] in [data]; otherwise remove '
+                "it from [model]."
+            )
+        if role in ("post_treatment", "ignored", "outcome"):
+            raise TxpredictError(
+                f"[model] names column {column!r}, whose role is {role}: no model "
+                "may read it. Remove it from [model]."
+            )
 
 
 def _check_columns(X, model_options, cv):

@@ -110,13 +110,20 @@ def test_symptom_change_cohorts(tmp_path):
     table["lsas_pre"] = table["baseline_severity"]
     table["lsas_post"] = (table["lsas_pre"] * np.linspace(0.2, 1.1, 30)).round()
     table.to_csv(folder / "participants.tsv", sep="\t", index=False)
-    cohort = tp.load_cohort(folder, outcome=tp.SymptomChange("lsas_pre", "lsas_post"))
+    # The synthetic responder flag is the outcome's own ingredient here.
+    with pytest.warns(tp.leakage.LeakageWarning, match="'responder': its name"):
+        cohort = tp.load_cohort(
+            folder, outcome=tp.SymptomChange("lsas_pre", "lsas_post")
+        )
     assert cohort.outcome_type == "continuous"
     assert "lsas_post" not in cohort.X and "symptom_change" not in cohort.X
+    assert "responder" not in cohort.X
     expected = 100 * (table["lsas_pre"] - table["lsas_post"]) / table["lsas_pre"]
     np.testing.assert_allclose(cohort.y.to_numpy(), expected.to_numpy())
     assert "symptom_change" in repr(cohort) and "+-" in repr(cohort)
     post = tp.load_cohort(
-        folder, outcome=tp.SymptomChange("lsas_pre", "lsas_post", "post")
+        folder,
+        outcome=tp.SymptomChange("lsas_pre", "lsas_post", "post"),
+        post_treatment=["responder"],
     )
     assert "lsas_pre" in post.X and post.outcome == "lsas_post"
