@@ -214,3 +214,36 @@ def test_a_tiny_cohort_cannot_be_flagged_by_content(rng):
     y = np.array([0, 1, 0, 1, 0, 1])
     table = pd.DataFrame({"age": [20.0, 50, 21, 52, 22, 55]})
     assert screen_content(table, y, columns=["age"]) == {}
+
+
+@pytest.mark.parametrize("copy", ["exact", "resaved"])
+@pytest.mark.parametrize("features", ["roi", "wholebrain"])
+def test_one_scan_under_two_ids_is_named(spm_study_dir, tmp_path, copy, features):
+    """sub-30's scan replaced by sub-05's: one patient in training and test."""
+    import nibabel as nib
+
+    root = tmp_path / "study"
+    shutil.copytree(spm_study_dir, root)
+    source = nib.load(root / PATTERN.format(participant_id="sub-05"))
+    data = np.asarray(source.dataobj, dtype=np.float32)
+    if copy == "resaved":  # re-saved with a little noise, as a resampling would
+        noise = np.random.default_rng(0).normal(size=data.shape)
+        data = data + 0.005 * data.std() * noise.astype(np.float32)
+    target = root / PATTERN.format(participant_id="sub-30")
+    nib.Nifti1Image(data, source.affine).to_filename(target)
+    cohort = tp.load_cohort(
+        root, PATTERN, outcome=tp.SymptomReduction("lsas_pre", "lsas_post"),
+        treatment="group",
+    )  # fmt: skip
+    model = tp.ResponseClassifier(features, param_grid={"C": [1.0]}, inner_cv=3)
+    with pytest.raises(tp.errors.TxpredictError, match=r"sub-05 and sub-30 \("):
+        tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=1)
+    with pytest.raises(tp.errors.TxpredictError, match=r"sub-05 and sub-30"):
+        tp.evaluate_selection(
+            tp.ModalitySelector(features, param_grid={"C": [1.0]}, inner_cv=3),
+            cohort.X,
+            cohort.y,
+            "group",
+            outer_cv=3,
+            n_repeats=1,
+        )

@@ -22,6 +22,11 @@ def _index_of(X) -> pd.Index:
     return X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
 
 
+def participant_ids(X) -> np.ndarray:
+    """The participant id of each row of ``X`` (its row number for an array)."""
+    return _index_of(X).astype(str).to_numpy()
+
+
 def aligned_values(values, X, *, what: str, column_ok: bool = False) -> np.ndarray:
     """``values`` as an array in the row order of ``X``.
 

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from txpredict.errors import TxpredictError
+
 #: A column (or a pair's difference or ratio) whose AUC for the outcome
 #: reaches this is named as a likely outcome proxy; for a continuous outcome,
 #: the same bound on the absolute Spearman correlation.
@@ -478,3 +480,173 @@ def _screen_check(name, found, what) -> Check:
         "predictors until their role is declared.",
         list(found),
     )
+
+
+#: Two scans whose features differ by less than this (root mean square, in
+#: units of the cohort's between-patient SD after whitening) are taken for
+#: one scan: different patients differ by about sqrt(2).
+DUPLICATE_RMS = 0.1
+#: Features a duplicate screen compares (a fixed random subset of voxels).
+_FINGERPRINT_COLUMNS = 128
+
+
+def image_block(design) -> np.ndarray | None:
+    """The image features of a design (array, or the ``image_*`` columns)."""
+    if isinstance(design, np.ndarray):
+        return design
+    if isinstance(design, pd.DataFrame):
+        columns = [c for c in design.columns if str(c).startswith("image_")]
+        return design[columns].to_numpy(dtype=float) if columns else None
+    return None
+
+
+@dataclass
+class Fingerprints:
+    """What a duplicate screen compares: a whitened subset of image features.
+
+    Attributes
+    ----------
+    columns : ndarray of int
+        The feature columns used (all of them, or a fixed random subset).
+    mean, scale : ndarray
+        Per column, the cohort's median and MAD-based SD (columns that do
+        not vary are dropped).
+    rotation : ndarray or None
+        Whitening of the standardised columns (their principal axes over
+        the root of their variances), when the cohort has enough patients.
+    values : ndarray of shape (n_patients, n_components)
+        The cohort's whitened features.
+    ids : ndarray of str
+    """
+
+    columns: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    rotation: np.ndarray | None
+    values: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def of(cls, features, ids, seed=0) -> Fingerprints:
+        """The fingerprints of a cohort's image features."""
+        features = np.asarray(features, dtype=float)
+        n, k = features.shape
+        columns = np.arange(k)
+        if k > _FINGERPRINT_COLUMNS:
+            rng = np.random.default_rng(seed)
+            columns = np.sort(rng.choice(k, _FINGERPRINT_COLUMNS, replace=False))
+        part = features[:, columns]
+        # Median and MAD: a few wild images (a failed preprocessing) would
+        # inflate an SD until every other patient looked alike.
+        mean = np.nanmedian(part, axis=0)
+        scale = 1.4826 * np.nanmedian(np.abs(part - mean), axis=0)
+        keep = np.isfinite(scale) & (scale > 0)
+        columns, mean, scale = columns[keep], mean[keep], scale[keep]
+        z = np.nan_to_num((part[:, keep] - mean) / scale)
+        rotation = None
+        if 0 < z.shape[1] <= n // 2:
+            # Correlated features (left and right ROIs) would make two patients
+            # look closer than they are: whiten, on the cohort's own axes (of
+            # the values clipped at 5 MADs, for the same reason).
+            covariance = np.atleast_2d(np.cov(np.clip(z, -5, 5), rowvar=False))
+            values, vectors = np.linalg.eigh(covariance)
+            kept = values > 1e-8 * values.max()
+            rotation = vectors[:, kept] / np.sqrt(values[kept])
+            z = z @ rotation
+        return cls(
+            columns,
+            mean,
+            scale,
+            rotation,
+            z.astype(np.float32),
+            np.asarray(ids, dtype=str),
+        )
+
+    def transform(self, features) -> np.ndarray:
+        """Other patients' features in this cohort's whitened units."""
+        part = np.asarray(features, dtype=float)[:, self.columns]
+        z = np.nan_to_num((part - self.mean) / self.scale)
+        return z @ self.rotation if self.rotation is not None else z
+
+    def bound(self, n_pairs) -> float:
+        """The largest RMS difference taken for one scan, among ``n_pairs``.
+
+        :data:`DUPLICATE_RMS`, or less with few features: with two ROI means
+        two different patients come that close by chance. For whitened
+        features of different patients, k RMS^2 / 2 is chi-square on k
+        degrees of freedom; the bound leaves a chance of 0.1% that any of
+        the pairs falls under it.
+        """
+        k = self.values.shape[1]
+        if k == 0:
+            return 0.0
+        chance = stats.chi2.ppf(1e-3 / max(1, n_pairs), k)
+        return float(min(DUPLICATE_RMS, np.sqrt(2 * chance / k)))
+
+    def pairs(self, other=None, other_ids=None):
+        """Pairs of scans that look the same: within the cohort, or to others.
+
+        Returns
+        -------
+        list of (str, str, float)
+            (id here, id there, RMS difference), closest first. Identical
+            features always count; others when closer than :meth:`bound`.
+        """
+        a = self.values.astype(float)
+        b = a if other is None else self.transform(other)
+        b_ids = self.ids if other is None else np.asarray(other_ids, dtype=str)
+        found = []
+        if a.shape[1] == 0:
+            return found
+        n_pairs = len(a) * (len(a) - 1) // 2 if other is None else len(a) * len(b)
+        bound = max(self.bound(n_pairs), 1e-9)
+        squares_b = (b**2).sum(axis=1)
+        for start in range(0, len(a), 1024):
+            block = a[start : start + 1024]
+            d2 = (block**2).sum(axis=1)[:, None] + squares_b[None, :] - 2 * block @ b.T
+            rms = np.sqrt(np.maximum(d2, 0) / a.shape[1])
+            for i, j in zip(*np.nonzero(rms < bound), strict=True):
+                i = start + i
+                if other is None and j <= i:
+                    continue
+                found.append(
+                    (str(self.ids[i]), str(b_ids[j]), float(rms[i - start, j]))
+                )
+        return sorted(found, key=lambda pair: pair[2])
+
+
+def describe_pairs(pairs, limit=5) -> str:
+    """Pairs of ids in words: "sub-03 and sub-17 (identical), ..."."""
+    parts = [
+        f"{a} and {b} ("
+        + ("identical" if rms < 1e-6 else f"RMS difference {rms:.3f} SD")
+        + ")"
+        for a, b, rms in pairs[:limit]
+    ]
+    more = f", and {len(pairs) - limit} more pair(s)" if len(pairs) > limit else ""
+    return ", ".join(parts) + more
+
+
+def refuse_duplicate_scans(design, ids) -> None:
+    """Refuse a cohort in which one scan appears under two participant ids.
+
+    The same scan twice puts one patient in a training and a test fold: the
+    model is then scored on a patient it has seen. Compares the image
+    features already extracted (never a second read of the images).
+
+    Raises
+    ------
+    TxpredictError
+        Naming each pair of ids.
+    """
+    features = image_block(design)
+    if features is None or len(features) < 2:
+        return
+    pairs = Fingerprints.of(features, ids).pairs()
+    if pairs:
+        raise TxpredictError(
+            f"The same scan appears under two participant ids: {describe_pairs(pairs)}"
+            ". One patient in two rows would sit in a training and a test fold, and "
+            "the model would be scored on a patient it has seen. Remove the copies "
+            "from participants.tsv (or point each id to its own scan)."
+        )

@@ -17,7 +17,9 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import clone
 
+from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
+from txpredict.leakage import refuse_duplicate_scans
 from txpredict.modality._coefficients import selector_coefficients
 from txpredict.modality._maps import selector_maps
 from txpredict.modality._selector import (
@@ -57,6 +59,8 @@ class SelectionRunner:
         if self.extractor is not None:
             self.extractor.fit(X)
         self.design = base.design(X, self.extractor)
+        if self.extractor is not None:  # one scan under two ids: a leak
+            refuse_duplicate_scans(self.design, participant_ids(X))
         batched = self._batched_search(base) if fast_path else None
         # The batched route works on its own encoding of the design.
         self.search, self.batched_design = batched or (None, None)

@@ -17,7 +17,9 @@ from sklearn.base import clone, is_regressor
 from sklearn.utils import _safe_indexing
 from tqdm.auto import tqdm
 
+from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
+from txpredict.leakage import refuse_duplicate_scans
 from txpredict.model_selection._batched_logistic import (
     LogisticFastPath,
     batched_search_of,
@@ -57,6 +59,8 @@ class Runner:
             if self.extractor is not None:
                 self.extractor.fit(X)
             self.design = estimator.design(X, self.extractor)
+            if self.extractor is not None:  # one scan under two ids: a leak
+                refuse_duplicate_scans(self.design, participant_ids(X))
         else:
             self.design = X
         # The one place that picks a route: batched logistic fits (few features,
