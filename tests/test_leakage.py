@@ -247,3 +247,31 @@ def test_one_scan_under_two_ids_is_named(spm_study_dir, tmp_path, copy, features
             outer_cv=3,
             n_repeats=1,
         )
+
+
+def test_an_external_cohort_holding_training_scans_is_refused(spm_study_dir):
+    """A patient validated on their own training scan."""
+    cohort = tp.load_cohort(
+        spm_study_dir,
+        PATTERN,
+        outcome=tp.SymptomReduction("lsas_pre", "lsas_post"),
+        treatment="group",
+    )
+    first, second = (
+        cohort.subset(cohort.X.index[:30]),
+        cohort.subset(cohort.X.index[30:]),
+    )
+    model = tp.ResponseClassifier("roi", param_grid={"C": [1.0]}, inner_cv=3)
+    model.fit(first.X, first.y)
+    assert model.training_scans_in(second.X) == []
+    shared = cohort.subset([*cohort.X.index[25:27], *cohort.X.index[30:]])
+    with pytest.raises(
+        tp.errors.TxpredictError, match=r"2 patient\(s\) .*sub-26 and sub-26"
+    ):
+        tp.validate_external(model, shared)
+    renamed = shared.X.rename(index={"sub-26": "new-1"})
+    pairs = model.training_scans_in(renamed)
+    assert sorted((a, b) for a, b, _ in pairs) == [
+        ("sub-26", "new-1"),
+        ("sub-27", "sub-27"),
+    ]

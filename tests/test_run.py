@@ -223,6 +223,9 @@ def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path
     cv = tp.NestedCVResult.load(analysis / "result.json").summary()
     at_chance = cv.at["balanced_accuracy", "ci_low"] <= 0.5
     assert ("includes chance (0.5)" in captured.err) == at_chance
+    # These three are training patients: their predictions are not out of sample.
+    assert "3 image(s) are scans the model was trained on" in captured.err
+    assert "sub-01 and sub-01 (identical)" in captured.err
     written = pd.read_csv(csv, index_col="participant_id")
     assert list(written.index) == ["sub-01", "sub-02", "sub-03"]
     # A file already there is not replaced (once, the user's own table was).

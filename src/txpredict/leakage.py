@@ -553,13 +553,14 @@ class Fingerprints:
             kept = values > 1e-8 * values.max()
             rotation = vectors[:, kept] / np.sqrt(values[kept])
             z = z @ rotation
+        ids = np.arange(n) if ids is None else ids
         return cls(
             columns,
             mean,
             scale,
             rotation,
             z.astype(np.float32),
-            np.asarray(ids, dtype=str),
+            np.asarray(ids).astype(str),
         )
 
     def transform(self, features) -> np.ndarray:
@@ -650,3 +651,26 @@ def refuse_duplicate_scans(design, ids) -> None:
             "the model would be scored on a patient it has seen. Remove the copies "
             "from participants.tsv (or point each id to its own scan)."
         )
+
+
+def fingerprints_of(design, X) -> Fingerprints | None:
+    """The fingerprints of a training design's image features (None: none)."""
+    features = image_block(design)
+    if features is None:
+        return None
+    return Fingerprints.of(features, X.index if hasattr(X, "index") else None)
+
+
+def seen_scans(fingerprints, design, X) -> list[tuple[str, str, float]]:
+    """Rows of ``X`` (its ``design``) whose scan is one of the fingerprinted ones.
+
+    Returns
+    -------
+    list of (str, str, float)
+        (training id, id in X, RMS difference); empty without fingerprints.
+    """
+    features = image_block(design)
+    if fingerprints is None or features is None:
+        return []
+    ids = X.index if hasattr(X, "index") else np.arange(len(features))
+    return fingerprints.pairs(features, np.asarray(ids).astype(str))

@@ -54,7 +54,7 @@ from txpredict.cohort import (
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
-from txpredict.leakage import LeakageWarning
+from txpredict.leakage import LeakageWarning, describe_pairs
 from txpredict.model_selection import (
     GridEdgeWarning,
     NestedCVResult,
@@ -762,10 +762,18 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
         )
     index = pd.Index(subject_labels(images), name="participant_id")
     X = pd.DataFrame({image_column: [str(p) for p in images]}, index=index)
+    seen = model.training_scans_in(X) if hasattr(model, "training_scans_in") else []
+    seen_warning = (
+        f"Warning: {len(seen)} image(s) are scans the model was trained on "
+        f"(training id and here): {describe_pairs(seen)}. Their predictions are not "
+        "out of sample: the model has seen these patients."
+        if seen
+        else None
+    )
     if isinstance(model, ModalitySelector):
         table = selection_table(model, X)
         table.attrs["provenance"] = provenance
-        table.attrs["warning"] = selection_warning(model_path)
+        table.attrs["warning"] = _joined(selection_warning(model_path), seen_warning)
         return table
     table = pd.DataFrame(index=index)
     if hasattr(model, "predict_proba"):
@@ -776,8 +784,14 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     table["decision"] = model.decision_function(X)
     table["predicted"] = model.predict(X)
     table.attrs["provenance"] = provenance
-    table.attrs["warning"] = chance_warning(model_path)
+    table.attrs["warning"] = _joined(chance_warning(model_path), seen_warning)
     return table
+
+
+def _joined(*warnings_) -> str | None:
+    """Warnings one per line, or None when there is none."""
+    present = [w for w in warnings_ if w]
+    return "\n".join(present) if present else None
 
 
 #: What ``predict`` recommends for a patient whose PAI interval includes 0.

@@ -24,6 +24,7 @@ from txpredict._images import Grid, read_header
 from txpredict._inputs import check_X_y
 from txpredict.errors import TxpredictError
 from txpredict.features._extract import images_from_input
+from txpredict.leakage import describe_pairs
 from txpredict.stats import (
     METRICS,
     binary_metrics,
@@ -175,6 +176,14 @@ def validate_external(model, X, y=None, *, confidence=0.95) -> ExternalValidatio
         X, y = X.X, X.y
     index, y = check_X_y(X, y)
     checks = _check_new_cohort(model, X)
+    seen = model.training_scans_in(X)
+    if seen:
+        raise TxpredictError(
+            f"{len(seen)} patient(s) of the new cohort have a scan the model was "
+            f"trained on (training id and new id): {describe_pairs(seen)}. An "
+            "external validation must not score patients on their own training "
+            "scans: remove them from the new cohort."
+        )
     for note in checks:
         warnings.warn(f"validate_external: {note}", UserWarning, stacklevel=2)
     decision = np.asarray(model.decision_function(X), dtype=float)

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from txpredict._inputs import check_treatment, check_X_y
 from txpredict.errors import TxpredictError
+from txpredict.leakage import fingerprints_of, seen_scans
 from txpredict.modality._maps import (
     check_map_request,
     selector_maps,
@@ -192,6 +193,9 @@ class ModalitySelector(BaseEstimator):
         # Only the final fit: the evaluation's folds never ask for intervals.
         self.interval_models_, self.no_pai_intervals_ = fit_or_explain(
             self.base_model(), design, np.asarray(y).astype(int), arm.to_numpy(), arms
+        )
+        self.scan_fingerprints_ = (
+            fingerprints_of(design, X) if extractor is not None else None
         )
         self.no_maps_ = why_no_selector_maps(self, extractor, design)
         self.maps_ = (
@@ -440,6 +444,17 @@ class ModalitySelector(BaseEstimator):
         pai = p[arms[1]] - p[arms[0]]
         index = X.index if isinstance(X, pd.DataFrame) else None
         return interval_frame(pai, values, index)
+
+    def training_scans_in(self, X) -> list[tuple[str, str, float]]:
+        """The patients of ``X`` whose scan was one of the training scans.
+
+        As :meth:`ResponseClassifier.training_scans_in`.
+        """
+        check_is_fitted(self, "arms_")
+        fingerprints = getattr(self, "scan_fingerprints_", None)
+        if fingerprints is None:
+            return []
+        return seen_scans(fingerprints, self.base_model().design(X, self.extractor_), X)
 
     def recommend(self, X, arms=None) -> pd.Series:
         """The arm with the highest response probability (among ``arms``: all)."""

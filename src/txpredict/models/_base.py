@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from txpredict._inputs import aligned_values, check_group_labels
 from txpredict.errors import TxpredictError
 from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.leakage import fingerprints_of, seen_scans
 from txpredict.models._maps import image_weights_and_pattern, why_no_maps
 from txpredict.models._presets import (
     default_scaling,
@@ -285,6 +286,11 @@ class ResponseModel(BaseEstimator):
         design = self.design(X, extractor)
         self.fit_design(design, y, extractor, groups=groups)
         self._set_image_maps(design)
+        # What its training scans look like, compactly: a new cohort holding
+        # one of them is named (validate_external, txpredict predict).
+        self.scan_fingerprints_ = (
+            fingerprints_of(design, X) if extractor is not None else None
+        )
         index = X.index if isinstance(X, pd.DataFrame) else range(len(y))
         # Identifies the training cohort in saved models (subjects and outcomes).
         self.training_hash_ = joblib.hash(([str(i) for i in index], np.asarray(y)))
@@ -360,6 +366,21 @@ class ResponseModel(BaseEstimator):
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )
+
+    def training_scans_in(self, X) -> list[tuple[str, str, float]]:
+        """The patients of ``X`` whose scan was one of the training scans.
+
+        Returns
+        -------
+        list of (str, str, float)
+            (training id, id in X, RMS difference of their image features);
+            empty for a model without image features.
+        """
+        check_is_fitted(self, "search_")
+        fingerprints = getattr(self, "scan_fingerprints_", None)
+        if fingerprints is None:
+            return []
+        return seen_scans(fingerprints, self._design_for(X), X)
 
     def _design_for(self, X):
         check_is_fitted(self, "search_")
