@@ -275,3 +275,67 @@ def test_an_external_cohort_holding_training_scans_is_refused(spm_study_dir):
         ("sub-26", "new-1"),
         ("sub-27", "sub-27"),
     ]
+
+
+def test_a_site_that_recruits_responders_with_its_own_scanner_is_named(rng):
+    """No brain signal: a model could still score by recognising the scanner."""
+    from txpredict.leakage import site_confounding
+
+    n = 160
+    sites = np.repeat(["prisma", "skyra"], n // 2)
+    y = np.where(sites == "prisma", rng.random(n) < 0.75, rng.random(n) < 0.3)
+    features = rng.normal(size=(n, 9)) + (sites == "prisma")[:, None] * 1.0
+    check = site_confounding(sites, y.astype(int), features, column="scanner")
+    assert check.status == "found" and check.items == ["scanner"]
+    assert "prisma 7" in check.finding and 'harmonize = "combat"' in check.finding
+    handled = site_confounding(
+        sites, y.astype(int), features, column="scanner", handled="ComBat in the folds"
+    )
+    assert handled.status == "declared"
+    unseen = site_confounding(sites, y.astype(int), rng.normal(size=(n, 9)))
+    assert unseen.status == "ok" and "not recognisable" in unseen.finding
+
+
+def test_every_report_and_saved_result_carries_the_checks(
+    spm_study_dir, tmp_path, capsys
+):
+    root = _study_with(spm_study_dir, tmp_path, _with_responder)
+    config = tmp_path / "analysis.toml"
+    config.write_text(f"""
+[data]
+dataset = "{root}"
+image_pattern = "{PATTERN}"
+outcome = "responder"
+treatment = "group"
+post_treatment = ["lsas_post"]
+
+[model]
+features = "roi"
+param_grid = {{C = [0.1, 1.0]}}
+
+[cv]
+outer_cv = 3
+inner_cv = 3
+n_repeats = 1
+n_permutations = 0
+
+[output]
+folder = "results"
+""")
+    assert main(["run", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-5] == "Leakage and confounding checks:"
+    assert "[declared] declared roles: post-treatment (never predictors)" in out
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "<h2>Leakage and confounding checks</h2>" in html
+    assert "scanner" in html  # the site confounding check found the site column
+    result = tp.NestedCVResult.load(tmp_path / "results" / "result.json")
+    names = [c["name"] for c in result.info["checks"]]
+    assert names == [
+        "post-treatment names",
+        "outcome proxies",
+        "declared roles",
+        "site confounding",
+    ]
+    table = pd.read_csv(tmp_path / "results" / "leakage_checks.csv")
+    assert list(table["name"]) == names

@@ -70,6 +70,7 @@ def test_run_writes_every_output(analysis):
             "model.skops",
             "report.html",
             "config.toml",
+            "leakage_checks.csv",
         }  # an ROI model: its fold weights, no maps
     )
     predictions = pd.read_csv(analysis / "predictions.csv")
@@ -180,7 +181,7 @@ def test_overwrite_keeps_the_users_own_files(analysis, tmp_path, small_cohort_di
     assert (folder / "notes.txt").read_text() == "my own notes"
     assert (folder / "summary.csv").read_text() != "stale"
     assert any(
-        "replaced 12 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
+        "replaced 13 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
         for m in messages
     )
 
@@ -288,6 +289,7 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
             "selector.skops",
             "report.html",
             "config.toml",
+            "leakage_checks.csv",
         }
     )
     # Every file it wrote is declared before the run, so that a user's file of

@@ -674,3 +674,135 @@ def seen_scans(fingerprints, design, X) -> list[tuple[str, str, float]]:
         return []
     ids = X.index if hasattr(X, "index") else np.arange(len(features))
     return fingerprints.pairs(features, np.asarray(ids).astype(str))
+
+
+#: Column names that usually hold the site, scanner or batch of each patient.
+SITE_LIKE_COLUMNS = (
+    "site",
+    "scanner",
+    "center",
+    "centre",
+    "clinic",
+    "hospital",
+    "batch",
+    "study",
+    "sequence",
+    "protocol",
+)
+#: The site is taken as recognisable from the images when a classifier of
+#: the image features beats chance by this much (cross-validated balanced
+#: accuracy).
+SITE_ABOVE_CHANCE = 0.15
+
+
+def site_predictability(sites, features, seed=0) -> float | None:
+    """Cross-validated balanced accuracy of telling the sites from the images.
+
+    An L2 logistic regression on the standardised image features (reduced to
+    20 principal components, inside each fold, when there are more), in
+    stratified 5-fold CV. None when a site has fewer than 2 patients.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sites = np.asarray(sites).astype(str)
+    counts = pd.Series(sites).value_counts()
+    if len(counts) < 2 or counts.min() < 2:
+        return None
+    features = np.nan_to_num(np.asarray(features, dtype=float))
+    steps = [StandardScaler()]
+    if features.shape[1] > 20:
+        steps.append(PCA(20, random_state=seed))
+    steps.append(LogisticRegression(max_iter=2000))
+    folds = StratifiedKFold(min(5, int(counts.min())), shuffle=True, random_state=seed)
+    predicted = cross_val_predict(make_pipeline(*steps), features, sites, cv=folds)
+    recalls = [np.mean(predicted[sites == s] == s) for s in counts.index]
+    return float(np.mean(recalls))
+
+
+def site_confounding(sites, y, features=None, *, column="site", handled=None) -> Check:
+    """Whether the outcome differs by site while the site shows in the images.
+
+    Then a model can score by recognising the scanner instead of the
+    patient's brain (measured on a four-scanner synthetic cohort: balanced
+    accuracy 0.62 with no brain signal at all).
+
+    Parameters
+    ----------
+    sites : array-like
+        The site (scanner, batch) of each patient.
+    y : array-like
+        The outcome (0/1; a continuous one is tested by Kruskal-Wallis).
+    features : array-like or None
+        The image features the model reads (None: not assessed).
+    column : str
+        The site column's name, for the text.
+    handled : str or None
+        How the analysis deals with sites (ComBat, leave-site-out), if it
+        does: then the check is "declared", not "found".
+
+    Returns
+    -------
+    Check
+    """
+    sites = np.asarray(sites).astype(str)
+    y = np.asarray(y, dtype=float)
+    names = list(pd.unique(sites))
+    if len(names) < 2:
+        return Check("site confounding", "ok", f"one site in {column!r}")
+    continuous = len(np.unique(y)) > 2
+    if continuous:
+        p = stats.kruskal(*(y[sites == s] for s in names)).pvalue
+        by_site = ", ".join(f"{s} {y[sites == s].mean():.1f}" for s in names)
+        outcome = f"the mean outcome differs by site ({by_site}; Kruskal-Wallis"
+    else:
+        p = stats.chi2_contingency(pd.crosstab(sites, y))[1]
+        by_site = ", ".join(f"{s} {y[sites == s].mean():.0%}" for s in names)
+        outcome = f"the response rate differs by site ({by_site}; chi-square"
+    outcome += f" p = {p:.3g})"
+    accuracy = None if features is None else site_predictability(sites, features)
+    chance = 1 / len(names)
+    recognisable = accuracy is not None and accuracy >= chance + SITE_ABOVE_CHANCE
+    images = (
+        "the images were not assessed"
+        if accuracy is None
+        else f"the site is {'' if recognisable else 'not '}recognisable from the "
+        f"image features (cross-validated balanced accuracy {accuracy:.2f}, chance "
+        f"{chance:.2f})"
+    )
+    if p >= 0.05:
+        return Check(
+            "site confounding",
+            "ok",
+            f"{column!r}: the outcome does not differ detectably by site "
+            f"({by_site}; p = {p:.3g}); {images}",
+        )
+    if not recognisable:
+        return Check("site confounding", "ok", f"{column!r}: {outcome}, but {images}")
+    finding = (
+        f"{column!r}: {outcome} and {images}: a model can score by recognising the "
+        "scanner rather than the patient."
+    )
+    if handled:
+        return Check("site confounding", "declared", f"{finding} Handled: {handled}.")
+    return Check(
+        "site confounding",
+        "found",
+        f'{finding} Harmonise the images (harmonize = "combat" in [model]) and '
+        f'evaluate leave-site-out (outer_cv = "leave-site-out", groups = '
+        f'"{column}" in [cv]).',
+        [column],
+    )
+
+
+def site_column(table: pd.DataFrame, configured=None) -> str | None:
+    """The column holding each patient's site: configured, or named like one."""
+    if configured and configured in table.columns:
+        return configured
+    for column in table.columns:
+        if str(column).casefold() in SITE_LIKE_COLUMNS:
+            return column
+    return None

@@ -54,7 +54,7 @@ from txpredict.cohort import (
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import compare
 from txpredict.features import Sphere, default_rois
-from txpredict.leakage import LeakageWarning, describe_pairs
+from txpredict.leakage import LeakageWarning, checks_frame, describe_pairs
 from txpredict.model_selection import (
     GridEdgeWarning,
     NestedCVResult,
@@ -171,6 +171,7 @@ _OUTPUTS = {
         "model.skops",
         "report.html",
         "config.toml",
+        "leakage_checks.csv",
     ),
     "regression": (
         "summary.csv",
@@ -182,6 +183,7 @@ _OUTPUTS = {
         "model.skops",
         "report.html",
         "config.toml",
+        "leakage_checks.csv",
     ),
     "modality": (
         "selection_summary.csv",
@@ -197,6 +199,7 @@ _OUTPUTS = {
         "selector.skops",
         "report.html",
         "config.toml",
+        "leakage_checks.csv",
     ),
 }
 
@@ -414,7 +417,62 @@ def _prepare(config, progress):
             memory=None,
             options=model_options.get("feature_options"),
         ).fit(cohort.X)
+    cohort.checks = [
+        *cohort.checks,
+        _site_check(cohort, model_options, cv, output.get("cache"), progress),
+    ]
+    progress(_checks_text(cohort.checks))
     return data, output, cv, model_options, folder, cohort
+
+
+def _site_check(cohort, model_options, cv, cache, progress):
+    """Site confounding, on the cohort's ROI means (before any analysis)."""
+    from txpredict.features import RoiFeatures
+    from txpredict.leakage import Check, site_column, site_confounding
+
+    sites = model_options.get("sites") if model_options.get("harmonize") else None
+    column = site_column(cohort.X, cv.get("groups") or sites)
+    if column is None:
+        return Check("site confounding", "skipped", "no site column in the table")
+    handled = []
+    if model_options.get("harmonize"):
+        handled.append("ComBat is fitted inside the folds")
+    if is_leave_site_out(cv["outer_cv"]):
+        handled.append("each site is held out in turn")
+    elif cv.get("groups"):
+        handled.append("sites are kept whole in the folds")
+    features = None
+    if isinstance(model_options["features"], str) and model_options[
+        "features"
+    ].startswith(("roi", "wholebrain")):
+        progress(f"Site confounding: is {column!r} recognisable from the ROI means?")
+        chosen = model_options.get("feature_options") or {}
+        features = (
+            RoiFeatures(memory=cache, verbose=0)
+            .set_params(
+                **{k: chosen[k] for k in ("rois", "mask", "nonfinite") if k in chosen}
+            )
+            .fit_transform(cohort.X)
+        )
+    return site_confounding(
+        cohort.X[column].fillna("n/a"),
+        cohort.y,
+        features,
+        column=column,
+        handled="; ".join(handled) or None,
+    )
+
+
+def _write_checks(folder, cohort) -> None:
+    """``leakage_checks.csv``: each check, its status and what it found."""
+    checks_frame(cohort.checks).to_csv(folder / "leakage_checks.csv", index=False)
+
+
+def _checks_text(checks) -> str:
+    """The leakage and confounding checks, one line each, for the console."""
+    lines = ["Leakage and confounding checks:"]
+    lines += [f"  [{c.status}] {c.name}: {c.finding}" for c in checks]
+    return "\n".join(lines)
 
 
 def _check_roles(cohort, model_options) -> None:
@@ -605,6 +663,8 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     ) as out:
         tmp = out.path
         main = results["model"]
+        main.info["checks"] = [c.as_dict() for c in cohort.checks]
+        _write_checks(tmp, cohort)
         main.summary().to_csv(tmp / "summary.csv")
         main.predictions.to_csv(tmp / "predictions.csv", index=False)
         main.folds.to_csv(tmp / "folds.csv", index=False)
@@ -639,6 +699,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         _write_final_model(out, model, X, y, main, progress)
     progress(f"Wrote {folder}")
     progress(_final_tables(results["model"], comparisons))
+    progress(_checks_text(cohort.checks))
     return folder
 
 
@@ -969,6 +1030,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:
         tmp = out.path
+        _write_checks(tmp, cohort)
         result.summary().to_csv(tmp / "selection_summary.csv")
         result.predictions.to_csv(tmp / "selection_predictions.csv", index=False)
         result.calibration().to_csv(tmp / "selection_calibration.csv")
@@ -1014,6 +1076,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         )
     progress(f"Wrote {folder}")
     progress(_selection_tables(result, comparison))
+    progress(_checks_text(cohort.checks))
     return folder
 
 
@@ -1114,6 +1177,8 @@ def run_regression(config: dict, *, progress=print) -> Path:
         folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:
         tmp = out.path
+        result.info["checks"] = [c.as_dict() for c in cohort.checks]
+        _write_checks(tmp, cohort)
         result.summary().to_csv(tmp / "summary.csv")
         result.predictions.to_csv(tmp / "predictions.csv", index=False)
         result.folds.to_csv(tmp / "folds.csv", index=False)
@@ -1144,6 +1209,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
         f"\nResponders read off the predicted change (>= {threshold:g}), model:\n"
         + responders[["estimate", "ci_low", "ci_high"]].round(3).to_string()
     )
+    progress(_checks_text(cohort.checks))
     return folder
 
 

@@ -43,6 +43,7 @@ def page_header(title, cohort, cv_text) -> dict:
         "cohort": repr(cohort),
         "outcome_rule": cohort.outcome_rule,
         "cv": cv_text,
+        "checks": list(getattr(cohort, "checks", [])),
     }
 
 
