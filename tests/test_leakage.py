@@ -339,3 +339,18 @@ folder = "results"
     ]
     table = pd.read_csv(tmp_path / "results" / "leakage_checks.csv")
     assert list(table["name"]) == names
+
+
+def test_validate_names_the_leaks_and_takes_the_declarations(
+    spm_study_dir, tmp_path, capsys
+):
+    root = _study_with(spm_study_dir, tmp_path, _with_responder)
+    argv = ["validate", str(root), "--image-pattern", PATTERN, "--treatment", "group"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Found possible leaks")
+    assert "[found] post-treatment names" in out and "lsas_post" in out
+    assert main([*argv, "--post-treatment", "lsas_post", "--full"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK (every image decompressed)")
+    assert "[declared] declared roles" in out and "site confounding" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,14 @@ def _add_dataset_options(parser) -> None:
     parser.add_argument(
         "--treatment", default="treatment", help="column of the treatment arm"
     )
+    for role, text in (
+        ("post-treatment", "columns measured after treatment (never predictors)"),
+        ("baseline", "columns measured before treatment, whatever the screens say"),
+        ("ignored", "columns no model may read"),
+    ):
+        parser.add_argument(
+            f"--{role}", nargs="*", default=[], metavar="COLUMN", help=text
+        )
 
 
 def _outcome_option(args):
@@ -244,18 +253,27 @@ def _outcome_option(args):
 
 def _validate(args) -> int:
     from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort, read_every_image
+    from txpredict.leakage import LeakageWarning
 
-    cohort = load_cohort(
-        args.dataset,
-        args.image_pattern or DEFAULT_IMAGE_PATTERN,
-        outcome=_outcome_option(args),
-        treatment=args.treatment,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LeakageWarning)  # printed below
+        cohort = load_cohort(
+            args.dataset,
+            args.image_pattern or DEFAULT_IMAGE_PATTERN,
+            outcome=_outcome_option(args),
+            treatment=args.treatment,
+            post_treatment=args.post_treatment,
+            baseline=args.baseline,
+            ignored=args.ignored,
+        )
     checked = "headers only; --full reads every voxel"
+    checks = list(cohort.checks)
     if args.full:
         nonfinite = read_every_image(cohort)
         checked = "every image decompressed"
-    print(f"OK ({checked}): {cohort!r}")
+        checks.append(_site_check(cohort))
+    found = [c for c in checks if c.status == "found"]
+    print(f"{'OK' if not found else 'Found possible leaks'} ({checked}): {cohort!r}")
     for column, grid in cohort.info.get("grids", {}).items():
         print(f"  {column}: {grid}")
         if args.full and nonfinite.get(column):
@@ -268,7 +286,24 @@ def _validate(args) -> int:
     missing = X.isna().sum()
     for column, n in missing[missing > 0].items():
         print(f"  column {column!r}: {n} missing value(s) (imputed inside folds)")
-    return 0
+    print("Leakage and confounding checks:")
+    for check in checks:
+        print(f"  [{check.status}] {check.name}: {check.finding}")
+    return 1 if found else 0
+
+
+def _site_check(cohort):
+    """Site confounding on the ROI means, for validate --full."""
+    from txpredict.features import RoiFeatures
+    from txpredict.leakage import Check, site_column, site_confounding
+
+    column = site_column(cohort.X)
+    if column is None:
+        return Check("site confounding", "skipped", "no site column in the table")
+    features = RoiFeatures(verbose=0).fit_transform(cohort.X)
+    return site_confounding(
+        cohort.X[column].fillna("n/a"), cohort.y, features, column=column
+    )
 
 
 def _validate_external(args) -> int:
@@ -285,6 +320,9 @@ def _validate_external(args) -> int:
         args.image_pattern or DEFAULT_IMAGE_PATTERN,
         outcome=outcome,
         treatment=args.treatment,
+        post_treatment=args.post_treatment,
+        baseline=args.baseline,
+        ignored=args.ignored,
     )
     print(f"Model {args.model}: {describe_training(model, provenance)}")
     print(f"New cohort: {cohort!r}")
