@@ -682,17 +682,15 @@ def run_analysis(config: dict, *, progress=print) -> Path:
             importance.to_csv(tmp / "permutation_importance.csv")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
         # After the analysis: a failure here keeps the results above.
-        out.attempt(
-            "the report (report.html)",
-            _write_report,
-            tmp,
+        _attempt_report(
+            out,
             render_report,
-            title=Path(data["dataset"]).name,
+            data,
+            cohort,
+            cv,
             results=results,
             comparisons=comparisons,
-            cohort=cohort,
             model=model,
-            cv_text=_cv_text(cv),
             rois=rois,
             importance=importance,
         )
@@ -711,6 +709,20 @@ def _write_final_model(out, model, X, y, result, progress):
         path = out.path / "model.skops"
         out.attempt("the model file (model.skops)", save_model, final, path)
         out.attempt("the maps", _write_maps, out.path, result, final)
+
+
+def _attempt_report(out, render, data, cohort, cv, **content):
+    """Render and write ``report.html``; a failure is recorded, the results kept."""
+    out.attempt(
+        "the report (report.html)",
+        _write_report,
+        out.path,
+        render,
+        title=Path(data["dataset"]).name,
+        cohort=cohort,
+        cv_text=_cv_text(cv),
+        **content,
+    )
 
 
 def _write_report(folder, render, **content):
@@ -1060,17 +1072,15 @@ def run_modality(config: dict, *, progress=print) -> Path:
                 final,
                 tmp / "selector.skops",
             )
-        out.attempt(
-            "the report (report.html)",
-            _write_report,
-            tmp,
+        _attempt_report(
+            out,
             render_modality_report,
-            title=Path(data["dataset"]).name,
+            data,
+            cohort,
+            cv,
             result=result,
             comparison=comparison,
-            cohort=cohort,
             selector=final,
-            cv_text=_cv_text(cv),
             roi_features=roi,
             pai_intervals=pai_intervals,
         )
@@ -1187,17 +1197,15 @@ def run_regression(config: dict, *, progress=print) -> Path:
         result.save(tmp / "result.json")
         (tmp / "config.toml").write_text(_as_toml(config), encoding="utf-8")
         # After the analysis: a failure here keeps the results above.
-        out.attempt(
-            "the report (report.html)",
-            _write_report,
-            tmp,
+        _attempt_report(
+            out,
             render_regression_report,
-            title=Path(data["dataset"]).name,
+            data,
+            cohort,
+            cv,
             result=result,
             comparison=comparison,
-            cohort=cohort,
             model=model,
-            cv_text=_cv_text(cv),
             threshold=threshold,
             n_permutations=cv["n_permutations"],
         )
