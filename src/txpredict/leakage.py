@@ -18,7 +18,21 @@ run on the participants table before any cross-validation:
 
 A column either screen flags is kept out of ``Cohort.X`` until its role is
 declared: ``post_treatment=[...]`` (never a predictor) or ``baseline=[...]``
-(measured before treatment: a predictor after all). Kapoor & Narayanan
+(measured before treatment: a predictor after all).
+
+Two more leaks come from the data rather than the table's columns:
+
+- the same scan under two participant ids (:func:`refuse_duplicate_scans`,
+  run by the nested CV and the modality evaluation on the features they
+  extract; :class:`Fingerprints` of the training scans let
+  ``validate_external`` and ``txpredict predict`` name a new patient who was
+  a training patient);
+- site confounding (:func:`site_confounding`): the outcome differing by site
+  while the site is recognisable from the images, so that a model can score
+  by recognising the scanner.
+
+``benchmarks/leakage.py`` measures how often each is found, and how often a
+clean cohort raises an alarm. Kapoor & Narayanan
 (Patterns 2023) list this leak among the commonest behind retracted
 machine-learning results; the tools users would otherwise pick (PHOTONAI,
 julearn, neuropredict, nilearn's Decoder) do not screen for it.
