@@ -44,5 +44,5 @@ def test_every_benchmark_is_covered():
     """The glob finds the scripts (a wrong path would silently test nothing)."""
     expected = {"extraction", "nested_cv", "modality", "modality_calibration"}
     expected |= {"calibration", "multisite", "modality_strategies"}
-    expected |= {"probability_calibration"}
+    expected |= {"probability_calibration", "leakage"}
     assert {f"{name}.py" for name in (*expected, "cv_schemes")} <= set(SCRIPTS)

@@ -105,17 +105,15 @@ def test_the_same_column_under_a_neutral_name_is_found_by_its_content(
     assert "score_b" in kept.baseline_columns()
 
 
-def test_a_run_refuses_to_derive_its_baseline_until_the_column_is_declared(
-    spm_study_dir, tmp_path, capsys
-):
-    root = _study_with(spm_study_dir, tmp_path, _with_responder)
-    config = tmp_path / "analysis.toml"
-    text = f"""
+def _config_text(root, data_lines=""):
+    """A small run of the SPM-style study with a responder column."""
+    return f"""
 [data]
 dataset = "{root}"
 image_pattern = "{PATTERN}"
 outcome = "responder"
 treatment = "group"
+{data_lines}
 
 [model]
 features = "roi"
@@ -130,6 +128,14 @@ n_permutations = 0
 [output]
 folder = "results"
 """
+
+
+def test_a_run_refuses_to_derive_its_baseline_until_the_column_is_declared(
+    spm_study_dir, tmp_path, capsys
+):
+    root = _study_with(spm_study_dir, tmp_path, _with_responder)
+    config = tmp_path / "analysis.toml"
+    text = _config_text(root)
     config.write_text(text)
     assert main(["run", str(config)]) == 2
     error = capsys.readouterr().err
@@ -301,27 +307,7 @@ def test_every_report_and_saved_result_carries_the_checks(
 ):
     root = _study_with(spm_study_dir, tmp_path, _with_responder)
     config = tmp_path / "analysis.toml"
-    config.write_text(f"""
-[data]
-dataset = "{root}"
-image_pattern = "{PATTERN}"
-outcome = "responder"
-treatment = "group"
-post_treatment = ["lsas_post"]
-
-[model]
-features = "roi"
-param_grid = {{C = [0.1, 1.0]}}
-
-[cv]
-outer_cv = 3
-inner_cv = 3
-n_repeats = 1
-n_permutations = 0
-
-[output]
-folder = "results"
-""")
+    config.write_text(_config_text(root, 'post_treatment = ["lsas_post"]'))
     assert main(["run", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().splitlines()[-5] == "Leakage and confounding checks:"
