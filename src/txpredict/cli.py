@@ -254,6 +254,7 @@ def _outcome_option(args):
 def _validate(args) -> int:
     from txpredict.cohort import DEFAULT_IMAGE_PATTERN, load_cohort, read_every_image
     from txpredict.leakage import LeakageWarning
+    from txpredict.run import checks_text, roi_means, site_check
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LeakageWarning)  # printed below
@@ -271,7 +272,7 @@ def _validate(args) -> int:
     if args.full:
         nonfinite = read_every_image(cohort)
         checked = "every image decompressed"
-        checks.append(_site_check(cohort))
+        checks.append(site_check(cohort, roi_means(cohort.X)))
     found = [c for c in checks if c.status == "found"]
     print(f"{'OK' if not found else 'Found possible leaks'} ({checked}): {cohort!r}")
     for column, grid in cohort.info.get("grids", {}).items():
@@ -286,24 +287,8 @@ def _validate(args) -> int:
     missing = X.isna().sum()
     for column, n in missing[missing > 0].items():
         print(f"  column {column!r}: {n} missing value(s) (imputed inside folds)")
-    print("Leakage and confounding checks:")
-    for check in checks:
-        print(f"  [{check.status}] {check.name}: {check.finding}")
+    print(checks_text(checks))
     return 1 if found else 0
-
-
-def _site_check(cohort):
-    """Site confounding on the ROI means, for validate --full."""
-    from txpredict.features import RoiFeatures
-    from txpredict.leakage import Check, site_column, site_confounding
-
-    column = site_column(cohort.X)
-    if column is None:
-        return Check("site confounding", "skipped", "no site column in the table")
-    features = RoiFeatures(verbose=0).fit_transform(cohort.X)
-    return site_confounding(
-        cohort.X[column].fillna("n/a"), cohort.y, features, column=column
-    )
 
 
 def _validate_external(args) -> int:

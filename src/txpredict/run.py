@@ -339,7 +339,13 @@ def _outcome(value, task):
 
 
 def _prepare(config, progress):
-    """Defaults, the output-folder check and the cohort, shared by both tasks."""
+    """Defaults, the output-folder check, the cohort and its leakage checks.
+
+    Shared by every task. Returns the configuration's sections, the output
+    folder, the cohort and, for image models, its ROI means (read once for
+    the site-confounding check; the modality run's PAI correlations reuse
+    them), else None.
+    """
     data, output = config["data"], config["output"]
     cv = {
         "outer_cv": 5,
@@ -417,23 +423,51 @@ def _prepare(config, progress):
             memory=None,
             options=model_options.get("feature_options"),
         ).fit(cohort.X)
-    cohort.checks = [
-        *cohort.checks,
-        _site_check(cohort, model_options, cv, output.get("cache"), progress),
-    ]
-    progress(_checks_text(cohort.checks))
-    return data, output, cv, model_options, folder, cohort
+    roi = None
+    if isinstance(features, str) and features.startswith(("roi", "wholebrain")):
+        progress("Reading the ROI means (site confounding, PAI correlations) ...")
+        roi = roi_means(
+            cohort.X, model_options.get("feature_options"), output.get("cache")
+        )
+    cohort.checks = [*cohort.checks, _run_site_check(cohort, roi, model_options, cv)]
+    progress(checks_text(cohort.checks))
+    return data, output, cv, model_options, folder, cohort, roi
 
 
-def _site_check(cohort, model_options, cv, cache, progress):
-    """Site confounding, on the cohort's ROI means (before any analysis)."""
+def roi_means(X, feature_options=None, cache=None) -> pd.DataFrame:
+    """Each patient's ROI means (with the run's ROIs, mask and NaN policy)."""
     from txpredict.features import RoiFeatures
+
+    chosen = feature_options or {}
+    return (
+        RoiFeatures(memory=cache, verbose=0)
+        .set_params(
+            **{k: chosen[k] for k in ("rois", "mask", "nonfinite") if k in chosen}
+        )
+        .set_output(transform="pandas")
+        .fit_transform(X)
+    )
+
+
+def site_check(cohort, features, *, configured=None, handled=None):
+    """Site confounding of a cohort, on its image ``features`` (or None)."""
     from txpredict.leakage import Check, site_column, site_confounding
 
-    sites = model_options.get("sites") if model_options.get("harmonize") else None
-    column = site_column(cohort.X, cv.get("groups") or sites)
+    column = site_column(cohort.X, configured)
     if column is None:
         return Check("site confounding", "skipped", "no site column in the table")
+    return site_confounding(
+        cohort.X[column].fillna("n/a"),
+        cohort.y,
+        features,
+        column=column,
+        handled=handled,
+    )
+
+
+def _run_site_check(cohort, roi, model_options, cv):
+    """Site confounding before a run, saying how the run deals with sites."""
+    sites = model_options.get("sites") if model_options.get("harmonize") else None
     handled = []
     if model_options.get("harmonize"):
         handled.append("ComBat is fitted inside the folds")
@@ -441,24 +475,10 @@ def _site_check(cohort, model_options, cv, cache, progress):
         handled.append("each site is held out in turn")
     elif cv.get("groups"):
         handled.append("sites are kept whole in the folds")
-    features = None
-    if isinstance(model_options["features"], str) and model_options[
-        "features"
-    ].startswith(("roi", "wholebrain")):
-        progress(f"Site confounding: is {column!r} recognisable from the ROI means?")
-        chosen = model_options.get("feature_options") or {}
-        features = (
-            RoiFeatures(memory=cache, verbose=0)
-            .set_params(
-                **{k: chosen[k] for k in ("rois", "mask", "nonfinite") if k in chosen}
-            )
-            .fit_transform(cohort.X)
-        )
-    return site_confounding(
-        cohort.X[column].fillna("n/a"),
-        cohort.y,
-        features,
-        column=column,
+    return site_check(
+        cohort,
+        roi,
+        configured=cv.get("groups") or sites,
         handled="; ".join(handled) or None,
     )
 
@@ -468,7 +488,7 @@ def _write_checks(folder, cohort) -> None:
     checks_frame(cohort.checks).to_csv(folder / "leakage_checks.csv", index=False)
 
 
-def _checks_text(checks) -> str:
+def checks_text(checks) -> str:
     """The leakage and confounding checks, one line each, for the console."""
     lines = ["Leakage and confounding checks:"]
     lines += [f"  [{c.status}] {c.name}: {c.finding}" for c in checks]
@@ -590,7 +610,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         return run_modality(config, progress=progress)
     if config.get("task") == "regression":
         return run_regression(config, progress=progress)
-    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
+    data, output, cv, model_options, folder, cohort, _ = _prepare(config, progress)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
@@ -697,7 +717,7 @@ def run_analysis(config: dict, *, progress=print) -> Path:
         _write_final_model(out, model, X, y, main, progress)
     progress(f"Wrote {folder}")
     progress(_final_tables(results["model"], comparisons))
-    progress(_checks_text(cohort.checks))
+    progress(checks_text(cohort.checks))
     return folder
 
 
@@ -966,7 +986,6 @@ def run_modality(config: dict, *, progress=print) -> Path:
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
-    from txpredict.features import RoiFeatures
     from txpredict.modality import (
         ModalitySelector,
         compare_selections,
@@ -974,7 +993,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     )
     from txpredict.report import render_modality_report
 
-    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
+    data, output, cv, model_options, folder, cohort, roi = _prepare(config, progress)
     if cohort.treatment is None:
         raise TxpredictError("task = 'modality' needs a treatment column in the data.")
     modality = config.get("modality", {})
@@ -1026,18 +1045,8 @@ def run_modality(config: dict, *, progress=print) -> Path:
     progress("Evaluating the demographics-only selector ...")
     demo = evaluate_selection(baseline, X, y, treatment, **evaluation)
     comparison = compare_selections(result, demo, names=("scan", "demographics"))
-    roi = None
-    if str(options["features"]).startswith("roi"):
-        # ROI means (whatever the model's summary) for the PAI correlations.
-        chosen = options["feature_options"] or {}
-        roi = (
-            RoiFeatures(verbose=0)
-            .set_params(
-                **{k: chosen[k] for k in ("rois", "mask", "nonfinite") if k in chosen}
-            )
-            .set_output(transform="pandas")
-            .fit_transform(X)
-        )
+    if not str(options["features"]).startswith("roi"):
+        roi = None  # the PAI correlations are of ROI models (their ROI means)
     with results_folder(
         folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:
@@ -1086,7 +1095,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
         )
     progress(f"Wrote {folder}")
     progress(_selection_tables(result, comparison))
-    progress(_checks_text(cohort.checks))
+    progress(checks_text(cohort.checks))
     return folder
 
 
@@ -1149,7 +1158,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
     from txpredict.models import ResponseRegressor
     from txpredict.report import render_regression_report
 
-    data, output, cv, model_options, folder, cohort = _prepare(config, progress)
+    data, output, cv, model_options, folder, cohort, _ = _prepare(config, progress)
     threshold = model_options.pop("threshold", 50.0)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
@@ -1217,7 +1226,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
         f"\nResponders read off the predicted change (>= {threshold:g}), model:\n"
         + responders[["estimate", "ci_low", "ci_high"]].round(3).to_string()
     )
-    progress(_checks_text(cohort.checks))
+    progress(checks_text(cohort.checks))
     return folder
 
 
