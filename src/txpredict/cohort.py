@@ -26,7 +26,7 @@ import pandas as pd
 from txpredict._images import Grid, load_image, read_header
 from txpredict._participants import check_codings, check_scores, read_participants
 from txpredict.errors import CohortError, DimensionError, GridMismatchError, ImageError
-from txpredict.leakage import LeakageWarning, screen_table
+from txpredict.leakage import LeakageWarning, listed_suspects, screen_table
 
 #: Where :func:`load_cohort` looks for each subject's image by default.
 DEFAULT_IMAGE_PATTERN = (
@@ -273,7 +273,7 @@ class Cohort:
         """
         suspects = self.info.get("suspected_post_treatment", {})
         if suspects:
-            listed = "; ".join(f"{c!r}: {' and '.join(w)}" for c, w in suspects.items())
+            listed = listed_suspects(suspects)
             names = [*suspects]
             raise CohortError(
                 "The baseline covariates cannot be derived from this table: "
@@ -453,11 +453,16 @@ def _validate_treatment(table, treatment_column, arms):
     return table
 
 
+def _spelling_clashes(values: pd.Series) -> list[list[str]]:
+    """Groups of text values that differ only in case or spaces ('f', 'F ')."""
+    spellings = pd.Series(values.dropna().astype(str).unique())
+    keys = spellings.str.strip().str.casefold()
+    return [sorted(group) for _, group in spellings.groupby(keys) if len(group) > 1]
+
+
 def _refuse_split_arms(arm: pd.Series, column: str) -> None:
     """'CBT' and 'CBT ' would be two arms of a few patients each: refuse them."""
-    spellings = pd.Series(arm.unique())
-    keys = spellings.str.strip().str.casefold()
-    clashes = [sorted(g) for _, g in spellings.groupby(keys) if len(g) > 1]
+    clashes = _spelling_clashes(arm)
     if clashes:
         raise CohortError(
             f"Treatment arm values of {column!r} differ only in case or spaces: "
@@ -474,14 +479,10 @@ _ARM_LIKE_COLUMNS = ("arm", "group", "treatment_arm", "condition", "intervention
 def _warn_about_spellings(table: pd.DataFrame, skip=()) -> None:
     """Warn when text values differ only in case or spaces ('f' and 'F')."""
     for column in table.columns.drop(["participant_id", *skip], errors="ignore"):
-        values = table[column].dropna()
+        values = table[column]
         if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
-        spellings = pd.Series(values.astype(str).unique())
-        keys = spellings.str.strip().str.casefold()
-        clashes = [
-            sorted(group) for _, group in spellings.groupby(keys) if len(group) > 1
-        ]
+        clashes = _spelling_clashes(values)
         if clashes:
             warnings.warn(
                 f"Column {column!r} of participants.tsv: {clashes} differ only in "
@@ -835,6 +836,25 @@ def load_cohort(
     return cohort
 
 
+def ground_truth_problems(truth: pd.DataFrame, ids, arms) -> list[str]:
+    """Why a synthetic ground truth does not describe these patients and arms.
+
+    Returns
+    -------
+    list of str
+        Empty when it has a row for every participant and a
+        ``p_response_<arm>`` column for every arm.
+    """
+    problems = []
+    absent = sorted(set(map(str, ids)) - set(map(str, truth.index)))
+    if absent:
+        problems.append(f"it has no row for {absent[:5]}")
+    lacking = [f"p_response_{a}" for a in arms if f"p_response_{a}" not in truth]
+    if lacking:
+        problems.append(f"it lacks {lacking} for the arms {list(arms)}")
+    return problems
+
+
 def _read_ground_truth(path: Path, cohort: Cohort) -> pd.DataFrame | None:
     """A synthetic cohort's ``ground_truth.tsv``, if it still describes the cohort.
 
@@ -847,14 +867,9 @@ def _read_ground_truth(path: Path, cohort: Cohort) -> pd.DataFrame | None:
         problems = ["it has no participant_id column"]
     else:
         truth = truth.set_index("participant_id")
-        problems = []
-        absent = [p for p in cohort.participants.index if p not in truth.index]
-        if absent:
-            problems.append(f"it has no row for {absent[:5]}")
-        arms = cohort.arms or ()
-        lacking = [f"p_response_{a}" for a in arms if f"p_response_{a}" not in truth]
-        if lacking:
-            problems.append(f"it lacks {lacking} for the arms {list(arms)}")
+        problems = ground_truth_problems(
+            truth, cohort.participants.index, cohort.arms or ()
+        )
     if problems:
         warnings.warn(
             f"{path} (the ground truth of a synthetic cohort) does not match "
@@ -943,7 +958,7 @@ def _assign_roles(cohort: Cohort, outcome, declared: dict, image_columns) -> Non
     if suspects:
         cohort.excluded_columns = (*cohort.excluded_columns, *suspects)
         cohort.info["suspected_post_treatment"] = suspects
-        listed = "; ".join(f"{c!r}: {' and '.join(w)}" for c, w in suspects.items())
+        listed = listed_suspects(suspects)
         names = list(suspects)
         warnings.warn(
             f"Column(s) of participants.tsv look measured after treatment ({listed})"

@@ -47,7 +47,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
+from txpredict.stats import fast_auc
 
 #: A column (or a pair's difference or ratio) whose AUC for the outcome
 #: reaches this is named as a likely outcome proxy; for a continuous outcome,
@@ -106,8 +108,6 @@ _TIMEPOINTS = (
     ({"visit", "v", "session", "sess"}, 2, "visit {}"),
     ({"t", "tp", "time", "timepoint", "wave"}, 2, "time point {}"),
 )
-#: Words that say a column was measured before treatment.
-_BASELINE_WORDS = {"pre", "baseline", "bl", "intake", "screening", "vor", "prae"}
 
 
 def _tokens(name: str) -> list[str]:
@@ -176,14 +176,6 @@ def screen_names(columns) -> dict[str, str]:
     return found
 
 
-def _auc(score, y) -> float:
-    """AUC of ``score`` for binary ``y`` (ties count half), rank-based."""
-    ranks = stats.rankdata(score)
-    positives = y == 1
-    n1, n0 = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
 def _strength(score, y, continuous) -> tuple[float, float]:
     """How well ``score`` alone orders the outcome, whichever its direction.
 
@@ -198,7 +190,7 @@ def _strength(score, y, continuous) -> tuple[float, float]:
     if continuous:
         r, p = stats.spearmanr(score, y)
         return float(abs(r)), float(p)
-    auc = _auc(score, y)
+    auc = fast_auc(y, score)
     p = stats.mannwhitneyu(score[y == 1], score[y == 0]).pvalue
     return max(auc, 1 - auc), float(p)
 
@@ -234,7 +226,7 @@ def _categorical_strength(values: pd.Series, y, continuous, seed=0):
                 if np.ptp(score) > 0 and np.ptp(y[test]) > 0:
                     strengths.append(stats.spearmanr(score, y[test])[0])
             elif 0 < y[test].sum() < test.sum():
-                strengths.append(_auc(score, y[test]) - 0.5)
+                strengths.append(fast_auc(y[test], score) - 0.5)
     present = values.notna().to_numpy()
     levels = pd.Series(text[present])
     if not strengths or levels.nunique() < 2:
@@ -483,6 +475,11 @@ def screen_table(
     return suspects, checks
 
 
+def listed_suspects(suspects: dict) -> str:
+    """Suspected columns and why, in words: "'lsas_post': its name says 'post'"."""
+    return "; ".join(f"{c!r}: {' and '.join(why)}" for c, why in suspects.items())
+
+
 def _screen_check(name, found, what) -> Check:
     if not found:
         return Check(name, "ok", f"no undeclared column {what}")
@@ -567,7 +564,6 @@ class Fingerprints:
             kept = values > 1e-8 * values.max()
             rotation = vectors[:, kept] / np.sqrt(values[kept])
             z = z @ rotation
-        ids = np.arange(n) if ids is None else ids
         return cls(
             columns,
             mean,
@@ -672,7 +668,7 @@ def fingerprints_of(design, X) -> Fingerprints | None:
     features = image_block(design)
     if features is None:
         return None
-    return Fingerprints.of(features, X.index if hasattr(X, "index") else None)
+    return Fingerprints.of(features, participant_ids(X))
 
 
 def seen_scans(fingerprints, design, X) -> list[tuple[str, str, float]]:
@@ -686,8 +682,7 @@ def seen_scans(fingerprints, design, X) -> list[tuple[str, str, float]]:
     features = image_block(design)
     if fingerprints is None or features is None:
         return []
-    ids = X.index if hasattr(X, "index") else np.arange(len(features))
-    return fingerprints.pairs(features, np.asarray(ids).astype(str))
+    return fingerprints.pairs(features, participant_ids(X))
 
 
 #: Column names that usually hold the site, scanner or batch of each patient.
