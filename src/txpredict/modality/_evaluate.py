@@ -38,6 +38,7 @@ from txpredict._inputs import (
     check_treatment,
     check_X_y,
 )
+from txpredict.cohort import ground_truth_problems
 from txpredict.errors import TxpredictError
 from txpredict.modality._coefficients import (
     check_coefficients,
@@ -54,6 +55,7 @@ from txpredict.model_selection._schemes import (
     outer_splits,
     splits_hash,
 )
+from txpredict.model_selection._validation import check_sites
 from txpredict.stats import (
     DEFAULT_POLICY_METHODS,
     MEASURES,
@@ -106,11 +108,7 @@ def _check_selection_cv(outer_cv, y, arm, arms, groups, selector):
     """The outer scheme of a selection, checked before any work."""
     outer_cv = check_outer_cv(outer_cv, len(y), allow_loo=False, groups=groups)
     if outer_cv == LEAVE_SITE_OUT:
-        if len(pd.unique(groups)) < 2:
-            raise TxpredictError(
-                "outer_cv='leave-site-out' needs at least two sites; groups has "
-                f"{list(pd.unique(groups))}."
-            )
+        check_sites(y, groups)  # two sites or more, none of a single patient
         if selector.strategy in PER_ARM_STRATEGIES:
             for site in pd.unique(groups):
                 rest = groups != site
@@ -143,17 +141,14 @@ def check_truth(truth, index, arms):
     """Synthetic ground truth of every patient and arm; or say what it lacks."""
     if truth is None:
         return None
-    needed = [f"p_response_{a}" for a in arms] + ["better_arm"]
-    lacking = [c for c in needed if c not in truth.columns]
-    absent = sorted(set(map(str, index)) - set(map(str, truth.index)))
-    if lacking or absent:
+    problems = ground_truth_problems(truth, index, arms)
+    if "better_arm" not in truth.columns:
+        problems.append("it lacks ['better_arm']")
+    if problems:
         raise TxpredictError(
-            "truth (the synthetic ground truth) does not match these patients and "
-            f"arms {list(arms)}: "
-            + (f"it lacks the column(s) {lacking}" if lacking else "")
-            + ("; " if lacking and absent else "")
-            + (f"it has no row for {absent[:5]}" if absent else "")
-            + ". Pass truth=None for a real study."
+            "truth (the synthetic ground truth) lacks the columns or rows of these "
+            f"patients and arms: {'; '.join(problems)}. Pass truth=None for a real "
+            "study."
         )
     return truth.set_axis(truth.index.astype(str)).copy()
 
@@ -431,6 +426,7 @@ def _policy_gain_permutation(
         "policy_gain": float(observed),
         "p_value": float(p_value),
         "null_distribution": null,
+        "within_sites": scheme["groups"] is not None,
     }
 
 
@@ -717,10 +713,15 @@ class SelectionResult:
             # cost n_repeats times as much): its statistic is the first
             # repeat's gain, not the mean over repeats in "policy_gain".
             n = len(self.permutation["null_distribution"])
+            blocks = (
+                "outcome and site"
+                if self.permutation.get("within_sites")
+                else "outcome"
+            )
             table.loc["policy_gain_first_repeat"] = {
                 "estimate": self.permutation["policy_gain"],
                 "ci_method": f"the first repeat's gain; permutation test ({n} "
-                "permutations of the arms within outcome strata)",
+                f"permutations of the arms within {blocks} strata)",
                 "p_value": self.permutation["p_value"],
             }
         columns = ["estimate", "ci_low", "ci_high", "ci_method", "sd_across_repeats"]
