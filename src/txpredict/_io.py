@@ -262,6 +262,11 @@ def atomic_directory(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _said(exc: Exception) -> str:
+    """An exception in one line: its type and message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 #: What a results folder holds when a step after the analysis failed.
 INCOMPLETE = "INCOMPLETE.txt"
 
@@ -274,8 +279,8 @@ class ResultsFolder:
     ----------
     path : pathlib.Path
         The temporary folder to write into (renamed into place at the end).
-    failures : list of (str, str)
-        What failed after the analysis, and its traceback.
+    failures : list of (str, Exception)
+        What failed after the analysis, and why.
     """
 
     path: Path
@@ -292,11 +297,11 @@ class ResultsFolder:
         try:
             return step(*args, **kwargs)
         except Exception as exc:
-            self.failures.append((what, f"{type(exc).__name__}: {exc}", exc))
+            self.failures.append((what, exc))
             if self.report is not None:
                 self.report(
-                    f"Failed: {what} ({type(exc).__name__}: {exc}). The results "
-                    "computed so far are kept."
+                    f"Failed: {what} ({_said(exc)}). The results computed so far "
+                    "are kept."
                 )
             return None
 
@@ -306,8 +311,8 @@ class ResultsFolder:
             "files of this folder are complete.",
             "",
         ]
-        for what, message, exc in self.failures:
-            lines += [f"- {what}: {message}", ""]
+        for what, exc in self.failures:
+            lines += [f"- {what}: {_said(exc)}", ""]
             lines += [
                 "  " + line
                 for line in "".join(traceback.format_exception(exc)).splitlines()
@@ -337,9 +342,7 @@ def results_folder(
         if folder.failures:
             (tmp / INCOMPLETE).write_text(folder._record(), encoding="utf-8")
     if folder.failures:
-        failed = "; ".join(
-            f"{what} ({message})" for what, message, _ in folder.failures
-        )
+        failed = "; ".join(f"{what} ({_said(exc)})" for what, exc in folder.failures)
         raise IncompleteOutputError(
             f"The analysis finished and its results are in {str(path)!r}, but "
             f"{failed} failed; {INCOMPLETE} there has the details. Please report "

@@ -261,14 +261,24 @@ def roi_weights_figure(weights) -> str:
     ``weights``: :meth:`ModelMaps.table` of the weights (standardised ROI
     features: a weight is the change of the score per SD of the ROI).
     """
-    table = weights.sort_values("mean")
-    fig, ax = subplots(figsize=(6, 0.35 * len(table) + 1.4))
+    return _ranges_figure(
+        weights,
+        ("mean", "low", "high"),
+        "weight in the outer-fold models (mean; bars: their 95% range)",
+    )
+
+
+def _ranges_figure(table, columns, xlabel) -> str:
+    """One row per index entry: a value and its range, sorted, around 0."""
+    value, low, high = columns
+    table = table.sort_values(value)
+    fig, ax = subplots(figsize=(6, 0.35 * len(table) + 1.3))
     y = np.arange(len(table))
-    error = np.vstack([table["mean"] - table["low"], table["high"] - table["mean"]])
-    ax.errorbar(table["mean"], y, xerr=error, fmt="o", capsize=3)
+    error = np.vstack([table[value] - table[low], table[high] - table[value]])
+    ax.errorbar(table[value], y, xerr=error, fmt="o", capsize=3)
     ax.axvline(0, color="k", lw=1)
     ax.set_yticks(y, table.index)
-    ax.set_xlabel("weight in the outer-fold models (mean; bars: their 95% range)")
+    ax.set_xlabel(xlabel)
     fig.tight_layout()
     return _png(fig)
 
@@ -323,18 +333,11 @@ def decision_curve_figure(curve) -> str:
 
 def importance_figure(importance) -> str:
     """Each feature's AUC drop on the outer test folds, with its interval."""
-    table = importance.sort_values("auc_drop")
-    fig, ax = subplots(figsize=(6, 0.35 * len(table) + 1.2))
-    y = np.arange(len(table))
-    error = np.vstack(
-        [table["auc_drop"] - table["ci_low"], table["ci_high"] - table["auc_drop"]]
+    return _ranges_figure(
+        importance,
+        ("auc_drop", "ci_low", "ci_high"),
+        "AUC drop with the feature shuffled (outer test folds)",
     )
-    ax.errorbar(table["auc_drop"], y, xerr=error, fmt="o", capsize=3)
-    ax.axvline(0, color="k", lw=1)
-    ax.set_yticks(y, table.index)
-    ax.set_xlabel("AUC drop with the feature shuffled (outer test folds)")
-    fig.tight_layout()
-    return _png(fig)
 
 
 def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:

@@ -72,9 +72,8 @@ def render_report(
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
-    columns, rows = table_cells(
-        with_measured_coverage(summaries[next(iter(results))], model)
-    )
+    main_summary = summaries[next(iter(results))]
+    columns, rows = table_cells(with_measured_coverage(main_summary, model))
     # Every model of the run side by side (model + demographics is often the best).
     every_model = pd.DataFrame(
         {
@@ -201,9 +200,7 @@ def render_report(
         ],
         chosen_params=[(json.loads(k) or "(no tuning)", v) for k, v in chosen.items()],
         n_permutations=n_permutations,
-        disagreements=test_and_interval_notes(
-            summaries[next(iter(results))], n_permutations
-        ),
+        disagreements=test_and_interval_notes(main_summary, n_permutations),
         coverage_measured=coverage_was_measured_for(model),
         measured_on=MEASURED_ON,
         edge_columns=edge_columns,
