@@ -57,7 +57,7 @@ import txpredict as tp
 from _common import RESULTS, machine
 from txpredict._io import atomic_directory, write_text_atomic
 from txpredict.evaluation._compare import _aligned
-from txpredict.model_selection._batched_logistic import batched_search_of
+from txpredict.model_selection import choose_route
 from txpredict.stats import (
     DEFAULT_COMPARISON_METHODS,
     DEFAULT_METHODS,
@@ -150,7 +150,8 @@ def _fitted_decision(model, X, y, rows):
     extractor = model.make_extractor()
     design = model.design(X, extractor.fit(X) if extractor is not None else None)
     other = model.design(rows, extractor)
-    search, encoded = batched_search_of(model, design)
+    route = choose_route(model, design, routes=("batched",), fast_path=True)
+    search, encoded = route.search, route.design
     if not isinstance(design, np.ndarray):
         raise TypeError("the truth models here take numeric designs")
     ((decision, _),) = search.fit_decision([(encoded, y.to_numpy(), np.asarray(other))])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from txpredict.datasets._grids import GRIDS
+from txpredict.datasets import GRIDS
 from txpredict.errors import TxpredictError
 
 

@@ -61,9 +61,7 @@ from txpredict.model_selection import (
     is_leave_site_out,
     nested_cross_validate,
 )
-from txpredict.models import ResponseClassifier
-from txpredict.models._maps import why_no_fold_maps
-from txpredict.models._presets import make_image_extractor
+from txpredict.models import ResponseClassifier, make_image_extractor, why_no_fold_maps
 from txpredict.persistence import save_model
 from txpredict.report import render_report
 
@@ -1128,8 +1126,8 @@ def _write_final_selector(folder, final, X):
     Returns the PAI intervals (None when the selector has none: voxel
     features, or more than two arms).
     """
-    from txpredict.modality._coefficients import selector_coefficients
-    from txpredict.models._presets import linear_family
+    from txpredict.modality import selector_coefficients
+    from txpredict.models import linear_family
 
     if final.strategy == "interaction" or linear_family(
         final.base_model().final_estimator()[0]

@@ -91,7 +91,7 @@ def test_sites_reach_the_outer_splits_and_the_permutations(trial):
 
 def test_the_permutation_null_does_not_mix_sites(trial, monkeypatch):
     """Arms are permuted within site and outcome: each site keeps its arm counts."""
-    from txpredict.modality import _evaluate
+    from txpredict.modality import _permutation as _evaluate
 
     seen = []
     original = _evaluate._permutation_gains

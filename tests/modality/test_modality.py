@@ -57,7 +57,7 @@ def test_recommendations_recover_the_better_arm(frick_like, strategy):
 
 
 def test_number_needed_to_treat_inverts_the_policy_gain():
-    from txpredict.modality._evaluate import _number_needed_to_treat
+    from txpredict.modality._result import _number_needed_to_treat
 
     gain = pd.Series({"estimate": 0.08, "ci_low": 0.02, "ci_high": 0.16})
     nnt = _number_needed_to_treat(gain)
@@ -166,7 +166,7 @@ def test_scan_vs_demographics_selection_on_the_same_splits(frick_like):
     # the same t (one per outer fold: J = 10, t on J - 1 df): once a and b were
     # the summaries' pooled values, and a difference of +0.0004 stood beside
     # t = -0.26. Its level is measured in benchmarks/calibration.py, not here.
-    from txpredict.modality._evaluate import _fold_policy_values
+    from txpredict.modality._compare import _fold_policy_values
 
     assert row["scan"] == pytest.approx(_fold_policy_values(scan).mean())
     assert row["difference"] == pytest.approx(row["scan"] - row["demographics"])
@@ -231,7 +231,7 @@ def test_batched_route_tunes_like_grid_search(frick_like, scoring):
 
 
 def test_policy_gain_is_the_summary_difference(frick_like):
-    from txpredict.modality._evaluate import policy_gain
+    from txpredict.modality._permutation import policy_gain
 
     result = tp.evaluate_selection(
         tp.ModalitySelector("roi", strategy="interaction"),

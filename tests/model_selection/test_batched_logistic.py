@@ -14,8 +14,8 @@ from txpredict.model_selection._batched_logistic import (
     balanced_weights,
     batched_logistic_regression,
 )
-from txpredict.model_selection._gram import best_candidate
 from txpredict.model_selection._runner import Runner
+from txpredict.model_selection._tuning import best_candidate
 from txpredict.stats import prior_shift
 
 EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}

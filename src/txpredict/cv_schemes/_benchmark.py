@@ -27,8 +27,7 @@ from txpredict.cv_schemes._schemes import (
     true_scores,
     truth_of,
 )
-from txpredict.datasets import make_synthetic_cohort
-from txpredict.datasets._synthetic import EFFECTS, population_prevalence
+from txpredict.datasets import EFFECTS, make_synthetic_cohort, population_prevalence
 from txpredict.errors import TxpredictError
 from txpredict.features import RoiFeatures
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from txpredict._io import atomic_directory
 from txpredict.cv_schemes._schemes import SCHEMES
-from txpredict.report._figures import png_bytes, subplots
+from txpredict.report import png_bytes, subplots
 
 _METRICS = {"balanced_accuracy": "ba", "auc": "auc"}
 _REFERENCES = ("loo_unweighted", "loo_prior_only")  # off the bias plot's scale
@@ -202,7 +202,7 @@ class CVSchemesResult:
         return Path(out_dir)
 
     def _html(self, summary, figures) -> str:
-        from txpredict.report._html import table_cells, template
+        from txpredict.report import table_cells, template
 
         shown = summary[
             [

@@ -27,8 +27,11 @@ import numpy as np
 from scipy.special import ndtr
 from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
-from txpredict.model_selection._batched_logistic import (
-    BatchedLogisticSearch,
+from txpredict.errors import TxpredictError
+from txpredict.model_selection import (
+    MAX_BATCHED_FEATURES,
+    LogisticTuning,
+    batched_route,
     decision_of,
     fit_problems,
 )
@@ -137,9 +140,26 @@ def estimate_schemes(A, y, *, fixed_C, seed) -> dict:
     return out
 
 
-def _nested(A, y, repetitions, seed):
+def tuned_search(A, seed):
+    """The benchmark's tuned model, as the nested CV's route dispatcher fits it.
+
+    L2 class-balanced logistic regression on standardised features, C tuned
+    by ROC AUC over a seeded stratified 5-fold inner CV.
+    """
     inner = StratifiedKFold(5, shuffle=True, random_state=int(seed) % 2**31)
-    search = BatchedLogisticSearch(C_GRID, inner, "standard")
+    tuning = LogisticTuning(C_GRID, inner, "roc_auc", width=A.shape[1])
+    route = batched_route(tuning, A)
+    if route.search is None:
+        raise TxpredictError(
+            "The CV-scheme benchmark fits its tuned model in batches: at most "
+            f"{MAX_BATCHED_FEATURES} features without missing values; got "
+            f"{A.shape[1]} features."
+        )
+    return route.search
+
+
+def _nested(A, y, repetitions, seed):
+    search = tuned_search(A, seed)
     tasks, where = [], []
     for r, splits in enumerate(repetitions):
         for train, test in splits:
@@ -167,10 +187,7 @@ def true_scores(A, y, A_true, y_true, *, fixed_C, seed) -> dict:
         out[name] = _scores(
             y_true, decision_of(A_true, coef[0], intercept[0], stats[0])
         )
-    inner = StratifiedKFold(5, shuffle=True, random_state=int(seed) % 2**31)
-    ((decision, _),) = BatchedLogisticSearch(C_GRID, inner, "standard").fit_decision(
-        [(A, y, A_true)]
-    )
+    ((decision, _),) = tuned_search(A, seed).fit_decision([(A, y, A_true)])
     out["tuned"] = _scores(y_true, decision)
     return out
 

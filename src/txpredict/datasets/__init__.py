@@ -2,7 +2,11 @@
 
 from txpredict.datasets._grids import GRIDS, fsl_grid, get_grid
 from txpredict.datasets._sites import SiteProfile, site_profile
-from txpredict.datasets._synthetic import EFFECTS, make_synthetic_cohort
+from txpredict.datasets._synthetic import (
+    EFFECTS,
+    make_synthetic_cohort,
+    population_prevalence,
+)
 
 __all__ = [
     "EFFECTS",
@@ -11,5 +15,6 @@ __all__ = [
     "fsl_grid",
     "get_grid",
     "make_synthetic_cohort",
+    "population_prevalence",
     "site_profile",
 ]

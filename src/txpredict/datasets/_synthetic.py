@@ -38,7 +38,7 @@ from txpredict.cohort import Cohort, load_cohort
 from txpredict.datasets._grids import get_grid
 from txpredict.datasets._sites import assign_sites, site_map, site_profile
 from txpredict.errors import TxpredictError
-from txpredict.features._rois import default_rois
+from txpredict.features import default_rois
 
 REGIONS = ("dACC", "pgACC", "sgACC", "cuneus", "amygdala")
 DEFAULT_ARMS = ("CBT", "SSRI+CBT")

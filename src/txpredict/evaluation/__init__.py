@@ -9,7 +9,7 @@ from txpredict.evaluation._external import (
 )
 from txpredict.evaluation._importance import drop_one_importance
 from txpredict.evaluation._permutation_importance import permutation_importance
-from txpredict.model_selection._permutation import (
+from txpredict.model_selection import (  # kept here for existing scripts
     PermutationTestResult,
     permutation_test,
 )

@@ -23,7 +23,7 @@ from scipy.special import expit, logit
 from txpredict._images import Grid, read_header
 from txpredict._inputs import check_X_y
 from txpredict.errors import TxpredictError
-from txpredict.features._extract import images_from_input
+from txpredict.features import images_from_input
 from txpredict.leakage import describe_pairs
 from txpredict.stats import (
     METRICS,

@@ -19,8 +19,7 @@ from txpredict.errors import TxpredictError
 from txpredict.evaluation._compare import compare
 from txpredict.features import default_rois
 from txpredict.model_selection import nested_cross_validate
-from txpredict.models import ResponseClassifier
-from txpredict.models._presets import FEATURE_SETS
+from txpredict.models import FEATURE_SETS, ResponseClassifier
 
 _ROI_FEATURES = tuple(f for f in FEATURE_SETS if f.startswith("roi"))
 

@@ -24,10 +24,7 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
 from txpredict.errors import TxpredictError
-from txpredict.model_selection._batched_logistic import batched_search_of
-from txpredict.model_selection._runner import Runner
-from txpredict.model_selection._schemes import outer_splits
-from txpredict.model_selection._validation import prepare_inputs
+from txpredict.model_selection import Runner, outer_splits, prepare_inputs
 from txpredict.models import ResponseClassifier
 from txpredict.stats import corrected_resampled_interval, fast_auc
 
@@ -120,7 +117,15 @@ def permutation_importance(
         allow_loo=False,
         n_jobs=n_jobs,
     )
-    runner = Runner(model, X, fast_path=False)
+    # Shuffling a feature is shuffling a column of the design: the batched
+    # route only where it works on the design's own columns.
+    runner = Runner(
+        model,
+        X,
+        fast_path="auto" if fast_path else False,
+        routes=("batched",),
+        same_columns=True,
+    )
     names = feature_names(model, runner)
     columns = _group_columns(groups_of_features, names)
     splits = outer_splits(
@@ -132,10 +137,9 @@ def permutation_importance(
         random_state=random_state,
     )
     seeds = np.random.SeedSequence(random_state).generate_state(len(splits))
-    batched = _batched_search(model, runner.design) if fast_path else None
-    if batched is not None:
+    if runner.route.name == "batched":
         drops = _batched_drops(
-            batched, y, splits, groups, columns, n_permutations, seeds
+            runner.route, y, splits, groups, columns, n_permutations, seeds
         )
     else:
         drops = _fold_by_fold_drops(
@@ -176,24 +180,9 @@ def _fold_by_fold_drops(
     )
 
 
-def _batched_search(model, design):
-    """The batched logistic search of ``model`` on a numeric design, or None.
-
-    Only where the batched route works on the design's own columns (numeric
-    features, nothing missing), so that shuffling a column there is shuffling
-    the feature.
-    """
-    if not isinstance(design, np.ndarray):
-        return None
-    batched = batched_search_of(model, design)
-    if batched is None or batched[1].shape != design.shape:
-        return None
-    return batched
-
-
-def _batched_drops(batched, y, splits, groups, columns, n_permutations, seeds):
+def _batched_drops(route, y, splits, groups, columns, n_permutations, seeds):
     """Every fold's drops from one batched fit per fold, all shuffles at once."""
-    search, design = batched
+    search, design = route.search, route.design
     tasks, sizes = [], []
     for (_, _, train, test), seed in zip(splits, seeds, strict=True):
         rng = np.random.default_rng(int(seed))

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from txpredict.errors import TxpredictError
-from txpredict.models._presets import linear_family
+from txpredict.models import linear_family
 
 
 def check_coefficients(selector):

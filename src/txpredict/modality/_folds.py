@@ -29,10 +29,11 @@ from txpredict.modality._selector import (
     interaction_design,
 )
 from txpredict.modality._x_learner import fit_effects, predict_with_effects
-from txpredict.model_selection._batched_logistic import (
+from txpredict.model_selection import (
     MAX_BATCHED_FEATURES,
-    BatchedLogisticSearch,
-    batched_search_of,
+    LogisticTuning,
+    batched_route,
+    choose_route,
 )
 from txpredict.stats import prior_shift
 
@@ -61,9 +62,11 @@ class SelectionRunner:
         self.design = base.design(X, self.extractor)
         if self.extractor is not None:  # one scan under two ids: a leak
             refuse_duplicate_scans(self.design, participant_ids(X))
-        batched = self._batched_search(base) if fast_path else None
+        route = self._route(base) if fast_path else None
         # The batched route works on its own encoding of the design.
-        self.search, self.batched_design = batched or (None, None)
+        self.search, self.batched_design = (
+            (route.search, route.design) if route and route.search else (None, None)
+        )
         if fast_path is True and self.search is None:
             raise TxpredictError(
                 "fast_path=True, but the batched fits do not apply to this selector: "
@@ -71,24 +74,28 @@ class SelectionRunner:
                 f"{MAX_BATCHED_FEATURES}), no missing values and a grid over C only."
             )
 
-    def _batched_search(self, base):
+    def _route(self, base):
+        """The dispatcher's route; what is the selector's own is its arms.
+
+        Per-arm strategies fit the base model once per arm. The interaction
+        strategy fits one logistic model on features x arm columns: it asks
+        for the batched route with that model and width.
+        """
         selector = self.selector
         if selector.strategy in PER_ARM_STRATEGIES:
-            return batched_search_of(base, self.design)
+            return choose_route(base, self.design, routes=("batched",))
         check_interaction_design(self.design)
         grid = selector.interaction_grid()
-        width = self.design.shape[1] * len(self.arms) + len(self.arms) - 1
-        if set(grid) != {"logisticregression__C"} or width > MAX_BATCHED_FEATURES:
+        if set(grid) != {"logisticregression__C"}:
             return None
-        if np.isnan(self.design).any():
-            return None
-        search = BatchedLogisticSearch(
-            grid["logisticregression__C"],
+        k = len(self.arms)
+        tuning = LogisticTuning(
+            tuple(grid["logisticregression__C"]),
             base.inner_splitter(),
-            "standard",
-            scoring=selector.resolved_scoring(),
+            selector.resolved_scoring(),
+            width=self.design.shape[1] * k + k - 1,
         )
-        return search, self.design
+        return batched_route(tuning, self.design)
 
     def probabilities(self, y, arm, splits, n_jobs=None):
         """Response probability under each arm for the test rows of each split.

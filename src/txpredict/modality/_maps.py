@@ -18,7 +18,7 @@ import pandas as pd
 from txpredict.errors import TxpredictError
 from txpredict.features import WholeBrainFeatures
 from txpredict.model_selection import ModelMaps
-from txpredict.models._maps import (
+from txpredict.models import (
     haufe_pattern,
     image_weights_and_pattern,
     why_no_fold_maps,

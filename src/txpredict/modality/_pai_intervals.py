@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.linalg import qr
 
 from txpredict.errors import TxpredictError
-from txpredict.stats._effects import firth_logistic, logit_interval, mover_difference
+from txpredict.stats import firth_logistic, logit_interval, mover_difference
 
 
 class IntervalModels:

@@ -23,25 +23,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 from sklearn.base import clone
-from sklearn.decomposition import PCA
-from sklearn.feature_selection import SelectPercentile
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import ParameterGrid
-from sklearn.preprocessing import StandardScaler
 
-from txpredict.features import DemographicFeatures
-from txpredict.model_selection._gram import best_candidate, fast_path_family
-from txpredict.model_selection._preparation import (
-    FoldPreparation,
-    encode_design,
-    flat_steps,
-    is_label_free,
-)
+from txpredict.model_selection._preparation import FoldPreparation
 from txpredict.model_selection._schemes import split
-from txpredict.models._presets import linear_family
+from txpredict.model_selection._tuning import best_candidate
 from txpredict.stats import fast_auc
 
 
@@ -258,6 +245,8 @@ def _neg_log_loss_columns(y, decisions) -> np.ndarray:
 
 
 _SCORERS = {"roc_auc": _auc_columns, "neg_log_loss": _neg_log_loss_columns}
+#: The inner-CV criteria the batched search computes.
+SCORINGS = tuple(_SCORERS)
 
 
 class BatchedLogisticSearch:
@@ -367,107 +356,6 @@ class BatchedLogisticSearch:
         ]
 
 
-#: Above this many features, the Gram fast path (n x n kernels) is cheaper.
-MAX_BATCHED_FEATURES = 100
-
-
-def batched_search_of(model, design):
-    """The batched search reproducing a ResponseClassifier's inner search.
-
-    It applies to an L2 ``LogisticRegression(class_weight="balanced")`` (the
-    "logistic" preset) tuned by ROC AUC over C only, on at most
-    :data:`MAX_BATCHED_FEATURES` features as the classifier sees them. Numeric
-    designs without missing values are scaled in numpy; demographic designs
-    (alone or beside ROI features) are imputed, scaled and one-hot encoded per
-    training set by :class:`FoldPreparation`; any other pipeline (selection,
-    PCA) has its steps before the classifier fitted on each training set.
-
-    Returns
-    -------
-    (BatchedLogisticSearch, design) or None
-        The search and the design it works on (an encoding of ``design`` for
-        tabular ones); None when the batched route does not reproduce the model.
-    """
-    from txpredict.models import ResponseClassifier
-
-    if not isinstance(model, ResponseClassifier):
-        return None
-    search = model.build_search(design)
-    classifier = search.estimator.named_steps["classifier"]
-    if linear_family(classifier) != "logistic" or not classifier.fit_intercept:
-        return None
-    scoring = model.resolved_scoring()
-    if classifier.class_weight != "balanced" or scoring not in _SCORERS:
-        return None
-    candidates = list(ParameterGrid(search.param_grid))
-    if any(set(c) - {"classifier__C"} for c in candidates):
-        return None
-    Cs = [c.get("classifier__C", classifier.C) for c in candidates]
-    splitter = model.inner_splitter()
-    numeric = isinstance(design, np.ndarray)
-    if numeric and fast_path_family(model, design) == "logistic":  # nothing missing
-        if design.shape[1] > MAX_BATCHED_FEATURES:
-            return None  # the Gram fast path is cheaper
-        search = BatchedLogisticSearch(
-            Cs, splitter, model.resolved_scaling(), scoring=scoring
-        )
-        return search, np.asarray(design, dtype=np.float64)
-    preparation = search.estimator[:-1]
-    encoded = encode_design(design, preparation)
-    if encoded is not None:
-        design, preparation = encoded
-        width = preparation.n_image + len(preparation.numeric)
-        width += sum(preparation.n_levels)
-    elif isinstance(design, np.ndarray) and all(
-        isinstance(step, _NUMERIC_STEPS) for step in flat_steps(preparation)
-    ):
-        width = design.shape[1]  # imputation, scaling, selection, PCA: at most
-    elif is_label_free(preparation):
-        # Harmonisation, confound regression, encoding: txpredict's own steps,
-        # which learn nothing from labels, fitted on each training set.
-        width = _width_bound(design, preparation.steps[-1][1])
-    else:
-        return None  # e.g. a user's transformer: fitted fold by fold, as it is
-    if width > MAX_BATCHED_FEATURES:
-        return None
-    search = BatchedLogisticSearch(
-        Cs, splitter, preparation=preparation, scoring=scoring
-    )
-    return search, design
-
-
-#: Steps the batched route may fit per training set on a numeric design.
-_NUMERIC_STEPS = (SimpleImputer, StandardScaler, SelectPercentile, PCA)
-
-
-def _width_bound(design, encoder) -> int:
-    """Most columns the classifier can see after the final encoding step.
-
-    Counted, not fitted (no step may see the whole cohort): image columns one
-    each; demographic columns one per number, one per category present.
-    """
-
-    def demographic(columns):
-        frame = design[list(columns)]
-        return sum(
-            1
-            if pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])
-            else frame[c].nunique()
-            for c in columns
-        )
-
-    if isinstance(encoder, DemographicFeatures):
-        return demographic(encoder.columns)
-    width = 0
-    for _, _, columns in encoder.transformers:
-        if isinstance(columns, slice):
-            width += len(range(*columns.indices(design.shape[1])))
-        else:
-            width += demographic(columns)
-    return width
-
-
 class LogisticFastPath:
     """Nested-CV fits of a ResponseClassifier's logistic model, all folds at once.
 
@@ -478,7 +366,7 @@ class LogisticFastPath:
 
     def __init__(self, model, design, search):
         self.model = model
-        self.design = design  # as returned by batched_search_of, with the search
+        self.design = design  # as the route chose it, with the search
         self.search = search
         # As ResponseClassifier: best_params_ names only what the grid tuned.
         self.tuned = "classifier__C" in model.build_search(design).param_grid

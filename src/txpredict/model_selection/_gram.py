@@ -39,9 +39,9 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
-from txpredict.model_selection._preparation import BlockPreparation, is_label_free
-from txpredict.models._maps import image_scale, weights_and_pattern
-from txpredict.models._presets import make_classifier
+from txpredict.model_selection._preparation import BlockPreparation
+from txpredict.model_selection._tuning import best_candidate
+from txpredict.models import image_scale, weights_and_pattern
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
 _BLOCK = 16384  # columns per block when forming A A^T in float64
@@ -64,19 +64,6 @@ def center_kernel(K, train, rows):
     grand = train_means.mean()
     row_means = K[np.ix_(rows, train)].mean(axis=1)
     return K[np.ix_(rows, train)] - row_means[:, None] - train_means[None, :] + grand
-
-
-def best_candidate(mean_scores) -> int:
-    """The first of the best candidates, as ``GridSearchCV`` intends.
-
-    Means equal up to float rounding count as tied: different inner-fold AUCs
-    can sum to the same mean, and whether the float sums then differ in the last
-    bit depends on how each AUC was computed, so GridSearchCV's own pick among
-    such ties is rounding noise. The first candidate (the strongest
-    regularisation in the default grids) is the stable choice.
-    """
-    mean_scores = np.asarray(mean_scores, dtype=float)
-    return int(np.flatnonzero(mean_scores >= mean_scores.max() - 1e-12)[0])
 
 
 class _Embedding:
@@ -317,26 +304,3 @@ def stack_maps(maps, design=None):
         products = coefficients.astype(design.dtype) @ design
         weights[chunk], patterns[chunk] = products[0::2], products[1::2]
     return weights, patterns
-
-
-def fast_path_family(model, design) -> str | None:
-    """The linear family for which the fast path reproduces ``model``, or None."""
-    from txpredict.models import ResponseClassifier
-
-    if not isinstance(model, ResponseClassifier):
-        return None
-    if model.select_percentile is not None or model.pca_components is not None:
-        return None
-    if model.resolved_scaling() not in ("center", "standard", None):
-        return None
-    if isinstance(design, pd.DataFrame):
-        # Image features with table columns: prepared per training set, which
-        # needs every step before the classifier to ignore the labels.
-        if design.shape[1] == len(model.table_columns()):
-            return None  # no image features: the batched route's, or generic
-        if not is_label_free(model.build_search(design).estimator[:-1]):
-            return None
-    elif not isinstance(design, np.ndarray) or np.isnan(design).any():
-        return None  # the imputer would have to run per fold
-    _, _, family = make_classifier(model.classifier, model.random_state)
-    return family

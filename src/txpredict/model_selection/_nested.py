@@ -45,7 +45,7 @@ from txpredict.model_selection._summary import (
     with_groups,
 )
 from txpredict.model_selection._validation import prepare_inputs
-from txpredict.models._base import ResponseModel
+from txpredict.models import ResponseModel
 from txpredict.stats import (
     DEFAULT_METHODS,
     METHODS,

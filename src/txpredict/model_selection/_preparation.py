@@ -26,45 +26,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from txpredict.errors import TxpredictError
-from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
-from txpredict.models._steps import AsArray, ReplaceColumns
-
-#: Steps that learn nothing from the labels: fitted once per training set,
-#: they serve every candidate of the inner search.
-LABEL_FREE_STEPS = (
-    AsArray,
-    SimpleImputer,
-    StandardScaler,
-    PCA,
-    DemographicFeatures,
-    ComBat,
-    ConfoundRemover,
-)
-
-
-def flat_steps(step):
-    """The elementary steps of a pipeline, column transformer or column replacer."""
-    if isinstance(step, Pipeline):
-        for _, inner in step.steps:
-            yield from flat_steps(inner)
-    elif isinstance(step, ColumnTransformer):
-        for _, inner, _ in step.transformers:
-            yield from flat_steps(inner)
-    elif isinstance(step, ReplaceColumns):
-        yield from flat_steps(step.transformer)
-    else:
-        yield step
-
-
-def is_label_free(preparation) -> bool:
-    """Whether every step of ``preparation`` ignores the labels."""
-    return all(isinstance(step, LABEL_FREE_STEPS) for step in flat_steps(preparation))
+from txpredict.features import DemographicFeatures
+from txpredict.models import AsArray, ReplaceColumns
 
 
 def _scaling_of(steps) -> str | None:
@@ -350,3 +318,31 @@ class BlockPreparation:
             (image_rows, encoder.transform(table_rows)),
             scale,
         )
+
+
+def width_bound(design, encoder) -> int:
+    """Most columns the classifier can see after the final encoding step.
+
+    Counted, not fitted (no step may see the whole cohort): image columns one
+    each; demographic columns one per number, one per category present.
+    """
+
+    def demographic(columns):
+        frame = design[list(columns)]
+        return sum(
+            1
+            if pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            else frame[c].nunique()
+            for c in columns
+        )
+
+    if isinstance(encoder, DemographicFeatures):
+        return demographic(encoder.columns)
+    width = 0
+    for _, _, columns in encoder.transformers:
+        if isinstance(columns, slice):
+            width += len(range(*columns.indices(design.shape[1])))
+        else:
+            width += demographic(columns)
+    return width

@@ -1,10 +1,9 @@
-"""The one place that fits a model on the splits of a nested CV, by the fastest route.
+"""Fits a model on the splits of a nested CV, by the route the dispatcher chose.
 
 Everything that does not depend on the labels is built once per cohort (the
 extracted image features, the Gram matrix, the encoded design), so that
-repeats and permutations reuse it. The route is chosen here, once: batched
-logistic fits (few features), Gram matrices (linear models on many features),
-or the generic fold-by-fold scikit-learn route.
+repeats and permutations reuse it. The route (batched logistic fits, Gram
+matrices, or scikit-learn fold by fold) is chosen by :func:`choose_route`.
 """
 
 from __future__ import annotations
@@ -20,13 +19,13 @@ from tqdm.auto import tqdm
 from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
 from txpredict.leakage import refuse_duplicate_scans
-from txpredict.model_selection._batched_logistic import (
-    LogisticFastPath,
-    batched_search_of,
+from txpredict.model_selection._routes import FAST_ROUTES, choose_route
+from txpredict.models import (
+    ResponseModel,
+    class_balanced,
+    image_weights_and_pattern,
+    why_no_fold_maps,
 )
-from txpredict.model_selection._gram import GramFastPath, fast_path_family
-from txpredict.models._maps import image_weights_and_pattern, why_no_fold_maps
-from txpredict.models._presets import class_balanced
 from txpredict.stats import (
     fast_auc,
     fast_balanced_accuracy,
@@ -43,11 +42,19 @@ class Runner:
     them.
     """
 
-    def __init__(self, estimator, X, *, fast_path="auto", extracted=None):
+    def __init__(
+        self,
+        estimator,
+        X,
+        *,
+        fast_path="auto",
+        extracted=None,
+        routes=FAST_ROUTES,
+        same_columns=False,
+    ):
         # extracted: (extractor, design) of another Runner on the same cohort
         # and features, reused instead of reading the images again.
-        from txpredict.models._base import ResponseModel
-
+        # routes, same_columns: as choose_route's.
         self.estimator = estimator
         self.is_response_model = isinstance(estimator, ResponseModel)
         self.regression = is_regressor(estimator)
@@ -63,17 +70,13 @@ class Runner:
                 refuse_duplicate_scans(self.design, participant_ids(X))
         else:
             self.design = X
-        # The one place that picks a route: batched logistic fits (few features,
-        # any per-fold preparation), Gram matrices (linear models, many
-        # features), or the generic fold-by-fold scikit-learn route.
-        self.fast = None
-        if fast_path:
-            batched = batched_search_of(estimator, self.design)
-            family = fast_path_family(estimator, self.design)
-            if batched is not None:
-                self.fast = LogisticFastPath(estimator, batched[1], batched[0])
-            elif family is not None:
-                self.fast = GramFastPath(estimator, self.design, family)
+        self.route = choose_route(
+            estimator,
+            self.design,
+            fast_path=fast_path,
+            routes=routes,
+            same_columns=same_columns,
+        )
         # Class-balanced probabilities describe a cohort of prevalence 0.5:
         # shifted back to each training part's prevalence, as the fitted
         # model's predict_proba does.
@@ -82,19 +85,9 @@ class Runner:
             and not self.regression
             and class_balanced(estimator.final_estimator()[0])
         )
-        if fast_path is True and self.fast is None:
-            raise TxpredictError(
-                "fast_path=True, but no fast path applies to this model: it needs a "
-                "ResponseClassifier with either the 'logistic' classifier tuned over "
-                "C on at most 100 features, or a linear classifier ('linear_svm', "
-                "'logistic', 'ridge') on image features with no select_percentile/"
-                "pca_components and no missing values."
-            )
 
     def check_maps(self):
         """Refuse, before any work, maps of a model that has none."""
-        from txpredict.models._base import ResponseModel
-
         if not isinstance(self.estimator, ResponseModel):
             raise TxpredictError(
                 "return_maps=True needs a ResponseClassifier or ResponseRegressor "
@@ -107,15 +100,21 @@ class Runner:
     def fit_predict(self, train, test, y, groups, maps=False):
         """One outer fold; ``maps``: also its model's weight and pattern maps."""
         start = time.perf_counter()
-        if maps and isinstance(self.fast, GramFastPath):
-            out = self.fast.fit_predict(train, test, y, groups, with_maps=True)
-        elif self.fast is not None and not maps:
-            out = self.fast.fit_predict(train, test, y, groups)
-        else:  # maps of the batched route's few features: fold by fold
+        fitter = self.route.maps_fitter if maps else self.route.fitter
+        if fitter is None:
             out = self._generic(train, test, y, groups, maps)
+        elif maps:
+            out = fitter.fit_predict(train, test, y, groups, with_maps=True)
+        else:
+            out = fitter.fit_predict(train, test, y, groups)
         out["fit_seconds"] = time.perf_counter() - start
         self._finish(out, y, train, test)
         return out
+
+    @property
+    def fast(self):
+        """The fast route's fitter (None: fold by fold)."""
+        return self.route.fitter
 
     def _finish(self, out, y, train, test):
         """What every route's output gets: corrected probabilities, the dummy."""
@@ -169,7 +168,7 @@ class Runner:
         ``progress``: a bar of the outer folds done, with the time elapsed and
         left (stderr); the batched route fits every fold at once and shows none.
         """
-        if maps or not hasattr(self.fast, "fit_predict_many"):
+        if maps or self.route.name != "batched":
             outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
                 joblib.delayed(self.fit_predict)(train, test, y, groups, maps)
                 for _, _, train, test in splits
@@ -181,7 +180,7 @@ class Runner:
             return list(outputs)
         # Batched: every fit of every split is solved at once, in one process.
         start = time.perf_counter()
-        outputs = self.fast.fit_predict_many(
+        outputs = self.route.fitter.fit_predict_many(
             [(train, test) for _, _, train, test in splits], y, groups
         )
         seconds = (time.perf_counter() - start) / len(splits)

@@ -1,7 +1,21 @@
-"""HTML reports (Jinja2 template shipped with the package, figures embedded)."""
+"""HTML reports (Jinja2 template shipped with the package, figures embedded).
 
-from txpredict.report._html import render_report
+Besides the three reports, the face other packages use to draw their own
+pages: figures (``subplots``, ``png_bytes``) and the page template
+(``template``, ``table_cells``).
+"""
+
+from txpredict.report._figures import png_bytes, subplots
+from txpredict.report._html import render_report, table_cells, template
 from txpredict.report._modality import render_modality_report
 from txpredict.report._regression import render_regression_report
 
-__all__ = ["render_modality_report", "render_regression_report", "render_report"]
+__all__ = [
+    "png_bytes",
+    "render_modality_report",
+    "render_regression_report",
+    "render_report",
+    "subplots",
+    "table_cells",
+    "template",
+]

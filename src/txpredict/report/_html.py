@@ -10,11 +10,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from txpredict.model_selection._nested import LEAVE_SITE_OUT_NOTE
-from txpredict.model_selection._summary import grid_edge_warnings
+from txpredict.model_selection import LEAVE_SITE_OUT_NOTE, grid_edge_warnings
 from txpredict.report import _figures
-from txpredict.stats import DESCRIPTIONS
-from txpredict.stats._calibration import coverage_note, false_positive_note
+from txpredict.stats import DESCRIPTIONS, coverage_note, false_positive_note
 
 
 def _fmt(value):
@@ -266,8 +264,7 @@ def coverage_was_measured_for(model) -> bool:
     another learner (an SVM on whole-brain voxels, say) may cover otherwise.
     """
     from txpredict.features import PrecomputedFeatures
-    from txpredict.models import ResponseClassifier
-    from txpredict.models._presets import linear_family
+    from txpredict.models import ResponseClassifier, linear_family
 
     if not isinstance(model, ResponseClassifier):
         return False

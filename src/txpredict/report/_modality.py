@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from txpredict.modality._uplift import qini_curve
+from txpredict.modality import qini_curve
 from txpredict.report._figures import _png, glass_brain_figure, subplots
 from txpredict.report._html import page_header, table_cells, template
 

@@ -5,6 +5,7 @@ It imports nothing from txpredict but its errors, so every other package
 and a fix lands once.
 """
 
+from txpredict.stats._calibration import coverage_note, false_positive_note
 from txpredict.stats._cv import (
     DEFAULT_COMPARISON_METHODS,
     DEFAULT_METHODS,
@@ -16,6 +17,7 @@ from txpredict.stats._cv import (
     cv_paired_test,
     design_effect,
 )
+from txpredict.stats._effects import firth_logistic, logit_interval, mover_difference
 from txpredict.stats._intervals import (
     cohens_h,
     delong_auc_ci,
@@ -84,6 +86,7 @@ __all__ = [
     "confusion_counts",
     "corrected_resampled_interval",
     "corrected_resampled_ttest",
+    "coverage_note",
     "cv_estimates",
     "cv_intervals",
     "cv_paired_test",
@@ -93,11 +96,15 @@ __all__ = [
     "delong_test",
     "design_effect",
     "difference_se",
+    "false_positive_note",
     "fast_auc",
     "fast_balanced_accuracy",
+    "firth_logistic",
     "hajek",
     "heterogeneity",
+    "logit_interval",
     "metrics_from_counts",
+    "mover_difference",
     "n_arrangements",
     "permute",
     "policy_intervals",
