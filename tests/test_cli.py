@@ -26,6 +26,12 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert "model vs demographics only" in text and "Bayes" in text
     assert (out / "cohort" / "participants.tsv").is_file()
     assert (out / "results" / "report.html").is_file()
+    # The copy of the configuration is valid TOML that runs again (the demo's
+    # settings include None, which TOML cannot hold: left out as defaults).
+    from txpredict.run import read_config
+
+    again = read_config(out / "results" / "config.toml")
+    assert again["cv"]["n_repeats"] == 1 and "n_jobs" not in again["output"]
 
 
 def test_demo_overwrite_replaces_only_what_the_demo_wrote(tmp_path, capsys):

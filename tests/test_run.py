@@ -294,9 +294,9 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     )
     # Every file it wrote is declared before the run, so that a user's file of
     # that name is refused instead of replaced.
-    from txpredict.run import _OUTPUTS
+    from txpredict.run import OUTPUTS
 
-    assert names <= set(_OUTPUTS["modality"])
+    assert names <= set(OUTPUTS["modality"])
     summary = pd.read_csv(folder / "selection_summary.csv", index_col=0)
     assert {"policy_value_ipw", "agreement_with_better_arm", "qini_coefficient"} <= set(
         summary.index
@@ -427,7 +427,7 @@ def test_ctrl_c_while_writing_leaves_nothing(
         raise KeyboardInterrupt
 
     # Half of the outputs are in the temporary folder when the user presses Ctrl-C.
-    monkeypatch.setattr("txpredict.run.save_model", interrupted)
+    monkeypatch.setattr("txpredict.run._steps.save_model", interrupted)
     assert main(["run", str(config)]) == 130
     assert "interrupted; no output was written" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis.toml"]
@@ -637,3 +637,20 @@ def test_modality_run_on_voxels_writes_the_moderation_maps(tmp_path):
     assert 0.5 <= agree.get_fdata()[mask].min() and agree.get_fdata().max() <= 1
     html = (folder / "report.html").read_text()
     assert 'alt="Moderation map"' in html
+
+
+def test_a_task_writes_only_the_files_it_declares(tmp_path):
+    """The overwrite check and the writer read one table: an undeclared file is
+    refused while writing, so a user's file of that name could not be replaced."""
+    from txpredict._io import INCOMPLETE
+    from txpredict.run import OUTPUTS
+    from txpredict.run._outputs import outputs_of, will_write
+
+    assert set(will_write("regression")) == {*OUTPUTS["regression"], INCOMPLETE}
+    with pytest.raises(RuntimeError, match="not among the files"):
+        with outputs_of(
+            "regression", tmp_path / "out", overwrite=False, report=None
+        ) as out:
+            out.table("summary.csv", pd.DataFrame({"a": [1]}))
+            out.table("selection_summary.csv", pd.DataFrame({"a": [1]}))
+    assert not (tmp_path / "out").exists()  # nothing half-written is left

@@ -105,12 +105,12 @@ def test_a_failure_after_the_analysis_keeps_its_results(
 ):
     """Saving the model fails: the analysis's tables and report are kept, and the
     user is told what is missing."""
-    import txpredict.run
+    import txpredict.run._steps
 
     def broken(model, path):
         raise TypeError("no default __reduce__ due to non-trivial __cinit__")
 
-    monkeypatch.setattr(txpredict.run, "save_model", broken)
+    monkeypatch.setattr(txpredict.run._steps, "save_model", broken)
     for task in ("response", "modality", "regression"):
         folder = f"out_{task}"
         config = trial_config(tmp_path, trial_study_dir, task=task, folder=folder)

@@ -205,6 +205,18 @@ class ModalitySelector(BaseEstimator):
         )
         return self
 
+    def has_fold_maps(self) -> bool:
+        """Whether each fold's selector (before any fit) will have voxel maps.
+
+        They need whole-brain features alone, a per-arm strategy and linear
+        models.
+        """
+        return (
+            self.features == "wholebrain"  # voxels only, no table columns
+            and self.strategy != "interaction"
+            and self.base_model().has_fold_maps()
+        )
+
     def map_img(self, term=None, kind="pattern"):
         """A brain map of the fitted selector (voxel features, per-arm strategies).
 

@@ -29,7 +29,11 @@ from txpredict._inputs import aligned_values, check_group_labels
 from txpredict.errors import TxpredictError
 from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
 from txpredict.leakage import fingerprints_of, seen_scans
-from txpredict.models._maps import image_weights_and_pattern, why_no_maps
+from txpredict.models._maps import (
+    image_weights_and_pattern,
+    why_no_fold_maps,
+    why_no_maps,
+)
 from txpredict.models._presets import (
     default_scaling,
     is_stateless,
@@ -315,6 +319,13 @@ class ResponseModel(BaseEstimator):
         prefix = f"{self._final_step}__"
         self.best_params_ = {k.removeprefix(prefix): v for k, v in best.items()}
         return self
+
+    def has_fold_maps(self) -> bool:
+        """Whether each fold's model (before any fit) will have image weights.
+
+        Voxel maps, or one weight per ROI: linear models on image features.
+        """
+        return why_no_fold_maps(self, self.make_extractor()) is None
 
     def _maps_unavailable(self) -> str | None:
         """Why this fitted model has no weight / pattern maps (None: it has)."""

@@ -1,0 +1,38 @@
+"""``txpredict run``, ``predict`` and ``validate`` behind the command line.
+
+Configuration (:func:`read_config`), the three task orchestrators over one
+declared table of outputs (:data:`OUTPUTS`), and predictions from a saved
+model (:func:`predict_images`).
+"""
+
+from txpredict.run._analysis import TASK_RUNNERS, run_analysis
+from txpredict.run._config import as_toml, read_config
+from txpredict.run._outputs import FOLD_MODERATION_FILES, MAP_FILES, OUTPUTS
+from txpredict.run._predict import (
+    NO_PREFERENCE,
+    chance_warning,
+    predict_images,
+    selection_table,
+    selection_warning,
+    subject_labels,
+)
+from txpredict.run._prepare import checks_text, roi_means, site_check
+
+__all__ = [
+    "FOLD_MODERATION_FILES",
+    "MAP_FILES",
+    "NO_PREFERENCE",
+    "OUTPUTS",
+    "TASK_RUNNERS",
+    "as_toml",
+    "chance_warning",
+    "checks_text",
+    "predict_images",
+    "read_config",
+    "roi_means",
+    "run_analysis",
+    "selection_table",
+    "selection_warning",
+    "site_check",
+    "subject_labels",
+]

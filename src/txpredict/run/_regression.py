@@ -1,0 +1,98 @@
+"""``task = "regression"``: the symptom change, against demographics alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from txpredict.evaluation import compare
+from txpredict.model_selection import nested_cross_validate
+from txpredict.models import ResponseRegressor
+from txpredict.report import render_regression_report
+from txpredict.run._config import as_toml
+from txpredict.run._outputs import outputs_of
+from txpredict.run._prepare import checks_text, prepare, write_checks
+from txpredict.run._steps import (
+    attempt_report,
+    cv_options,
+    final_tables,
+    grid_notes,
+    write_final_model,
+)
+
+
+def run_regression(config: dict, *, progress=print) -> Path:
+    """``task = "regression"``: predict the symptom change; write results and report.
+
+    The model (a ResponseRegressor), the demographics-only baseline on the same
+    splits and their comparison, the responders read off the predictions at
+    ``[model] threshold`` (default 50, a 50% reduction), the final model and
+    a report.
+    """
+    prepared = prepare(config, progress)
+    _, output, cv, model_options, folder, cohort, _ = prepared
+    threshold = model_options.pop("threshold", 50.0)
+    X, y = cohort.X, cohort.y
+    groups = X[cv["groups"]] if cv.get("groups") else None
+    n_jobs = output.get("n_jobs")
+    model = ResponseRegressor(
+        **model_options,
+        inner_cv=cv["inner_cv"],
+        memory=output.get("cache"),
+        n_jobs=n_jobs,
+        random_state=cv["random_state"],
+    )
+    baseline = ResponseRegressor(
+        "demographics",
+        demographic_columns=model.demographic_columns,
+        random_state=cv["random_state"],
+    )
+    options = cv_options(cv, groups, n_jobs)
+    permutations = cv["n_permutations"]
+    progress(
+        "Nested cross-validation: model"
+        + (f" (+ {permutations} permutations)" if permutations else "")
+        + " ..."
+    )
+    with grid_notes("model", progress):
+        result = nested_cross_validate(
+            model, X, y, **options, n_permutations=cv["n_permutations"]
+        )
+    progress(f"  {result!r}")
+    progress("Nested cross-validation: demographics only ...")
+    with grid_notes("demographics only", progress):
+        demographics = nested_cross_validate(baseline, X, y, **options)
+    progress(f"  {demographics!r}")
+    comparison = compare(result, demographics, names=("model", "demographics"))
+    with outputs_of(
+        "regression", folder, overwrite=bool(output.get("overwrite")), report=progress
+    ) as out:
+        result.info["checks"] = [c.as_dict() for c in cohort.checks]
+        write_checks(out, cohort)
+        out.table("summary.csv", result.summary())
+        out.table("predictions.csv", result.predictions, index=False)
+        out.table("folds.csv", result.folds, index=False)
+        out.table("responders.csv", result.responders(threshold))
+        out.table("comparison.csv", comparison.table)
+        result.save(out.path("result.json"))
+        out.text("config.toml", as_toml(config))
+        # After the analysis: a failure here keeps the results above.
+        attempt_report(
+            out,
+            render_regression_report,
+            prepared,
+            result=result,
+            comparison=comparison,
+            model=model,
+            threshold=threshold,
+            n_permutations=cv["n_permutations"],
+        )
+        write_final_model(out, model, X, y, result, progress)
+    progress(f"Wrote {folder}")
+    progress(final_tables(result, {"model vs demographics only": comparison}))
+    responders = result.responders(threshold)
+    progress(
+        f"\nResponders read off the predicted change (>= {threshold:g}), model:\n"
+        + responders[["estimate", "ci_low", "ci_high"]].round(3).to_string()
+    )
+    progress(checks_text(cohort.checks))
+    return folder

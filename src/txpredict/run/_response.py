@@ -1,0 +1,181 @@
+"""``task = "response"``: who responds, and whether the scan adds to demographics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.base import clone
+
+from txpredict.evaluation import compare, permutation_importance
+from txpredict.features import default_rois
+from txpredict.model_selection import nested_cross_validate
+from txpredict.models import ResponseClassifier
+from txpredict.report import render_report
+from txpredict.run._config import DEFAULT_IMPORTANCE_PERMUTATIONS, as_toml
+from txpredict.run._outputs import outputs_of
+from txpredict.run._prepare import checks_text, prepare, write_checks
+from txpredict.run._steps import (
+    attempt_report,
+    cv_options,
+    final_tables,
+    grid_notes,
+    write_final_model,
+)
+
+
+def run_response(config: dict, *, progress=print) -> Path:
+    """``task = "response"``: responders vs the demographics-only baseline.
+
+    Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
+    ``calibration.csv``, ``decision_curve.csv``, ``comparison.csv``,
+    ``result.json``, ``model.skops`` (the final model fitted on all
+    patients), ``report.html`` and a copy of the configuration; for a linear
+    model on voxels also its maps (:data:`MAP_FILES`: the final model's
+    weights and pattern, the outer-fold models' mean pattern, CV ratio,
+    jackknife z and sign consistency) as NIfTI, for one on ROIs
+    ``fold_weights.csv`` (each ROI's weight across the outer-fold models).
+    Nothing is written unless everything succeeds. An existing non-empty
+    folder is refused unless ``overwrite = true``, and even then only the files
+    an earlier txpredict run wrote there are replaced: a file of the user's own
+    is never deleted or overwritten.
+    """
+    prepared = prepare(config, progress)
+    _, output, cv, model_options, folder, cohort, _ = prepared
+    X, y = cohort.X, cohort.y
+    groups = X[cv["groups"]] if cv.get("groups") else None
+    n_jobs = output.get("n_jobs")
+    cache = output.get("cache")
+    # Built once: the nested CV, the combined model and the final fit all use it.
+    model = ResponseClassifier(
+        **model_options,
+        inner_cv=cv["inner_cv"],
+        memory=cache,
+        n_jobs=n_jobs,
+        random_state=cv["random_state"],
+    )
+    demographic_columns = model_options["demographic_columns"]
+    baseline = ResponseClassifier(
+        "demographics",
+        "logistic",
+        demographic_columns=demographic_columns,
+        random_state=cv["random_state"],
+    )
+    models = {"model": model, "demographics only": baseline}
+    features = model_options["features"]
+    if isinstance(features, str) and features in ("roi", "roi_voxels", "wholebrain"):
+        models["model + demographics"] = clone(model).set_params(
+            features=f"{features}+demographics"
+        )
+    options = cv_options(cv, groups, n_jobs)
+    results = {}
+    for name, estimator in models.items():
+        # txpredict's "better than chance" for the model itself: a permutation
+        # test of the whole nested procedure; the baselines are compared with it.
+        permutations = cv["n_permutations"] if name == "model" else 0
+        maps = name == "model" and estimator.has_fold_maps()
+        progress(
+            f"Nested cross-validation: {name}"
+            + (f" (+ {permutations} permutations)" if permutations else "")
+            + " ..."
+        )
+        with grid_notes(name, progress):
+            results[name] = nested_cross_validate(
+                estimator,
+                X,
+                y,
+                **options,
+                n_permutations=permutations,
+                return_maps=maps,
+            )
+        progress(f"  {results[name]!r}")
+    comparisons = {
+        "model vs demographics only": compare(
+            results["model"],
+            results["demographics only"],
+            names=("model", "demographics"),
+        )
+    }
+    if "model + demographics" in results:
+        comparisons["model + demographics vs demographics only"] = compare(
+            results["model + demographics"],
+            results["demographics only"],
+            names=("model + demographics", "demographics"),
+        )
+    importance = permutation_importance_of(config, model, X, y, cv, groups, progress)
+    custom = model_options.get("feature_options", {}).get("rois", "default")
+    rois = (
+        (default_rois() if custom == "default" else custom)
+        if isinstance(features, str) and features.startswith("roi")
+        else ()
+    )
+    with outputs_of(
+        "response", folder, overwrite=bool(output.get("overwrite")), report=progress
+    ) as out:
+        main = results["model"]
+        main.info["checks"] = [c.as_dict() for c in cohort.checks]
+        write_checks(out, cohort)
+        out.table("summary.csv", main.summary())
+        out.table("predictions.csv", main.predictions, index=False)
+        out.table("folds.csv", main.folds, index=False)
+        out.table("calibration.csv", main.calibration())
+        if main.predictions["probability"].notna().any():
+            out.table("decision_curve.csv", main.decision_curve())
+        main.save(out.path("result.json"))
+        out.table(
+            "summaries.csv",
+            pd.concat(
+                {name: r.summary() for name, r in results.items()}, names=["model"]
+            ),
+        )
+        out.table(
+            "comparison.csv",
+            pd.concat(
+                {name: c.table for name, c in comparisons.items()},
+                names=["comparison"],
+            ),
+        )
+        if importance is not None:
+            out.table("permutation_importance.csv", importance)
+        out.text("config.toml", as_toml(config))
+        # After the analysis: a failure here keeps the results above.
+        attempt_report(
+            out,
+            render_report,
+            prepared,
+            results=results,
+            comparisons=comparisons,
+            model=model,
+            rois=rois,
+            importance=importance,
+        )
+        write_final_model(out, model, X, y, main, progress)
+    progress(f"Wrote {folder}")
+    progress(final_tables(results["model"], comparisons))
+    progress(checks_text(cohort.checks))
+    return folder
+
+
+def permutation_importance_of(config, model, X, y, cv, groups, progress):
+    """[importance]: each feature's AUC drop on the outer test folds, or None."""
+    importance = config.get("importance") or {}
+    n = (
+        importance.get("n_permutations", DEFAULT_IMPORTANCE_PERMUTATIONS)
+        if importance
+        else 0
+    )
+    if not n:
+        return None
+    progress(f"Permutation importance ({n} shuffles per feature and fold) ...")
+    return permutation_importance(
+        model,
+        X,
+        y,
+        groups_of_features=importance.get("features") or None,
+        n_permutations=n,
+        outer_cv=cv["outer_cv"],
+        n_repeats=cv["n_repeats"],
+        groups=groups,
+        n_jobs=config["output"].get("n_jobs"),
+        random_state=cv["random_state"],
+    )
