@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -686,141 +687,39 @@ def load_cohort(
     >>> tp.load_cohort(folder).X.columns.tolist()[:3]
     ['age', 'sex', 'baseline_severity']
     """
-    root = Path(root)
-    table = read_participants(root / "participants.tsv")
-    sidecar = _read_sidecar(root / "participants.json")
-    if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
-        treatment = None
-        arm_like = [c for c in table.columns if str(c).lower() in _ARM_LIKE_COLUMNS]
-        if arm_like:
-            warnings.warn(
-                f"No 'treatment' column: the cohort is single-arm and {arm_like} "
-                "is kept as an ordinary column. If it holds the treatment arm, "
-                f"pass treatment={arm_like[0]!r}.",
-                UserWarning,
-                stacklevel=2,
-            )
-    # Before anything reads the columns: typos must not change the analysis.
-    # The arm and a responder column have checks (and messages) of their own.
-    skip = [c for c in (treatment, outcome) if isinstance(c, str)]
-    check_codings(table, sidecar, skip=skip)
-    if isinstance(outcome, SymptomReduction | SymptomChange):
-        check_scores(
-            table, [c for c in (outcome.pre, outcome.post) if c in table], sidecar
-        )
-    _warn_about_spellings(table, skip=skip)
-    if arms is None and treatment is not None:
-        levels = sidecar.get(treatment, {}).get("Levels")
-        arms = tuple(levels) if levels else None
-
-    declared = _declared_roles(
-        table, outcome, treatment, post_treatment, baseline, ignored
-    )
-    excluded = tuple(c for c, role in declared.items() if role != "baseline")
     if outcome_type not in ("binary", "continuous"):
         raise CohortError(
             "outcome_type must be 'binary' or 'continuous'. Got "
             f"{outcome_type!r} instead."
         )
-    if isinstance(outcome, SymptomReduction | SymptomChange):
-        column = (
-            "responder" if isinstance(outcome, SymptomReduction) else (outcome.column)
-        )
-        table = table.set_index("participant_id", drop=False)
-        table[column] = outcome(table)
-        table = table.reset_index(drop=True)
-        outcome_column, rule = column, outcome.describe()
-        if column != outcome.post and outcome.post not in excluded:
-            excluded = (*excluded, outcome.post)
-        if isinstance(outcome, SymptomChange):
-            outcome_type = "continuous"
-    else:
-        outcome_column = outcome
-        rule = (
-            f"change from column {outcome!r}"
-            if outcome_type == "continuous"
-            else f"responder flag from column {outcome!r}"
-        )
-
-    patterns = (
-        {"image": image_pattern}
-        if isinstance(image_pattern, str)
-        else dict(image_pattern)
-    )
-    # Absolute paths: the cohort stays usable after a change of directory.
-    absolute = root.resolve()
-    for column, pattern in patterns.items():
-        table[column] = [
-            str(absolute / _format_pattern(pattern, str(pid)))
-            for pid in table["participant_id"]
-        ]
-    table = table.set_index("participant_id")
     if missing_images not in ("refuse", "drop"):
         raise CohortError(
             "missing_images must be 'refuse' or 'drop'. Got "
             f"{missing_images!r} instead."
         )
-    dropped = []
-    if check_images:
-        for column in patterns:
-            missing = [
-                (pid, path)
-                for pid, path in table[column].items()
-                if not Path(path).is_file()
-            ]
-            if missing and missing_images == "drop":
-                dropped += [pid for pid, _ in missing]
-                continue
-            if missing:
-                shown = "; ".join(f"{pid}: {path}" for pid, path in missing[:5])
-                raise CohortError(
-                    f"{len(missing)} participant(s) have no {column!r} image at the "
-                    f"expected path ({shown}). Check image_pattern={patterns[column]!r}"
-                    ", remove those participants from participants.tsv, or pass "
-                    "missing_images='drop'."
-                )
-    if dropped:
-        dropped = list(dict.fromkeys(dropped))
-        table = table.drop(index=dropped)
-        warnings.warn(
-            f"{len(dropped)} participant(s) without an image were left out: "
-            f"{dropped[:20]}{' ...' if len(dropped) > 20 else ''}.",
-            UserWarning,
-            stacklevel=2,
-        )
-    try:
-        cohort = Cohort(
-            table,
-            outcome_column,
-            treatment,
-            arms,
-            excluded,
-            rule,
-            root=root,
-            min_per_class=min_per_class,
-            info={"columns": sidecar} if sidecar else {},
-            outcome_type=outcome_type,
-        )
-    except CohortError as exc:
-        if isinstance(outcome, SymptomReduction | SymptomChange):
-            # The derived column is not in participants.tsv: name the scores.
-            raise CohortError(
-                f"{exc} ({outcome_column!r} is derived from the columns "
-                f"{outcome.pre!r} and {outcome.post!r} of participants.tsv: "
-                f"{rule}; a missing score in either makes it missing.)"
-            ) from None
-        raise
+    root = Path(root)
+    table = read_participants(root / "participants.tsv")
+    sidecar = _read_sidecar(root / "participants.json")
+    treatment = _treatment_column(table, treatment)
+    _check_codings(table, sidecar, outcome, treatment)
+    if arms is None and treatment is not None:
+        levels = sidecar.get(treatment, {}).get("Levels")
+        arms = tuple(levels) if levels else None
+    declared = _declared_roles(
+        table, outcome, treatment, post_treatment, baseline, ignored
+    )
+    excluded = tuple(c for c, role in declared.items() if role != "baseline")
+    table, target = _derived_outcome(table, outcome, outcome_type, excluded)
+    patterns = (
+        {"image": image_pattern}
+        if isinstance(image_pattern, str)
+        else dict(image_pattern)
+    )
+    table, dropped = _image_paths(table, root, patterns, check_images, missing_images)
+    cohort = _cohort_of(table, target, outcome, treatment, arms, root, sidecar,
+                        min_per_class)  # fmt: skip
     if treatment is not None and arms is None:
-        counts = cohort.participants[treatment].value_counts()
-        if len(counts) > 2:
-            warnings.warn(
-                f"The treatment column {treatment!r} has {len(counts)} arms "
-                f"({counts.to_dict()}). If one is a misspelling, fix it; declare "
-                "the arms (arms=... or 'Levels' in participants.json) to have "
-                "any other value refused.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _warn_about_extra_arms(cohort.participants[treatment], treatment)
     if dropped:
         cohort.info["dropped_missing_images"] = dropped
     if check_images:
@@ -834,6 +733,148 @@ def load_cohort(
         meta = json.loads(description.read_text(encoding="utf-8"))
         cohort.info.update(meta.get("GeneratedBy", [{}])[0].get("Parameters", {}))
     return cohort
+
+
+#: A warning raised in a step of load_cohort points at load_cohort's caller.
+_CALLER = 3
+
+
+def _treatment_column(table, treatment) -> str | None:
+    """The arm column; None (single-arm) when the default one is absent."""
+    if treatment == _DEFAULT_TREATMENT and treatment not in table.columns:
+        arm_like = [c for c in table.columns if str(c).lower() in _ARM_LIKE_COLUMNS]
+        if arm_like:
+            warnings.warn(
+                f"No 'treatment' column: the cohort is single-arm and {arm_like} "
+                "is kept as an ordinary column. If it holds the treatment arm, "
+                f"pass treatment={arm_like[0]!r}.",
+                UserWarning,
+                stacklevel=_CALLER,
+            )
+        return None
+    return treatment
+
+
+def _check_codings(table, sidecar, outcome, treatment) -> None:
+    """Before anything reads the columns: typos must not change the analysis.
+
+    The arm and a responder column have checks (and messages) of their own.
+    """
+    skip = [c for c in (treatment, outcome) if isinstance(c, str)]
+    check_codings(table, sidecar, skip=skip)
+    if isinstance(outcome, SymptomReduction | SymptomChange):
+        check_scores(
+            table, [c for c in (outcome.pre, outcome.post) if c in table], sidecar
+        )
+    _warn_about_spellings(table, skip=skip)
+
+
+class _Target(NamedTuple):
+    """The outcome column of a cohort, how it was made, what X must not hold."""
+
+    column: str
+    rule: str
+    outcome_type: str
+    excluded: tuple
+
+
+def _derived_outcome(table, outcome, outcome_type, excluded):
+    """(table, _Target): the outcome column, derived by a rule if one is given."""
+    if not isinstance(outcome, SymptomReduction | SymptomChange):
+        rule = (
+            f"change from column {outcome!r}"
+            if outcome_type == "continuous"
+            else f"responder flag from column {outcome!r}"
+        )
+        return table, _Target(outcome, rule, outcome_type, excluded)
+    column = "responder" if isinstance(outcome, SymptomReduction) else outcome.column
+    table = table.set_index("participant_id", drop=False)
+    table[column] = outcome(table)
+    table = table.reset_index(drop=True)
+    if column != outcome.post and outcome.post not in excluded:
+        excluded = (*excluded, outcome.post)
+    if isinstance(outcome, SymptomChange):
+        outcome_type = "continuous"
+    return table, _Target(column, outcome.describe(), outcome_type, excluded)
+
+
+def _image_paths(table, root, patterns, check_images, missing_images):
+    """(table indexed by participant, dropped ids): each image column's paths."""
+    # Absolute paths: the cohort stays usable after a change of directory.
+    absolute = root.resolve()
+    for column, pattern in patterns.items():
+        table[column] = [
+            str(absolute / _format_pattern(pattern, str(pid)))
+            for pid in table["participant_id"]
+        ]
+    table = table.set_index("participant_id")
+    dropped = []
+    for column in patterns if check_images else ():
+        missing = [
+            (pid, path)
+            for pid, path in table[column].items()
+            if not Path(path).is_file()
+        ]
+        if missing and missing_images == "drop":
+            dropped += [pid for pid, _ in missing]
+        elif missing:
+            shown = "; ".join(f"{pid}: {path}" for pid, path in missing[:5])
+            raise CohortError(
+                f"{len(missing)} participant(s) have no {column!r} image at the "
+                f"expected path ({shown}). Check image_pattern={patterns[column]!r}"
+                ", remove those participants from participants.tsv, or pass "
+                "missing_images='drop'."
+            )
+    if dropped:
+        dropped = list(dict.fromkeys(dropped))
+        table = table.drop(index=dropped)
+        warnings.warn(
+            f"{len(dropped)} participant(s) without an image were left out: "
+            f"{dropped[:20]}{' ...' if len(dropped) > 20 else ''}.",
+            UserWarning,
+            stacklevel=_CALLER,
+        )
+    return table, dropped
+
+
+def _cohort_of(table, target, outcome, treatment, arms, root, sidecar, min_per_class):
+    """The Cohort; a derived outcome's problems name the scores it came from."""
+    try:
+        return Cohort(
+            table,
+            target.column,
+            treatment,
+            arms,
+            target.excluded,
+            target.rule,
+            root=root,
+            min_per_class=min_per_class,
+            info={"columns": sidecar} if sidecar else {},
+            outcome_type=target.outcome_type,
+        )
+    except CohortError as exc:
+        if isinstance(outcome, SymptomReduction | SymptomChange):
+            # The derived column is not in participants.tsv: name the scores.
+            raise CohortError(
+                f"{exc} ({target.column!r} is derived from the columns "
+                f"{outcome.pre!r} and {outcome.post!r} of participants.tsv: "
+                f"{target.rule}; a missing score in either makes it missing.)"
+            ) from None
+        raise
+
+
+def _warn_about_extra_arms(arm: pd.Series, column: str) -> None:
+    """More than two arms, none declared: perhaps a misspelling."""
+    counts = arm.value_counts()
+    if len(counts) > 2:
+        warnings.warn(
+            f"The treatment column {column!r} has {len(counts)} arms "
+            f"({counts.to_dict()}). If one is a misspelling, fix it; declare "
+            "the arms (arms=... or 'Levels' in participants.json) to have "
+            "any other value refused.",
+            UserWarning,
+            stacklevel=_CALLER,
+        )
 
 
 def ground_truth_problems(truth: pd.DataFrame, ids, arms) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import joblib
 import nibabel as nib
@@ -371,8 +372,68 @@ def make_synthetic_cohort(
     rng = np.random.default_rng(random_state)
     seeds = np.random.SeedSequence(rng.integers(2**63))
     population_seed, subject_seed, rest_seed = seeds.spawn(3)
-    coef = EFFECTS[effect]
+    study = _tabular_study(
+        rng,
+        n,
+        effect=effect,
+        arms=arms,
+        n_sites=n_sites,
+        site_names=site_names,
+        site_effect=site_effect,
+        age_effect=age_effect,
+        population_seed=population_seed,
+    )
+    study.info["random_state"] = random_state if isinstance(random_state, int) else None
+    grid = get_grid(grid)
+    volumes = _contrast_maps(study, grid, subject_seed, n_jobs)
+    rest_run = None
+    if rest:
+        rgrid = get_grid(rest_grid)
+        runs = _rest_runs(study, rgrid, rest_seed, n_timepoints, t_r, n_jobs)
+        rest_run = _RestRuns(rgrid, runs, t_r)
+        study.info.update(
+            rest_grid=repr(rest_run.grid), n_timepoints=n_timepoints, t_r=t_r
+        )
+    if out_dir is None:
+        return _in_memory_cohort(study, grid, volumes, rest_run, arms)
+    return _write_dataset(out_dir, study, grid, volumes, rest_run, arms, overwrite)
 
+
+class _Study(NamedTuple):
+    """The tabular part of a synthetic study: everything but the images."""
+
+    participants: pd.DataFrame
+    truth: pd.DataFrame
+    activations: pd.DataFrame  # each region's latent activation in the images
+    site: np.ndarray
+    profiles: dict | None
+    info: dict
+
+
+class _RestRuns(NamedTuple):
+    grid: Grid
+    volumes: list
+    t_r: float
+
+
+def _tabular_study(
+    rng,
+    n,
+    *,
+    effect,
+    arms,
+    n_sites,
+    site_names,
+    site_effect,
+    age_effect,
+    population_seed,
+) -> _Study:
+    """Demographics, sites, arms, the latents and the response they draw.
+
+    The generative model of the module docstring; images are rendered from
+    its ``activations`` afterwards.
+    """
+    coef = EFFECTS[effect]
     latents, age, sex, severity = _latent_population(rng, n)
     profiles = _site_profiles(n_sites, site_names, site_effect)
     if profiles is None:
@@ -440,7 +501,6 @@ def make_synthetic_cohort(
         "bayes_balanced_accuracy": bayes_balanced_accuracy(
             coef, np.random.default_rng(population_seed)
         ),
-        "random_state": random_state if isinstance(random_state, int) else None,
     }
     if profiles is not None or age_effect:
         info["brain_balanced_accuracy"] = _brain_balanced_accuracy(
@@ -451,25 +511,30 @@ def make_synthetic_cohort(
         info["sites"] = {name: asdict(p) for name, p in profiles.items()}
     info["age_effect"] = age_effect
 
-    grid = get_grid(grid)
+    # Age moves every region's activation (the images' share of its confounding).
+    activations = latents.add(_age_z(age)[:, None] * age_effect * (
+        latents.columns.isin(REGIONS)
+    ))  # fmt: skip
+    return _Study(participants, truth, activations, site, profiles, info)
+
+
+def _contrast_maps(study, grid, subject_seed, n_jobs) -> list:
+    """Each patient's contrast map (x, y, z arrays), from their activations."""
     mask_flat = mni_brain_mask(grid).ravel(order="F")
     blobs = _blob_weights(grid, mask_flat)
     group_map = np.zeros(grid.n_voxels, dtype=np.float32)  # the task's mean activation
     for region, gain in (("amygdala", 0.5), ("dACC", 0.3)):
         idx, weight = blobs[region]
         group_map[idx] += gain * weight
-    # Age moves every region's activation (the images' share of its confounding).
-    activations = latents.add(_age_z(age)[:, None] * age_effect * (
-        latents.columns.isin(REGIONS)
-    ))  # fmt: skip
-    latent_rows = activations.to_dict("records")
-    child_seeds = subject_seed.spawn(n)
+    profiles, site = study.profiles, study.site
+    latent_rows = study.activations.to_dict("records")
+    child_seeds = subject_seed.spawn(len(site))
     scanners = (
         {}
         if profiles is None
         else {name: site_map(p, blobs, mask_flat) for name, p in profiles.items()}
     )
-    volumes = joblib.Parallel(n_jobs=n_jobs)(
+    return joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_contrast_map)(
             seed,
             grid,
@@ -482,42 +547,51 @@ def make_synthetic_cohort(
         )
         for seed, row, where in zip(child_seeds, latent_rows, site, strict=True)
     )
-    rest_volumes = None
-    if rest:
-        rgrid = get_grid(rest_grid)
-        rmask = mni_brain_mask(rgrid).ravel(order="F")
-        rblobs = _blob_weights(rgrid, rmask)
-        rest_volumes = joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_rest_run)(s, rgrid, rmask, rblobs, row, n_timepoints, t_r)
-            for s, row in zip(rest_seed.spawn(n), latent_rows, strict=True)
-        )
-        info.update(rest_grid=repr(rgrid), n_timepoints=n_timepoints, t_r=t_r)
 
-    if out_dir is None:
-        table = participants.set_index("participant_id")
-        table.insert(
-            len(table.columns) - 1,
-            "image",
-            [nib.Nifti1Image(v, grid.affine) for v in volumes],
-        )
-        if rest:
-            rest_imgs = []
-            for v in rest_volumes:
-                img = nib.Nifti1Image(v, rgrid.affine)
-                img.header.set_zooms((*img.header.get_zooms()[:3], t_r))
-                rest_imgs.append(img)
-            table.insert(len(table.columns) - 1, "rest", rest_imgs)
-        return Cohort(
-            table,
-            "responder",
-            "treatment",
-            arms,
-            (),
-            RESPONSE_RULE,
-            truth.set_index("participant_id"),
-            info,
-        )
 
+def _rest_runs(study, rgrid, rest_seed, n_timepoints, t_r, n_jobs) -> list:
+    """Each patient's 4D resting-state run, from their activations."""
+    rmask = mni_brain_mask(rgrid).ravel(order="F")
+    rblobs = _blob_weights(rgrid, rmask)
+    latent_rows = study.activations.to_dict("records")
+    return joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(_rest_run)(s, rgrid, rmask, rblobs, row, n_timepoints, t_r)
+        for s, row in zip(rest_seed.spawn(len(latent_rows)), latent_rows, strict=True)
+    )
+
+
+def _in_memory_cohort(study, grid, volumes, rest_run, arms) -> Cohort:
+    """The study as a Cohort whose images are nibabel images in memory."""
+    table = study.participants.set_index("participant_id")
+    table.insert(
+        len(table.columns) - 1,
+        "image",
+        [nib.Nifti1Image(v, grid.affine) for v in volumes],
+    )
+    if rest_run is not None:
+        rest_imgs = []
+        for v in rest_run.volumes:
+            img = nib.Nifti1Image(v, rest_run.grid.affine)
+            img.header.set_zooms((*img.header.get_zooms()[:3], rest_run.t_r))
+            rest_imgs.append(img)
+        table.insert(len(table.columns) - 1, "rest", rest_imgs)
+    return Cohort(
+        table,
+        "responder",
+        "treatment",
+        arms,
+        (),
+        RESPONSE_RULE,
+        study.truth.set_index("participant_id"),
+        study.info,
+    )
+
+
+def _write_dataset(out_dir, study, grid, volumes, rest_run, arms, overwrite) -> Cohort:
+    """The study as a BIDS-like folder (all of it or nothing), read back."""
+    participants, truth, info = study.participants, study.truth, study.info
+    ids = participants["participant_id"].tolist()
+    rest = rest_run is not None
     patterns = {
         "image": "{participant_id}/func/{participant_id}_task-faces_"
         "stat-effect_statmap.nii.gz"
@@ -538,7 +612,7 @@ def make_synthetic_cohort(
         (tmp / "dataset_description.json").write_text(
             json.dumps(
                 {
-                    "Name": f"txpredict synthetic cohort ({effect})",
+                    "Name": f"txpredict synthetic cohort ({info['effect']})",
                     "BIDSVersion": "1.9.0",
                     "DatasetType": "derivative",
                     "GeneratedBy": [{"Name": "txpredict", "Parameters": info}],
@@ -547,13 +621,15 @@ def make_synthetic_cohort(
                 indent=2,
             )
         )
-        for pid, volume, k in zip(ids, volumes, range(n), strict=True):
+        for k, (pid, volume) in enumerate(zip(ids, volumes, strict=True)):
             path = tmp / patterns["image"].format(participant_id=pid)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_nifti_gz_bytes(volume, grid.affine))
             if rest:
                 (tmp / patterns["rest"].format(participant_id=pid)).write_bytes(
-                    _nifti_gz_bytes(rest_volumes[k], rgrid.affine, t_r)
+                    _nifti_gz_bytes(
+                        rest_run.volumes[k], rest_run.grid.affine, rest_run.t_r
+                    )
                 )
     return load_cohort(Path(out_dir), patterns, arms=arms)
 

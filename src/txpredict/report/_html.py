@@ -72,109 +72,9 @@ def render_report(
     summaries = {name: r.summary() for name, r in results.items()}
     main_summary = summaries[next(iter(results))]
     columns, rows = table_cells(with_measured_coverage(main_summary, model))
-    # Every model of the run side by side (model + demographics is often the best).
-    every_model = pd.DataFrame(
-        {
-            name: {
-                f"{metric} {part}": summary.at[metric, column]
-                for metric in ("balanced_accuracy", "auc")
-                for part, column in (
-                    ("estimate", "estimate"),
-                    ("95% low", "ci_low"),
-                    ("95% high", "ci_high"),
-                )
-            }
-            for name, summary in summaries.items()
-        }
-    ).T.rename_axis("model")
-    models_columns, models_rows = table_cells(every_model)
-    comparison_blocks = []
-    for label, comparison in comparisons.items():
-        table = comparison.table.drop(columns="test").copy()
-        table["measured false-positive rate"] = [
-            false_positive_note(f"compare_{metric}") for metric in table.index
-        ]
-        c_columns, c_rows = table_cells(table)
-        verdict = (
-            "the first model's AUC is significantly higher"
-            if comparison.a_is_better
-            else "no significant AUC advantage"
-        )
-        comparison_blocks.append(
-            {"title": label, "verdict": verdict, "columns": c_columns, "rows": c_rows}
-        )
+    models_columns, models_rows = _every_model(summaries)
     permutation = main.permutation or {}
     chosen = main.folds["best_params"].value_counts()
-    sites = None
-    if "group" in main.predictions:
-        per_site, heterogeneity = main.per_site(), main.heterogeneity()
-        columns_site, rows_site = table_cells(
-            per_site[
-                [
-                    "n",
-                    "n_responders",
-                    "balanced_accuracy",
-                    "balanced_accuracy_low",
-                    "balanced_accuracy_high",
-                    "auc",
-                    "auc_low",
-                    "auc_high",
-                ]
-            ]
-        )
-        columns_het, rows_het = table_cells(
-            heterogeneity[
-                [
-                    "n_sites",
-                    "q",
-                    "p_value",
-                    "i2",
-                    "tau2",
-                    "random",
-                    "random_ci_low",
-                    "random_ci_high",
-                    "prediction_low",
-                    "prediction_high",
-                ]
-            ]
-        )
-        sites = {
-            "figure": _figures.forest_figure(per_site, heterogeneity),
-            "columns": columns_site,
-            "rows": rows_site,
-            "heterogeneity_columns": columns_het,
-            "heterogeneity_rows": rows_het,
-            "leave_site_out": main.info.get("outer_cv") == "leave-site-out",
-        }
-    probabilities = None
-    if main.predictions["probability"].notna().any():
-        curve = main.decision_curve([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
-        cal_columns, cal_rows = table_cells(main.calibration())
-        curve_columns, curve_rows = table_cells(curve)
-        probabilities = {
-            "calibration_figure": _figures.calibration_figure(main),
-            "curve_figure": _figures.decision_curve_figure(main.decision_curve()),
-            "calibration_columns": cal_columns,
-            "calibration_rows": cal_rows,
-            "curve_columns": curve_columns,
-            "curve_rows": curve_rows,
-        }
-    figures = {
-        "roc": _figures.roc_figure(main),
-        "confusion": _figures.confusion_figure(main),
-        "folds": _figures.folds_figure(results),
-        "baseline": _figures.baseline_figure(summaries),
-        "rois": _figures.roi_figure(rois),
-        "maps": _figures.maps_figure(main.maps)
-        if main.maps is not None and main.maps.are_voxels
-        else None,
-        "importance": None
-        if importance is None
-        else _figures.importance_figure(importance),
-        "roi_weights": _figures.roi_weights_figure(main.maps.table("weights"))
-        if main.maps is not None and not main.maps.are_voxels
-        else None,
-    }
     n_permutations = (
         len(next(iter(permutation.values())).null_distribution) if permutation else 0
     )
@@ -188,9 +88,9 @@ def render_report(
         model=describe_model(model),
         summary_columns=columns,
         summary_rows=rows,
-        comparisons=comparison_blocks,
-        figures=figures,
-        probabilities=probabilities,
+        comparisons=_comparison_blocks(comparisons),
+        figures=_figures_of(main, results, summaries, rois, importance),
+        probabilities=_probabilities(main),
         rois=[
             {"name": r.name, "center": r.center, "radius": r.radius}
             for r in rois
@@ -211,10 +111,131 @@ def render_report(
         methods=DESCRIPTIONS,
         models_columns=models_columns,
         models_rows=models_rows,
-        sites=sites,
+        sites=_sites(main),
         importance_columns=importance_columns,
         importance_rows=importance_rows,
     )
+
+
+def _every_model(summaries):
+    """Every model of the run side by side (model + demographics is often best)."""
+    every_model = pd.DataFrame(
+        {
+            name: {
+                f"{metric} {part}": summary.at[metric, column]
+                for metric in ("balanced_accuracy", "auc")
+                for part, column in (
+                    ("estimate", "estimate"),
+                    ("95% low", "ci_low"),
+                    ("95% high", "ci_high"),
+                )
+            }
+            for name, summary in summaries.items()
+        }
+    ).T.rename_axis("model")
+    return table_cells(every_model)
+
+
+def _comparison_blocks(comparisons) -> list[dict]:
+    """Each comparison's table, with the measured false-positive rate of its tests."""
+    blocks = []
+    for label, comparison in comparisons.items():
+        table = comparison.table.drop(columns="test").copy()
+        table["measured false-positive rate"] = [
+            false_positive_note(f"compare_{metric}") for metric in table.index
+        ]
+        c_columns, c_rows = table_cells(table)
+        verdict = (
+            "the first model's AUC is significantly higher"
+            if comparison.a_is_better
+            else "no significant AUC advantage"
+        )
+        blocks.append(
+            {"title": label, "verdict": verdict, "columns": c_columns, "rows": c_rows}
+        )
+    return blocks
+
+
+def _sites(main) -> dict | None:
+    """Per-site performance and heterogeneity of a multi-site run, or None."""
+    if "group" not in main.predictions:
+        return None
+    per_site, heterogeneity = main.per_site(), main.heterogeneity()
+    columns_site, rows_site = table_cells(
+        per_site[
+            [
+                "n",
+                "n_responders",
+                "balanced_accuracy",
+                "balanced_accuracy_low",
+                "balanced_accuracy_high",
+                "auc",
+                "auc_low",
+                "auc_high",
+            ]
+        ]
+    )
+    columns_het, rows_het = table_cells(
+        heterogeneity[
+            [
+                "n_sites",
+                "q",
+                "p_value",
+                "i2",
+                "tau2",
+                "random",
+                "random_ci_low",
+                "random_ci_high",
+                "prediction_low",
+                "prediction_high",
+            ]
+        ]
+    )
+    return {
+        "figure": _figures.forest_figure(per_site, heterogeneity),
+        "columns": columns_site,
+        "rows": rows_site,
+        "heterogeneity_columns": columns_het,
+        "heterogeneity_rows": rows_het,
+        "leave_site_out": main.info.get("outer_cv") == "leave-site-out",
+    }
+
+
+def _probabilities(main) -> dict | None:
+    """Calibration and decision curve of the out-of-fold probabilities, or None."""
+    if not main.predictions["probability"].notna().any():
+        return None
+    curve = main.decision_curve([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    cal_columns, cal_rows = table_cells(main.calibration())
+    curve_columns, curve_rows = table_cells(curve)
+    return {
+        "calibration_figure": _figures.calibration_figure(main),
+        "curve_figure": _figures.decision_curve_figure(main.decision_curve()),
+        "calibration_columns": cal_columns,
+        "calibration_rows": cal_rows,
+        "curve_columns": curve_columns,
+        "curve_rows": curve_rows,
+    }
+
+
+def _figures_of(main, results, summaries, rois, importance) -> dict:
+    """Every figure of the report (None where it does not apply)."""
+    return {
+        "roc": _figures.roc_figure(main),
+        "confusion": _figures.confusion_figure(main),
+        "folds": _figures.folds_figure(results),
+        "baseline": _figures.baseline_figure(summaries),
+        "rois": _figures.roi_figure(rois),
+        "maps": _figures.maps_figure(main.maps)
+        if main.maps is not None and main.maps.are_voxels
+        else None,
+        "importance": None
+        if importance is None
+        else _figures.importance_figure(importance),
+        "roi_weights": _figures.roi_weights_figure(main.maps.table("weights"))
+        if main.maps is not None and not main.maps.are_voxels
+        else None,
+    }
 
 
 def describe_model(model) -> str:
