@@ -14,9 +14,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from isal import igzip
 
 from txpredict.errors import DimensionError, GridMismatchError, ImageError
+
+try:  # isal (de)compresses gzip 1.5x faster than the standard library
+    from isal import igzip as gzip_codec
+except ImportError:  # a platform without isal's wheels: the same, slower
+    import gzip as gzip_codec
 
 ImageLike = str | os.PathLike | nib.spatialimages.SpatialImage
 
@@ -101,7 +105,7 @@ def _read_nifti_bytes(path: Path) -> nib.Nifti1Image:
     if path.name.endswith(".gz"):
         # isal decompresses gzip 1.5x faster than the standard library, and
         # decompression is what reading a NIfTI file costs.
-        raw = igzip.decompress(raw)
+        raw = gzip_codec.decompress(raw)
     header_size = int.from_bytes(raw[:4], "little")
     if header_size == 540 or int.from_bytes(raw[:4], "big") == 540:
         return nib.Nifti2Image.from_bytes(raw)
@@ -232,3 +236,16 @@ def resample_mask_to_grid(mask_img: ImageLike, grid: Grid, what: str) -> np.ndar
             ) from error
         data = np.asanyarray(resampled.dataobj)
     return data.reshape(grid.shape)
+
+
+def stat_identity(stat) -> tuple[int, ...]:
+    """What says a file changed, without reading it.
+
+    Size and modification time, which copying tools preserve (``cp -p``,
+    ``rsync -t``, unpacking an archive), so also the inode and the status
+    change time, which they cannot set: a file replaced by another of the same
+    size and modification time is another entry. A file edited in place
+    within the clock's resolution, keeping its size, would still be served
+    from the cache: clear it (delete ``txpredict_features``) after such edits.
+    """
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns

@@ -118,6 +118,51 @@ def test_cache_serves_without_reading_and_notices_changed_files(
     np.testing.assert_array_equal(changed[1:], cold[1:])
 
 
+def test_cache_notices_a_file_replaced_with_its_size_and_mtime(
+    small_cohort, tmp_path
+):
+    """``cp -p`` / ``rsync -t`` keep the size and modification time of another
+    file: the cache must not serve the old file's features for it."""
+    paths = []
+    for k in range(2):  # uncompressed, same grid: files of the same size
+        img = nib.load(small_cohort.X["image"].iloc[k])
+        paths.append(tmp_path / f"scan{k}.nii")
+        nib.Nifti1Image(img.get_fdata(), img.affine).to_filename(paths[k])
+    assert paths[0].stat().st_size == paths[1].stat().st_size
+    X = pd.DataFrame({"image": [str(paths[0])]}, index=["sub-x"])
+    extractor = tp.RoiFeatures(memory=tmp_path / "cache", verbose=0)
+    first = extractor.fit_transform(X)
+    stat = paths[0].stat()
+    paths[0].write_bytes(paths[1].read_bytes())
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert paths[0].stat().st_mtime_ns == stat.st_mtime_ns
+    replaced = tp.RoiFeatures(memory=tmp_path / "cache", verbose=0).fit_transform(X)
+    uncached = tp.RoiFeatures(verbose=0).fit_transform(X)
+    np.testing.assert_array_equal(replaced, uncached)
+    assert not np.allclose(replaced, first)
+
+
+def test_images_are_read_without_isal(small_cohort, tmp_path):
+    """isal only speeds gzip up: without it the standard library reads the same."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['isal'] = None\n"
+        "import numpy as np, pandas as pd, txpredict as tp\n"
+        "from txpredict._images import gzip_codec\n"
+        "assert gzip_codec.__name__ == 'gzip', gzip_codec\n"
+        f"X = pd.read_pickle({str(tmp_path / 'X.pkl')!r})\n"
+        "np.save(sys.argv[1], tp.RoiFeatures(verbose=0).fit_transform(X))\n"
+    )
+    X = small_cohort.X.iloc[:3][["image"]]
+    X.to_pickle(tmp_path / "X.pkl")
+    out = tmp_path / "features.npy"
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    expected = tp.RoiFeatures(verbose=0).fit_transform(X)
+    np.testing.assert_array_equal(np.load(out), expected)
+
+
 def test_parallel_equals_serial(small_cohort):
     serial = tp.RoiFeatures(verbose=0, n_jobs=1).fit_transform(small_cohort.X)
     parallel = tp.RoiFeatures(verbose=0, n_jobs=2).fit_transform(small_cohort.X)

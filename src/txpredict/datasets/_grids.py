@@ -1,4 +1,4 @@
-"""Standard MNI voxel grids. Do not conflate them (see SCIENCE.md, "Image grids")."""
+"""Standard MNI voxel grids: FSL, nilearn, fMRIPrep and SPM grids differ."""
 
 from __future__ import annotations
 

@@ -29,11 +29,10 @@ import joblib
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from isal import igzip
 from scipy.ndimage import gaussian_filter
 from scipy.special import expit, logit
 
-from txpredict._images import Grid, mni_brain_mask
+from txpredict._images import Grid, gzip_codec, mni_brain_mask
 from txpredict._io import atomic_directory
 from txpredict.cohort import Cohort, load_cohort
 from txpredict.datasets._grids import get_grid
@@ -252,7 +251,7 @@ def _nifti_gz_bytes(data, affine, t_r=None) -> bytes:
         zooms = img.header.get_zooms()
         img.header.set_zooms((*zooms[:3], t_r))
     # Level 1: these files are regenerated at will; speed matters more than size.
-    return igzip.compress(img.to_bytes(), compresslevel=1)
+    return gzip_codec.compress(img.to_bytes(), compresslevel=1)
 
 
 def make_synthetic_cohort(

@@ -27,6 +27,7 @@ from txpredict._images import (
     ImageLike,
     check_grid,
     load_image,
+    stat_identity,
     subject_label,
 )
 from txpredict._io import atomic_path
@@ -84,7 +85,7 @@ def _file_identity(image: ImageLike) -> str | None:
         stat = os.stat(image)
     except OSError:
         return None  # load_image raises the clear error
-    ident = f"{os.path.abspath(image)}|{stat.st_size}|{stat.st_mtime_ns}"
+    ident = "|".join(map(str, (os.path.abspath(image), *stat_identity(stat))))
     return hashlib.sha1(ident.encode()).hexdigest()
 
 

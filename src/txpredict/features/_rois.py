@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from txpredict._images import Grid, ImageLike, resample_mask_to_grid
+from txpredict._images import Grid, ImageLike, resample_mask_to_grid, stat_identity
 from txpredict.errors import RoiError
 
 
@@ -136,7 +136,7 @@ class AtlasRegion:
         atlas = self.atlas_img
         if isinstance(atlas, str | os.PathLike):
             stat = os.stat(atlas)
-            ident = (os.path.abspath(atlas), stat.st_size, stat.st_mtime_ns)
+            ident = (os.path.abspath(atlas), *stat_identity(stat))
         else:
             import joblib
 
@@ -149,7 +149,7 @@ class AtlasRegion:
 
 Roi = Sphere | AtlasRegion
 
-# (name, centre, radius, source). See SCIENCE.md "Default ROI centres".
+# (name, centre in MNI mm, radius in mm): sources in default_rois' docstring.
 _DEFAULT_SPHERES = [
     ("dACC_L", (-4, 18, 25), 8.0),
     ("dACC_R", (5, 19, 24), 8.0),
