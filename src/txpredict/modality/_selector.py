@@ -205,6 +205,15 @@ class ModalitySelector(BaseEstimator):
         )
         return self
 
+    def __sklearn_tags__(self):
+        # A cohort table (images, demographics, the arm), not a numeric
+        # matrix: scikit-learn's data checks do not apply (tests/test_common.py
+        # runs table-based equivalents).
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
     def has_fold_maps(self) -> bool:
         """Whether each fold's selector (before any fit) will have voxel maps.
 
