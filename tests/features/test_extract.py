@@ -118,9 +118,7 @@ def test_cache_serves_without_reading_and_notices_changed_files(
     np.testing.assert_array_equal(changed[1:], cold[1:])
 
 
-def test_cache_notices_a_file_replaced_with_its_size_and_mtime(
-    small_cohort, tmp_path
-):
+def test_cache_notices_a_file_replaced_with_its_size_and_mtime(small_cohort, tmp_path):
     """``cp -p`` / ``rsync -t`` keep the size and modification time of another
     file: the cache must not serve the old file's features for it."""
     paths = []

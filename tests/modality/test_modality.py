@@ -172,6 +172,13 @@ def test_scan_vs_demographics_selection_on_the_same_splits(frick_like):
     assert row["difference"] == pytest.approx(row["scan"] - row["demographics"])
     assert np.sign(row["t"]) == np.sign(row["difference"])
     assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["t"]), 9))
+    # scipy's paired t of the fold values, scaled by the Nadeau-Bengio
+    # correction: Var(mean) = (1/J + n_test/n_train) s^2 instead of s^2 / J.
+    a, b = _fold_policy_values(scan), _fold_policy_values(demo)
+    plain = stats.ttest_rel(a, b).statistic
+    n_test = len(scan.predictions) / len(a)
+    correction = np.sqrt((1 / len(a)) / (1 / len(a) + n_test / (200 - n_test)))
+    assert row["t"] == pytest.approx(plain * correction)
     itself = tp.compare_selections(scan, scan).loc["policy_value_ipw"]
     assert itself["difference"] == 0 and itself["p_value"] == pytest.approx(1)
     other = tp.evaluate_selection(
@@ -251,6 +258,27 @@ def test_policy_gain_is_the_summary_difference(frick_like):
     expected = s["policy_value_ipw"] - max(s["everyone_CBT"], s["everyone_SSRI+CBT"])
     assert gain == pytest.approx(expected, abs=1e-12)
     assert s["policy_gain"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_policy_gain_estimates_the_true_gain_of_a_known_policy():
+    """A simulated trial of 200,000 patients, arms allocated 1:2, whose true
+    response probabilities are known: the IPW gain of recommending each
+    patient's truly better arm is the true gain, E[max p] - max E[p]."""
+    from scipy.special import expit
+
+    from txpredict.modality._permutation import policy_gain
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200_000)
+    p = np.column_stack([expit(0.2 + x), expit(-0.5 - 0.5 * x)])
+    received = rng.choice(["A", "B"], size=len(x), p=[1 / 3, 2 / 3])
+    y = (rng.random(len(x)) < np.where(received == "A", p[:, 0], p[:, 1])).astype(int)
+    gain = policy_gain(y, received, p, ("A", "B"), {"A": 1 / 3, "B": 2 / 3})
+    true = np.maximum(p[:, 0], p[:, 1]).mean() - p.mean(axis=0).max()
+    assert gain == pytest.approx(true, abs=0.01)  # Monte-Carlo SE ~0.002
+    # Unweighted, the matched patients over-represent arm B's recommendations.
+    unweighted = policy_gain(y, received, p, ("A", "B"), {"A": 0.5, "B": 0.5})
+    assert abs(unweighted - true) > 0.02
 
 
 def test_permutation_null_does_not_depend_on_n_jobs(frick_like):
@@ -394,6 +422,10 @@ def test_x_learner_regresses_the_effects_imputed_by_the_other_arm(frick_like):
     np.testing.assert_allclose(p_x["SSRI+CBT"], expected, rtol=1e-6)
     # The effects are not the T-learner's difference (the regressions smooth it).
     assert not np.allclose(p_x["SSRI+CBT"], p_t["SSRI+CBT"], atol=1e-3)
+    # Against the planted truth: the estimated effects follow the true ones.
+    truth = frick_like.ground_truth
+    true_effect = truth["p_response_SSRI+CBT"] - truth["p_response_CBT"]
+    assert np.corrcoef(p_x["SSRI+CBT"] - p_x["CBT"], true_effect)[0, 1] > 0.5
 
 
 def test_x_learner_with_demographics(frick_like):

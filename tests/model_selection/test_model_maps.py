@@ -145,40 +145,58 @@ def test_gram_route_maps_equal_the_fold_by_fold_route(cohort, options):
         np.testing.assert_allclose(got, expected, atol=1e-3 * np.abs(expected).max())
 
 
-def test_stability_statistics(cohort):
-    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={"alpha": [100.0]})
-    maps = tp.nested_cross_validate(
-        model, cohort.X, cohort.y, n_repeats=2, return_maps=True
-    ).maps
-    folds = maps.values("pattern", "all").astype(np.float64)
-    assert folds.shape == (10, maps.patterns.shape[1])
-    mean = folds.mean(axis=0)
-    np.testing.assert_allclose(maps.values("pattern", "mean"), mean, rtol=1e-6)
-    ratio = maps.values("pattern", "ratio")
-    np.testing.assert_allclose(ratio, mean / folds.std(axis=0, ddof=1), rtol=1e-5)
-    agree = maps.values("weights", "sign_consistency")
-    weights = maps.values("weights", "all")
-    positive = (weights > 0).sum(axis=0)
-    np.testing.assert_allclose(agree, np.maximum(positive, 10 - positive) / 10)
-    image = maps.to_img("pattern", "ratio")
-    assert image.shape == (31, 37, 31)
-    assert maps.to_img("weights", "all").shape == (31, 37, 31, 10)
+def test_stability_statistics_of_a_worked_example():
+    """Four fold maps of three voxels, every statistic worked out by hand."""
+    folds = np.array(
+        [[1.0, -1.0, 0.0], [2.0, -1.0, 0.0], [3.0, 1.0, 0.0], [4.0, -1.0, 0.0]],
+        dtype=np.float32,
+    )
+    models = pd.DataFrame({"repeat": [0, 0, 0, 0], "fold": [0, 1, 2, 3]})
+    maps = tp.ModelMaps(folds, -folds, models, extractor=None)
+    # Voxel 0: mean 2.5, SD sqrt(5/3) = 1.29099; voxel 1: mean -0.5, SD 1.
+    np.testing.assert_allclose(maps.values("weights", "mean"), [2.5, -0.5, 0.0])
+    np.testing.assert_allclose(
+        maps.values("weights", "ratio"), [1.9364917, -0.5, 0.0], rtol=1e-6
+    )
+    # Signs: all four positive; three negative of four; no map (0).
+    np.testing.assert_allclose(
+        maps.values("weights", "sign_consistency"), [1.0, 0.75, 0.0]
+    )
+    np.testing.assert_allclose(maps.values("pattern", "mean"), [-2.5, 0.5, 0.0])
+    # The grouped jackknife of 4 folds: Var = 3/4 * sum of squared deviations
+    # (3.75 and 2.25), t = 2.5 / sqrt(3.75) = 1.2909944 and -0.5 / 1.5 =
+    # -1/3 on 3 df, each p-value read back as a normal z.
+    t = np.array([1.2909944, -1 / 3])
+    z = np.sign(t) * stats.norm.isf(stats.t.sf(np.abs(t), 3))
+    np.testing.assert_allclose(maps.values("weights", "jackknife_z")[:2], z, rtol=1e-6)
     with pytest.raises(TxpredictError, match="statistic must be one of"):
         maps.values("pattern", "median")
 
 
-def test_jackknife_z_is_the_grouped_jackknife_t_on_the_z_scale(rng):
-    # Two repeats, of 5 and 4 folds: each repeat's own jackknife variance.
-    maps = rng.normal(size=(9, 7)).astype(np.float32) + 0.3
+def test_stability_statistics_of_nested_cv_maps(cohort):
+    """The maps of a nested CV: one row per fold model, images on the grid."""
+    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={"alpha": [100.0]})
+    maps = tp.nested_cross_validate(
+        model, cohort.X, cohort.y, n_repeats=2, return_maps=True
+    ).maps
+    assert maps.values("pattern", "all").shape == (10, maps.patterns.shape[1])
+    assert maps.to_img("pattern", "ratio").shape == (31, 37, 31)
+    assert maps.to_img("weights", "all").shape == (31, 37, 31, 10)
+
+
+def test_jackknife_z_groups_folds_by_repeat():
+    """Two repeats, of 5 and 4 folds, each its own jackknife variance: worked
+    by hand for one voxel whose folds are 1..5 and then 2, 2, 4, 4."""
+    maps = np.array([[1], [2], [3], [4], [5], [2], [2], [4], [4]], dtype=np.float32)
     models = pd.DataFrame({"repeat": [0] * 5 + [1] * 4, "fold": [*range(5), *range(4)]})
     fold_maps = tp.ModelMaps(maps, maps, models, extractor=None)
-    variances = []
-    for rows, k in ((slice(0, 5), 5), (slice(5, 9), 4)):
-        m = maps[rows].astype(np.float64)
-        variances.append((k - 1) / k * ((m - m.mean(axis=0)) ** 2).sum(axis=0))
-    t = maps.mean(axis=0, dtype=np.float64) / np.sqrt(np.mean(variances, axis=0))
-    expected = np.sign(t) * stats.norm.isf(stats.t.sf(np.abs(t), 3))  # 4 folds - 1
-    np.testing.assert_allclose(fold_maps.values("weights", "jackknife_z"), expected)
+    # Repeat 0: 4/5 * 10 = 8; repeat 1: 3/4 * 4 = 3; their mean 5.5. The
+    # mean of all nine maps is 27/9 = 3, so t = 3 / sqrt(5.5) = 1.2792043,
+    # on 4 - 1 = 3 df (the smaller repeat).
+    z = stats.norm.isf(stats.t.sf(1.2792043, 3))
+    np.testing.assert_allclose(
+        fold_maps.values("weights", "jackknife_z"), [z], rtol=1e-6
+    )
     boot = tp.ModelMaps(maps, maps, pd.DataFrame({"bootstrap": range(9)}), None)
     with pytest.raises(TxpredictError, match="bootstrap ratio"):
         boot.values("pattern", "jackknife_z")

@@ -232,6 +232,23 @@ def test_leave_one_out_is_refused_unless_allowed(cohort):
     assert result.summary().at["auc", "dummy_prior"] == 0.0
 
 
+def _delong_variance(y, score):
+    """DeLong et al. (1988)'s variance of one AUC, from its definition.
+
+    V10 of each responder: the share of non-responders it outscores (ties
+    half); V01 of each non-responder: the share of responders outscoring it;
+    Var = S10 / m + S01 / n with the sample variances S of the two lists.
+    """
+    positives, negatives = score[y == 1], score[y == 0]
+
+    def psi(a, b):
+        return 1.0 if a > b else 0.5 if a == b else 0.0
+
+    v10 = [np.mean([psi(p, q) for q in negatives]) for p in positives]
+    v01 = [np.mean([psi(p, q) for p in positives]) for q in negatives]
+    return np.var(v10, ddof=1) / len(positives) + np.var(v01, ddof=1) / len(negatives)
+
+
 def test_summary_estimates_and_intervals_by_hand(cohort):
     """Every number of the summary recomputed independently (scikit-learn's
     metrics on the predictions table, the interval formulas written out)."""
@@ -265,12 +282,18 @@ def test_summary_estimates_and_intervals_by_hand(cohort):
     half = stats.t.ppf(0.975, 14) * np.sqrt((1 / 15 + 1 / 4) * np.var(fold_ba, ddof=1))
     by_folds = result.intervals("corrected_folds").loc["balanced_accuracy"]
     assert by_folds["ci_high"].item() == pytest.approx(min(1.0, ba + half))
-    # Sensitivity: Wilson on the responders, each counted once (n = 40, not 120).
+    # Sensitivity: Wilson on the responders, each counted once (n = 40, not 120);
+    # statsmodels' Wilson interval is the reference.
+    from statsmodels.stats.proportion import proportion_confint
+
     n_pos = int(cohort.y.sum())
-    low, _ = tp.stats.wilson_interval(sens * n_pos, n_pos)
+    low, _ = proportion_confint(sens * n_pos, n_pos, alpha=0.05, method="wilson")
     assert s.at["sensitivity", "ci_low"] == pytest.approx(low)
-    # AUC: fold DeLong variances / K^2 per repeat, times 1/R + K/(K-1).
-    variances = [tp.stats.delong_components(g.y_true, g.score)[1][0, 0] for g in folds]
+    # AUC: fold DeLong variances / K^2 per repeat, times 1/R + K/(K-1); each
+    # fold's variance from DeLong's structural components, pair by pair.
+    variances = [
+        _delong_variance(g.y_true.to_numpy(), g.score.to_numpy()) for g in folds
+    ]
     per_repeat = np.mean(np.reshape(variances, (3, 5)).sum(axis=1)) / 25
     half = stats.t.ppf(0.975, 14) * np.sqrt(per_repeat * (1 / 3 + 5 / 4))
     assert s.at["auc", "ci_high"] == pytest.approx(min(1.0, auc + half))

@@ -48,7 +48,9 @@ def test_moderation_figure_shows_the_fold_stability_when_it_was_kept(monkeypatch
     monkeypatch.setattr(
         _modality, "glass_brain_figure", lambda rows: drawn.append(rows) or "png"
     )
-    cohort = tp.make_synthetic_cohort(60, effect="interaction", grid="fsl6")
+    cohort = tp.make_synthetic_cohort(
+        60, effect="interaction", grid="fsl6", random_state=0
+    )
     selector = tp.ModalitySelector("wholebrain", param_grid={"C": [0.1]})
     selector.fit(cohort.X, cohort.y)
     for return_maps in (False, True):
