@@ -119,11 +119,11 @@ class LogisticTuning:
     scaling: str | None = "standard"
     preparation: object = None
 
-    def search(self, splitter=None) -> BatchedLogisticSearch:
-        """The batched search (``splitter``: another inner CV, e.g. grouped)."""
+    def search(self) -> BatchedLogisticSearch:
+        """The batched search fitting this model."""
         return BatchedLogisticSearch(
             self.Cs,
-            self.splitter if splitter is None else splitter,
+            self.splitter,
             self.scaling,
             preparation=self.preparation,
             scoring=self.scoring,
@@ -191,8 +191,8 @@ def choose_route(
     if fast_path:
         family = gram_family(model, design) if "gram" in routes else None
         batched = logistic_tuning_of(model, design) if "batched" in routes else None
-        if batched is not None and not (
-            same_columns and not _same_columns(batched[1], design)
+        if batched is not None and (
+            not same_columns or _same_columns(batched[1], design)
         ):
             route = batched_route(*batched, model=model)
         if route.name == "fold_by_fold" and family is not None:
