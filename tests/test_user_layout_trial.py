@@ -524,10 +524,22 @@ def test_a_test_and_an_interval_that_disagree_are_explained():
         },
         index=["auc", "balanced_accuracy"],
     )
-    (note,) = test_and_interval_notes(summary, n_permutations=1000)
+    from txpredict.model_selection import PermutationTestResult
+
+    # 46 of 999 permutations reach the observed AUC: run to the end.
+    null = np.r_[np.full(46, 0.7), np.full(953, 0.5)]
+    fixed = PermutationTestResult(0.60, null, 0.046, "auc", max_permutations=999)
+    (note,) = test_and_interval_notes(summary, {"auc": fixed})
     assert note.startswith("auc: the permutation test (p = 0.046 +- 0.013")
+    assert "of 999 permutations" in note
     assert "which includes chance (0.5)" in note and "Report the estimate" in note
-    assert test_and_interval_notes(summary, n_permutations=0) == []
+    # Stopped at the 10th reaching it, after 217: error ~ p sqrt((1 - p) / 10).
+    stopped = PermutationTestResult(
+        0.60, np.r_[np.full(10, 0.7), np.full(207, 0.5)], 0.046, "auc", False, 999, 10
+    )
+    (note,) = test_and_interval_notes(summary, {"auc": stopped})
+    assert "p = 0.046 +- 0.028" in note and "of 217 permutations" in note
+    assert test_and_interval_notes(summary, {}) == []
 
 
 def test_the_forest_legend_and_the_map_titles_cover_nothing(trial, monkeypatch):

@@ -177,3 +177,52 @@ def test_nested_cv_reports_the_permutation_p_values(cohort, tmp_path):
     result.save(tmp_path / "r.json")
     loaded = tp.NestedCVResult.load(tmp_path / "r.json")
     pd.testing.assert_frame_equal(loaded.summary(), s)
+
+
+def test_a_test_stops_once_its_p_value_is_settled():
+    """On a cohort without signal the test stops at its 10th permutation
+    reaching the observed AUC: the same permutations, in the same order, as the
+    fixed-size test, cut there; whatever n_jobs."""
+    null_cohort = tp.make_synthetic_cohort(
+        40, effect="none", grid="fsl6", random_state=2
+    )
+    model = tp.ResponseClassifier("roi", param_grid={"C": [1.0]})
+    options = {"n_permutations": 199, "n_repeats": 1, "random_state": 5}
+    full = tp.permutation_test(
+        model, null_cohort.X, null_cohort.y, n_exceedances=None, **options
+    )
+    assert len(full.null_distribution) == 199 and not full.stopped_early
+    assert full.p_value > 0.1  # nothing to find: the sequential test may stop
+    runs = [
+        tp.permutation_test(model, null_cohort.X, null_cohort.y, n_jobs=n, **options)
+        for n in (1, 2)
+    ]
+    for sequential in runs:
+        used = len(sequential.null_distribution)
+        assert sequential.stopped_early and used < 199
+        np.testing.assert_array_equal(
+            sequential.null_distribution, full.null_distribution[:used]
+        )
+        reached = full.null_distribution[:used] >= full.statistic
+        assert reached.sum() == 10 and reached[-1]  # stopped at the 10th
+        assert sequential.p_value == pytest.approx(10 / used)
+        assert sequential.max_permutations == 199
+        assert f"{used} permutations: stopped at the 10th" in repr(sequential)
+    assert runs[0].p_value == runs[1].p_value
+
+
+def test_sequential_tests_survive_saving(cohort, tmp_path):
+    null_cohort = tp.make_synthetic_cohort(
+        40, effect="none", grid="fsl6", random_state=2
+    )
+    model = tp.ResponseClassifier("roi", param_grid={"C": [1.0]})
+    result = tp.nested_cross_validate(
+        model, null_cohort.X, null_cohort.y, n_repeats=1, n_permutations=99
+    )
+    result.save(tmp_path / "r.json")
+    loaded = tp.NestedCVResult.load(tmp_path / "r.json")
+    for name, test in result.permutation.items():
+        again = loaded.permutation[name]
+        assert (again.max_permutations, again.n_exceedances) == (99, 10)
+        assert again.stopped_early == test.stopped_early
+        assert again.rule() == test.rule()

@@ -289,7 +289,8 @@ def test_stacked_maps_are_each_models_product_with_the_design(rng, monkeypatch):
 
 def test_roi_models_give_a_table_of_fold_weights(cohort):
     """Each outer-fold model's ROI weights (per SD of the ROI value) are its
-    scikit-learn pipeline's, fitted on that fold's training patients."""
+    scikit-learn pipeline's, fitted on that fold's training patients (to the
+    exact optimum, which the batched route finds)."""
     model = tp.ResponseClassifier("roi", param_grid={"C": [0.1, 1.0]})
     result = tp.nested_cross_validate(
         model, cohort.X, cohort.y, n_repeats=2, return_maps=True
@@ -299,10 +300,12 @@ def test_roi_models_give_a_table_of_fold_weights(cohort):
     y = cohort.y.to_numpy()
     for row, train in enumerate(_training_parts(result, cohort)):
         scaler = StandardScaler().fit(roi[train])
-        reference = LogisticRegression(C=chosen[row], class_weight="balanced")
+        reference = LogisticRegression(
+            C=chosen[row], class_weight="balanced", tol=1e-12, max_iter=100_000
+        )
         reference.fit(scaler.transform(roi[train]), y[train])
         np.testing.assert_allclose(
-            result.maps.weights[row], reference.coef_[0] / scaler.scale_, rtol=1e-3
+            result.maps.weights[row], reference.coef_[0] / scaler.scale_, rtol=1e-5
         )
     table = result.maps.table("weights")
     names = [f"{r.name}_mean" for r in tp.default_rois()]
@@ -355,3 +358,30 @@ def test_fold_maps_of_a_model_with_pca(cohort):
     offset = test["score"].to_numpy() - voxels @ result.maps.weights[0].astype(float)
     assert fold["fold"] == 0
     np.testing.assert_allclose(offset, offset[0], atol=1e-3 * np.ptp(test["score"]))
+
+
+@pytest.mark.parametrize("features", ["roi", "roi+demographics"])
+def test_batched_route_maps_equal_the_fold_by_fold_route(cohort, features):
+    """The batched route's fold maps (from its exact optima) are scikit-learn's
+    maps of the same fold models, fitted to a tolerance that makes them exact."""
+    model = tp.ResponseClassifier(
+        features,
+        LogisticRegression(class_weight="balanced", tol=1e-12, max_iter=100_000),
+        param_grid={"C": [1e-2, 1.0]},
+        demographic_columns=["age", "sex", "baseline_severity"],
+    )
+    fast, slow = (
+        tp.nested_cross_validate(
+            model, cohort.X, cohort.y, n_repeats=1, return_maps=True, fast_path=f
+        )
+        for f in ("auto", False)
+    )
+    assert fast.info["fast_path"] and not slow.info["fast_path"]
+    pd.testing.assert_frame_equal(fast.best_params(), slow.best_params())
+    assert fast.maps.weights.shape == (5, 9)  # the 9 ROIs, demographics apart
+    for kind in ("weights", "patterns"):
+        got, expected = getattr(fast.maps, kind), getattr(slow.maps, kind)
+        np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        fast.predictions["score"], slow.predictions["score"], atol=1e-5
+    )

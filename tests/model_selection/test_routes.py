@@ -76,12 +76,17 @@ def test_fast_path_false_goes_fold_by_fold_and_true_refuses(cohort):
         _route(tp.ResponseClassifier("roi", "random_forest"), cohort.X, fast_path=True)
 
 
-def test_maps_come_from_the_gram_route_or_fold_by_fold(cohort):
-    """The Gram route forms its folds' maps; the batched route has none."""
+def test_maps_come_from_the_fast_routes_or_fold_by_fold(cohort):
+    """Gram and batched routes form their folds' maps, but not from ComBat's
+    scikit-learn steps (maps then come fold by fold)."""
     gram = _route(tp.ResponseClassifier("wholebrain", "linear_svm"), cohort.X)
     assert gram.maps_fitter is gram.fitter is not None
-    batched = _route(tp.ResponseClassifier("roi"), cohort.X)
-    assert batched.fitter is not None and batched.maps_fitter is None
+    for features in ("roi", "roi+demographics"):
+        batched = _route(tp.ResponseClassifier(features), cohort.X)
+        assert batched.name == "batched"
+        assert batched.maps_fitter is batched.fitter is not None
+    harmonised = _route(tp.ResponseClassifier("roi", harmonize="combat"), cohort.X)
+    assert harmonised.name == "batched" and harmonised.maps_fitter is None
 
 
 def test_a_caller_can_forbid_a_route(cohort):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import joblib
+from functools import partial
+
 import numpy as np
 
 from txpredict.modality._validation import selection_splits
-from txpredict.stats import policy_measures
+from txpredict.model_selection import sequential_null
+from txpredict.stats import DEFAULT_EXCEEDANCES, policy_measures
 
 
 def policy_gain(y, received, probabilities, arms, allocation):
@@ -23,6 +25,7 @@ def policy_gain(y, received, probabilities, arms, allocation):
 
 
 def _permutation_gains(runner, y, arms_list, scheme, propensity):
+    """The policy gain of each arm assignment in ``arms_list``, one row each."""
     gains = []
     for arm in arms_list:
         splits = selection_splits(y, arm, n_repeats=1, **scheme)
@@ -31,12 +34,19 @@ def _permutation_gains(runner, y, arms_list, scheme, propensity):
         fitted = runner.probabilities(y, arm, [(tr, te) for _, _, tr, te in splits])
         for p, test in zip(fitted, tests, strict=True):
             probabilities[test] = p
-        gains.append(policy_gain(y, arm, probabilities, runner.arms, propensity))
+        gains.append([policy_gain(y, arm, probabilities, runner.arms, propensity)])
     return gains
 
 
-def policy_gain_permutation(runner, y, arm, scheme, n_permutations, propensity, n_jobs):
-    (observed,) = _permutation_gains(runner, y, [arm], scheme, propensity)
+def policy_gain_permutation(
+    runner, y, arm, scheme, n_permutations, propensity, n_jobs,
+    n_exceedances=DEFAULT_EXCEEDANCES,
+):  # fmt: skip
+    """The permutation test of the policy gain, stopped once its p is settled.
+
+    Besag & Clifford's sequential rule, as :func:`permutation_test`'s.
+    """
+    ((observed,),) = _permutation_gains(runner, y, [arm], scheme, propensity)
     random_state = scheme["random_state"]
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(2)[1])
     # Arms are exchangeable within outcome strata (each arm keeps its response
@@ -51,23 +61,26 @@ def policy_gain_permutation(runner, y, arm, scheme, n_permutations, propensity, 
             rows = np.flatnonzero(blocks == block)
             shuffled[rows] = rng.permutation(arm[rows])
         permuted.append(shuffled)
-    # Permutations are drawn above, in one stream: the null does not depend on
-    # n_jobs. Chunks amortise the cost of shipping the runner to workers.
-    n_chunks = max(1, min(len(permuted), 4 * joblib.effective_n_jobs(n_jobs)))
-    chunks = [list(c) for c in np.array_split(np.arange(len(permuted)), n_chunks)]
-    null = np.concatenate(
-        joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_permutation_gains)(
-                runner, y, [permuted[i] for i in chunk], scheme, propensity
-            )
-            for chunk in chunks
-            if chunk
-        )
+    # Permutations are drawn above, in one stream, and the stopping rule is
+    # applied in that order: the test does not depend on n_jobs.
+    ((p_value, null),) = sequential_null(
+        partial(
+            _permutation_gains,
+            runner,
+            y,
+            scheme=scheme,
+            propensity=propensity,
+        ),
+        permuted,
+        [observed],
+        n_exceedances=n_exceedances,
+        n_jobs=n_jobs,
     )
-    p_value = (1 + np.sum(null >= observed)) / (1 + n_permutations)
     return {
         "policy_gain": float(observed),
         "p_value": float(p_value),
         "null_distribution": null,
         "within_sites": scheme["groups"] is not None,
+        "max_permutations": int(n_permutations),
+        "n_exceedances": n_exceedances,
     }

@@ -305,6 +305,9 @@ class SelectionResult:
             # cost n_repeats times as much): its statistic is the first
             # repeat's gain, not the mean over repeats in "policy_gain".
             n = len(self.permutation["null_distribution"])
+            most = self.permutation.get("max_permutations", n)
+            run = f"{n} permutations" if n == most else f"{n} of at most {most} "
+            run += "" if n == most else "permutations, stopped once settled"
             blocks = (
                 "outcome and site"
                 if self.permutation.get("within_sites")
@@ -312,8 +315,8 @@ class SelectionResult:
             )
             table.loc["policy_gain_first_repeat"] = {
                 "estimate": self.permutation["policy_gain"],
-                "ci_method": f"the first repeat's gain; permutation test ({n} "
-                f"permutations of the arms within {blocks} strata)",
+                "ci_method": f"the first repeat's gain; permutation test ({run}; "
+                f"arms permuted within {blocks} strata)",
                 "p_value": self.permutation["p_value"],
             }
         columns = ["estimate", "ci_low", "ci_high", "ci_method", "sd_across_repeats"]

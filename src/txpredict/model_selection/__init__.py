@@ -3,7 +3,8 @@
 Besides the public functions, the face other packages use: the route
 dispatcher (:func:`choose_route`, :func:`batched_route`), the
 :class:`Runner` that fits a model on given splits, the batched logistic
-solver, and the splits and input checks every nested procedure shares.
+solver, the sequential permutation loop, and the splits and input checks
+every nested procedure shares.
 """
 
 from txpredict.model_selection._batched_logistic import decision_of, fit_problems
@@ -16,6 +17,7 @@ from txpredict.model_selection._nested import (
 from txpredict.model_selection._permutation import (
     PermutationTestResult,
     permutation_test,
+    sequential_null,
 )
 from txpredict.model_selection._regression_result import RegressionCVResult
 from txpredict.model_selection._routes import (
@@ -65,5 +67,6 @@ __all__ = [
     "outer_splits",
     "permutation_test",
     "prepare_inputs",
+    "sequential_null",
     "splits_hash",
 ]

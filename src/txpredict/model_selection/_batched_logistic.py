@@ -29,6 +29,7 @@ from sklearn.base import clone
 from txpredict.model_selection._preparation import FoldPreparation
 from txpredict.model_selection._schemes import split
 from txpredict.model_selection._tuning import best_candidate
+from txpredict.models import weights_and_pattern
 from txpredict.stats import fast_auc
 
 
@@ -288,14 +289,29 @@ class BatchedLogisticSearch:
         self.preparation = preparation
         self.scoring = scoring
 
-    def _prepare(self, A, y, rows):
-        """(training features, features of ``rows``) as the classifier sees them.
+    @property
+    def image_columns(self) -> slice | None:
+        """The image features among the columns the classifier sees (None: unknown).
 
-        Prepared once per training set, whatever the number of grid values.
+        What :meth:`fit_decision` needs to give maps: a numeric design is all
+        image features; a :class:`FoldPreparation` knows its image block.
+        """
+        if self.preparation is None:
+            return slice(None)
+        if isinstance(self.preparation, FoldPreparation):
+            return slice(0, self.preparation.n_image)
+        return None
+
+    def _prepare(self, A, y, rows):
+        """(training features, features of ``rows``, image scale), prepared.
+
+        As the classifier sees them, prepared once per training set, whatever
+        the number of grid values. The image scale is what each image column
+        was divided by (None when the preparation does not say).
         """
         if self.preparation is None:
             mean, scale = _standardizer(np.asarray(A, dtype=np.float64), self.scaling)
-            return (A - mean) / scale, (rows - mean) / scale
+            return (A - mean) / scale, (rows - mean) / scale, scale
         # FoldPreparation refits every attribute in fit: a shallow copy is a
         # fresh one, without clone's parameter introspection (a third of the
         # time of a batched demographics CV).
@@ -304,21 +320,26 @@ class BatchedLogisticSearch:
             if isinstance(self.preparation, FoldPreparation)
             else clone(self.preparation)
         ).fit(A, y)
-        return step.transform(A), step.transform(rows)
+        scale = getattr(step, "image_scale_", None)
+        return step.transform(A), step.transform(rows), scale
 
-    def fit_decision(self, tasks):
+    def fit_decision(self, tasks, with_maps=False):
         """Decision function on each task's rows after tuning on its training set.
 
         Parameters
         ----------
         tasks : list of (A_train, y_train, A_rows) or (A_train, y_train, A_rows, groups)
             ``A`` may be an array or, with a ``preparation``, a DataFrame.
+        with_maps : bool, default=False
+            Also each refitted model's image weights and Haufe pattern, from
+            its training rows (needs :attr:`image_columns`).
 
         Returns
         -------
-        list of (decision, best_index)
+        list of (decision, best_index) or, with maps, (decision, best_index, maps)
             ``decision`` has one value per row of ``A_rows``; ``best_index`` is the
-            chosen candidate's position in ``Cs``.
+            chosen candidate's position in ``Cs``; ``maps`` is (weights, pattern),
+            as :func:`txpredict.models.weights_and_pattern` gives them.
         """
         best = [0] * len(tasks)
         if len(self.Cs) > 1:
@@ -327,7 +348,7 @@ class BatchedLogisticSearch:
                 A, y = task[0], np.asarray(task[1])
                 groups = task[3] if len(task) > 3 else None
                 for tr, te in split(self.splitter, y, groups):
-                    F, rows = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
+                    F, rows, _ = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
                     evaluations.append((t, len(sets) * len(self.Cs), rows, y[te]))
                     sets.append((np.asarray(F, dtype=np.float64), y[tr]))
             coef, intercept = fit_prepared(sets, [self.Cs] * len(sets))
@@ -343,17 +364,29 @@ class BatchedLogisticSearch:
                 scores[t] += _SCORERS[self.scoring](y_test, decisions)
                 counts[t] += 1
             best = [best_candidate(row) for row in scores / counts[:, None]]
-        sets, rows = [], []
+        sets, rows, scales = [], [], []
         for task in tasks:
             y = np.asarray(task[1])
-            F, prepared_rows = self._prepare(task[0], y, task[2])
+            F, prepared_rows, scale = self._prepare(task[0], y, task[2])
             sets.append((np.asarray(F, dtype=np.float64), y))
             rows.append(prepared_rows)
+            scales.append(scale)
         coef, intercept = fit_prepared(sets, [[self.Cs[k]] for k in best])
-        return [
+        out = [
             (decision_of(rows[b], coef[b], intercept[b], None), best[b])
             for b in range(len(tasks))
         ]
+        if not with_maps:
+            return out
+        image = self.image_columns
+        if image is None or any(scale is None for scale in scales):
+            raise ValueError("This preparation does not say how to form maps.")
+        maps = []
+        for (F, _), beta, scale in zip(sets, coef, scales, strict=True):
+            beta = beta[: F.shape[1]]
+            # The score's constant (intercept) does not change the pattern.
+            maps.append(weights_and_pattern(F[:, image], beta[image], F @ beta, scale))
+        return [(*o, m) for o, m in zip(out, maps, strict=True)]
 
 
 class LogisticFastPath:
@@ -371,11 +404,17 @@ class LogisticFastPath:
         # As ResponseClassifier: best_params_ names only what the grid tuned.
         self.tuned = "classifier__C" in model.build_search(design).param_grid
 
-    def fit_predict_many(self, splits, y, groups=None):
+    @property
+    def has_maps(self) -> bool:
+        """Whether the fits can give maps (numeric or FoldPreparation designs)."""
+        return self.search.image_columns is not None
+
+    def fit_predict_many(self, splits, y, groups=None, with_maps=False):
         """Tune on each split's training part, refit, predict its test part.
 
         All the fits of all ``splits`` (outer folds x inner folds x grid values)
-        are solved in one batch.
+        are solved in one batch. ``with_maps``: each output also has its
+        model's ``"maps"`` (weights, pattern), from its training rows.
         """
         search = self.search
         tasks = []
@@ -390,16 +429,19 @@ class LogisticFastPath:
                 search.preparation,
                 search.scoring,
             )
-        return [
-            {
+        outputs = []
+        for decision, best, *maps in search.fit_decision(tasks, with_maps):
+            out = {
                 "score": decision,
                 "probability": expit(decision),
                 "y_pred": (decision > 0).astype(int),
                 "best_params": {"C": search.Cs[best]} if self.tuned else {},
             }
-            for decision, best in search.fit_decision(tasks)
-        ]
+            if maps:
+                out["maps"] = maps[0]
+            outputs.append(out)
+        return outputs
 
-    def fit_predict(self, train, test, y, groups=None):
+    def fit_predict(self, train, test, y, groups=None, with_maps=False):
         """Tune by inner CV on ``train``, refit, and predict ``test``."""
-        return self.fit_predict_many([(train, test)], y, groups)[0]
+        return self.fit_predict_many([(train, test)], y, groups, with_maps)[0]

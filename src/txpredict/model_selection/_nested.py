@@ -47,6 +47,7 @@ from txpredict.model_selection._summary import (
 from txpredict.model_selection._validation import prepare_inputs
 from txpredict.models import ResponseModel
 from txpredict.stats import (
+    DEFAULT_EXCEEDANCES,
     DEFAULT_METHODS,
     METHODS,
     METRICS,
@@ -84,6 +85,7 @@ def nested_cross_validate(
     progress=False,
     return_maps=False,
     n_bootstraps=0,
+    n_exceedances=DEFAULT_EXCEEDANCES,
 ):
     """Nested, repeated k-fold cross-validation of a responder classifier.
 
@@ -124,7 +126,9 @@ def nested_cross_validate(
         procedure (same outer_cv, n_repeats, groups) re-run on this many
         permutations of the labels, within groups when ``groups`` is given
         (see :func:`permutation_test`). Its p-values for AUC and balanced
-        accuracy appear in :meth:`NestedCVResult.summary`. 0 skips it.
+        accuracy appear in :meth:`NestedCVResult.summary`. 0 skips it. Each
+        test stops once its p-value is settled (``n_exceedances``), so this is
+        the most permutations it runs.
     n_jobs : int or None, default=None
         Outer folds (or permutations) run in parallel (joblib;
         ``joblib.parallel_config`` picks the backend, e.g. Dask). Results do
@@ -150,6 +154,14 @@ def nested_cross_validate(
         cohort, with ``groups`` kept whole there; resamples seeded by
         ``random_state``), on the features extracted for the nested CV, so
         the images are read once. 0 skips it.
+    n_exceedances : int or None, default=10
+        Sequential Monte-Carlo p-values (Besag & Clifford 1991): a permutation
+        test stops at the permutation whose statistic is the
+        ``n_exceedances``-th to reach the observed one, with p = h / L after L
+        permutations; a test that never gets there runs all
+        ``n_permutations``. Valid p-values either way; a significant result
+        (p below ``n_exceedances / n_permutations``) is exactly the fixed-size
+        test's. None: always all ``n_permutations``.
 
     Returns
     -------
@@ -219,6 +231,7 @@ def nested_cross_validate(
             n_jobs=n_jobs,
             regression=regression,
             progress=progress,
+            n_exceedances=n_exceedances,
         )
     result_type = RegressionCVResult if regression else NestedCVResult
     result = result_type.from_outputs(

@@ -10,10 +10,11 @@ on ``X[test]``, with the same inner splits, candidates and tie-break:
 - ``"gram"`` (:class:`GramFastPath`): a linear classifier (linear SVM, L2
   logistic, ridge) on image features, without ANOVA selection or PCA, whose
   steps before the classifier ignore the labels, fitted on n x n Gram
-  matrices. The only fast route that also returns each fold's maps.
+  matrices.
 - ``"fold_by_fold"``: scikit-learn's own fit, fold by fold, for everything else
   (random forests, a user's transformer, selection before a wide model) and
-  for the maps of models the batched route fits.
+  for the maps of batched models whose preparation (e.g. ComBat) says no
+  more than its scikit-learn steps.
 
 :func:`choose_route` applies the rules in that order; nested CV, its permutation
 test, bootstrap maps, permutation importance, the modality evaluation and the
@@ -145,10 +146,11 @@ class Route:
     fitter : LogisticFastPath, GramFastPath or None
         Fits a model's folds (None: fold by fold, or a batched route asked
         for its search only).
-    maps_fitter : GramFastPath or None
-        Fits a model's folds with their maps. The Gram route forms them from
-        its kernels; the batched route's few features get theirs from
-        scikit-learn's fit, fold by fold (None).
+    maps_fitter : GramFastPath, LogisticFastPath or None
+        Fits a model's folds with their maps: the Gram route forms them from
+        its kernels, the batched route from its coefficients (on a numeric
+        or demographic design; with other preparation steps, such as ComBat,
+        scikit-learn's fit gives them, fold by fold: None).
     """
 
     name: str
@@ -225,7 +227,8 @@ def batched_route(tuning: LogisticTuning, design, *, model=None) -> Route:
         return Route("fold_by_fold", design)
     search = tuning.search()
     fitter = None if model is None else LogisticFastPath(model, design, search)
-    return Route("batched", design, search=search, fitter=fitter)
+    maps = fitter if fitter is not None and fitter.has_maps else None
+    return Route("batched", design, search=search, fitter=fitter, maps_fitter=maps)
 
 
 def logistic_tuning_of(model, design):

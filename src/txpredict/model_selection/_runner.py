@@ -168,7 +168,8 @@ class Runner:
         ``progress``: a bar of the outer folds done, with the time elapsed and
         left (stderr); the batched route fits every fold at once and shows none.
         """
-        if maps or self.route.name != "batched":
+        batched = self.route.name == "batched"
+        if not batched or (maps and self.route.maps_fitter is None):
             outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
                 joblib.delayed(self.fit_predict)(train, test, y, groups, maps)
                 for _, _, train, test in splits
@@ -181,7 +182,7 @@ class Runner:
         # Batched: every fit of every split is solved at once, in one process.
         start = time.perf_counter()
         outputs = self.route.fitter.fit_predict_many(
-            [(train, test) for _, _, train, test in splits], y, groups
+            [(train, test) for _, _, train, test in splits], y, groups, maps
         )
         seconds = (time.perf_counter() - start) / len(splits)
         for (_, _, train, test), out in zip(splits, outputs, strict=True):

@@ -97,6 +97,8 @@ def save_result(result, path, format_name) -> None:
                 "null_distribution": test.null_distribution.tolist(),
                 "p_value": test.p_value,
                 "within_groups": test.within_groups,
+                "max_permutations": test.max_permutations,
+                "n_exceedances": test.n_exceedances,
             }
             for name, test in (result.permutation or {}).items()
         },
@@ -123,6 +125,9 @@ def load_result(cls, path, format_name):
             test["p_value"],
             name,
             test["within_groups"],
+            # Files from before sequential tests: a fixed-size test.
+            test.get("max_permutations", len(test["null_distribution"])),
+            test.get("n_exceedances"),
         )
         for name, test in payload.get("permutation", {}).items()
     }

@@ -75,9 +75,6 @@ def render_report(
     models_columns, models_rows = _every_model(summaries)
     permutation = main.permutation or {}
     chosen = main.folds["best_params"].value_counts()
-    n_permutations = (
-        len(next(iter(permutation.values())).null_distribution) if permutation else 0
-    )
     edges = main.grid_edges()
     edge_columns, edge_rows = table_cells(edges) if len(edges) else ([], [])
     importance_columns, importance_rows = (
@@ -97,8 +94,10 @@ def render_report(
             if hasattr(r, "center")
         ],
         chosen_params=[(json.loads(k) or "(no tuning)", v) for k, v in chosen.items()],
-        n_permutations=n_permutations,
-        disagreements=test_and_interval_notes(main_summary, n_permutations),
+        permutation_rules={
+            m: test.rule() for m, test in permutation.items() if m in METRIC_NAMES
+        },
+        disagreements=test_and_interval_notes(main_summary, permutation),
         coverage_measured=coverage_was_measured_for(model),
         measured_on=MEASURED_ON,
         edge_columns=edge_columns,
@@ -324,16 +323,22 @@ def with_measured_coverage(summary: pd.DataFrame, model=None) -> pd.DataFrame:
     return table
 
 
-def test_and_interval_notes(summary: pd.DataFrame, n_permutations: int) -> list[str]:
+#: The metrics a permutation test may have, as the report names them.
+METRIC_NAMES = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
+
+
+def test_and_interval_notes(summary: pd.DataFrame, permutation: dict) -> list[str]:
     """Sentences for the metrics whose permutation test and interval disagree.
 
     A p-value below 0.05 beside a 95% interval that includes chance (or the
     reverse) is not a contradiction: they answer different questions. Says
-    which, with the p-value's Monte-Carlo error.
+    which, with the p-value's Monte-Carlo error (``permutation``: the
+    PermutationTestResult of each metric tested).
     """
     notes = []
-    for metric in ("auc", "balanced_accuracy"):
-        if metric not in summary.index or not n_permutations:
+    for metric in METRIC_NAMES:
+        test = permutation.get(metric)
+        if metric not in summary.index or test is None:
             continue
         row = summary.loc[metric]
         p, chance = row["p_value"], row["chance"]
@@ -342,10 +347,11 @@ def test_and_interval_notes(summary: pd.DataFrame, n_permutations: int) -> list[
         covers = row["ci_low"] <= chance <= row["ci_high"]
         if (p <= 0.05) != covers:
             continue  # they agree
-        error = 1.96 * np.sqrt(p * (1 - p) / n_permutations)
+        error = 1.96 * test.monte_carlo_error
         notes.append(
             f"{metric}: the permutation test (p = {p:.3f} +- {error:.3f}, the "
-            f"Monte-Carlo error of {n_permutations} permutations) and the 95% "
+            f"Monte-Carlo error of {len(test.null_distribution)} permutations) "
+            "and the 95% "
             f"interval [{row['ci_low']:.3f}, {row['ci_high']:.3f}], which "
             f"{'includes' if covers else 'excludes'} chance ({chance:g}), "
             "disagree. They answer different questions. The test asks whether "

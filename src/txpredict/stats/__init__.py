@@ -59,6 +59,12 @@ from txpredict.stats._regression import (
     regression_paired_test,
 )
 from txpredict.stats._resampling import check_permutable, n_arrangements, permute
+from txpredict.stats._sequential import (
+    DEFAULT_EXCEEDANCES,
+    check_exceedances,
+    monte_carlo_error,
+    sequential_p_value,
+)
 from txpredict.stats._tests import (
     corrected_resampled_interval,
     corrected_resampled_ttest,
@@ -68,6 +74,7 @@ from txpredict.stats._tests import (
 __all__ = [
     "CALIBRATION_MEASURES",
     "DEFAULT_COMPARISON_METHODS",
+    "DEFAULT_EXCEEDANCES",
     "DEFAULT_METHODS",
     "DEFAULT_POLICY_METHODS",
     "DEFAULT_REGRESSION_METHODS",
@@ -81,6 +88,7 @@ __all__ = [
     "binary_metrics",
     "calibration_measures",
     "calibration_over_repeats",
+    "check_exceedances",
     "check_permutable",
     "cohens_h",
     "confusion_counts",
@@ -104,6 +112,7 @@ __all__ = [
     "heterogeneity",
     "logit_interval",
     "metrics_from_counts",
+    "monte_carlo_error",
     "mover_difference",
     "n_arrangements",
     "permute",
@@ -114,6 +123,7 @@ __all__ = [
     "regression_metrics",
     "regression_paired_test",
     "sensitivity_score",
+    "sequential_p_value",
     "specificity_score",
     "wilson_interval",
 ]
