@@ -66,7 +66,12 @@ def test_batched_fit_converges_on_separable_data(rng):
 
 @pytest.mark.parametrize(
     "scaling, scoring",
-    [("standard", "roc_auc"), ("center", "roc_auc"), ("standard", "neg_log_loss")],
+    [
+        ("standard", "roc_auc"),
+        ("center", "roc_auc"),
+        (None, "roc_auc"),
+        ("standard", "neg_log_loss"),
+    ],
 )
 def test_search_equals_grid_search_cv(rng, scaling, scoring):
     Cs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
@@ -80,8 +85,13 @@ def test_search_equals_grid_search_cv(rng, scaling, scoring):
         Cs, splitter, scaling, scoring=scoring
     ).fit_decision(tasks)
     for (A, y, rows), (decision, best) in zip(tasks, results, strict=True):
+        scaler = (
+            "passthrough"
+            if scaling is None
+            else StandardScaler(with_std=scaling == "standard")
+        )
         pipeline = make_pipeline(
-            StandardScaler(with_std=scaling == "standard"),
+            scaler,
             LogisticRegression(class_weight="balanced", **EXACT),
         )
         search = GridSearchCV(

@@ -10,6 +10,7 @@ balanced accuracy at n = 20 for a strongly regularised linear model).
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
 
 import numpy as np
@@ -146,6 +147,23 @@ def check_inner_groups(groups, splits, inner_cv):
         )
 
 
+_LOCAL = threading.local()
+
+
+def _seeded(seed) -> np.random.RandomState:
+    """``RandomState(seed)``, re-seeding one kept per thread.
+
+    The same stream (re-seeding resets the whole state), for 1.5 us instead of
+    the 95 us of a new generator: half of a split, which a permutation test
+    makes 60 times per permutation.
+    """
+    rng = getattr(_LOCAL, "rng", None)
+    if rng is None:
+        rng = _LOCAL.rng = np.random.RandomState()
+    rng.seed(seed)
+    return rng
+
+
 def split(splitter, y, groups=None):
     """``splitter.split(X, y, groups)`` as a list of (train, test) index arrays.
 
@@ -175,7 +193,7 @@ def split(splitter, y, groups=None):
     allocation = np.array(
         [np.bincount(sorted_classes[i::k], minlength=len(first)) for i in range(k)]
     )
-    rng = np.random.RandomState(splitter.random_state if splitter.shuffle else 0)
+    rng = _seeded(splitter.random_state if splitter.shuffle else 0)
     test_folds = np.empty(len(y), dtype=int)
     for c in range(len(first)):
         folds = np.arange(k).repeat(allocation[:, c])
