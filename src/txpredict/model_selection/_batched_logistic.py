@@ -59,8 +59,9 @@ def batched_logistic_regression(X, y, sample_weight, C, *, tol=1e-10, max_iter=1
     C : ndarray of shape (B,)
         Inverse regularisation strength of each problem.
     tol : float, default=1e-10
-        A problem is solved once its Newton step is below ``tol`` relative to its
-        largest coefficient (that last step is still taken).
+        A problem is solved once its Newton step is below ``sqrt(tol)``
+        relative to its largest coefficient: that last step is taken, and by
+        Newton's quadratic convergence leaves an error of order ``tol``.
     max_iter : int, default=100
 
     Returns
@@ -108,10 +109,11 @@ def batched_logistic_regression(X, y, sample_weight, C, *, tol=1e-10, max_iter=1
         hessian[:, -1, -1] += 1e-12
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
         decrement = (gradient * step).sum(axis=1)
-        # Newton converges quadratically: once the step is this small, taking
-        # it leaves the solution exact to machine precision.
+        # Newton converges quadratically: after a full step of relative size d
+        # the next would be of order d^2, so d <= sqrt(tol) already meets tol
+        # (and spares the iteration that would only confirm it).
         scale = 1.0 + np.abs(tw).max(axis=1)
-        done = np.abs(step).max(axis=1) <= tol * scale
+        done = np.abs(step).max(axis=1) <= np.sqrt(tol) * scale
         # Backtracking (Armijo) line search keeps every step a descent step,
         # until the predicted decrease is lost in the objective's rounding: near
         # the optimum the full Newton step is right and the test is noise.
@@ -274,6 +276,26 @@ def _neg_log_loss_columns(y, decisions) -> np.ndarray:
 
 
 _SCORERS = {"roc_auc": _auc_columns, "neg_log_loss": _neg_log_loss_columns}
+
+
+def _padded_scores(scoring, y, decisions, mask) -> np.ndarray:
+    """``_SCORERS[scoring]`` of many test sets at once, as (sets, candidates).
+
+    ``y`` and ``mask`` are (sets, rows), ``decisions`` (sets, rows,
+    candidates); places where ``mask`` is False are padding and do not count.
+    The AUC is the same count of ordered pairs, so equal exactly.
+    """
+    y = np.asarray(y, dtype=bool)
+    if scoring == "roc_auc":
+        pairs = (y & mask)[:, :, None] & (~y & mask)[:, None, :]
+        above = decisions[:, :, None, :] > decisions[:, None, :, :]
+        tied = decisions[:, :, None, :] == decisions[:, None, :, :]
+        wins = ((above + 0.5 * tied) * pairs[..., None]).sum(axis=(1, 2))
+        return wins / pairs.sum(axis=(1, 2))[:, None]
+    loss = np.logaddexp(0.0, decisions) - y[..., None] * decisions
+    return -(loss * mask[..., None]).sum(axis=1) / mask.sum(axis=1)[:, None]
+
+
 #: The inner-CV criteria the batched search computes.
 SCORINGS = tuple(_SCORERS)
 
@@ -392,15 +414,14 @@ class BatchedLogisticSearch:
         coef, intercept = batched_logistic_regression(
             F[repeat], Y[repeat], W[repeat], C
         )
-        test, _ = _padded(tests)
+        test, test_mask = _padded(tests)
         rows = (stacked[test] - mean[:, None, :]) / scale[:, None, :]
         # Every candidate of every inner split at once: (splits, rows, candidates).
         decisions = rows @ coef.reshape(len(trains), k, -1).transpose(0, 2, 1)
         decisions += intercept.reshape(len(trains), 1, k)
+        split_scores = _padded_scores(self.scoring, labels[test], decisions, test_mask)
         scores = np.zeros((len(tasks), k))
-        for s, (t, rows_of) in enumerate(zip(owners, tests, strict=True)):
-            n_test = len(rows_of)
-            scores[t] += _SCORERS[self.scoring](labels[rows_of], decisions[s, :n_test])
+        np.add.at(scores, np.asarray(owners), split_scores)
         return scores / np.bincount(owners, minlength=len(tasks))[:, None]
 
     def fit_decision(self, tasks, with_maps=False):
