@@ -654,3 +654,31 @@ def test_a_task_writes_only_the_files_it_declares(tmp_path):
             out.table("summary.csv", pd.DataFrame({"a": [1]}))
             out.table("selection_summary.csv", pd.DataFrame({"a": [1]}))
     assert not (tmp_path / "out").exists()  # nothing half-written is left
+
+
+def test_a_roi_run_reads_each_image_twice_and_keeps_no_scratch_cache(
+    tmp_path, small_cohort_dir, monkeypatch
+):
+    # The site check and both nested CVs share one reading (a scratch cache for
+    # the run); the final model reads again, keeping the user's cache setting.
+    import tempfile
+
+    from txpredict.features import _extract
+
+    reads = []
+    real_load = _extract.load_image
+    monkeypatch.setattr(
+        _extract,
+        "load_image",
+        lambda image, *a: reads.append(image) or real_load(image, *a),
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    config = read_config(write_config(tmp_path, small_cohort_dir))
+    folder = run_analysis(config, progress=lambda *a: None)
+    counts = pd.Series(reads).value_counts()
+    assert len(counts) == 24 and (counts == 2).all()
+    assert list(scratch.iterdir()) == []  # removed when the run ended
+    model, _ = load_model(folder / "model.skops")
+    assert model.memory is None and model.extractor_.memory is None

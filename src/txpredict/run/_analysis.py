@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 
+from txpredict.run._config import model_settings
 from txpredict.run._modality import run_modality
 from txpredict.run._regression import run_regression
 from txpredict.run._response import run_response
@@ -26,4 +29,26 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     even then only the files an earlier txpredict run wrote there are
     replaced: a file of the user's own is never deleted or overwritten.
     """
-    return TASK_RUNNERS[config.get("task", "response")](config, progress=progress)
+    runner = TASK_RUNNERS[config.get("task", "response")]
+    with analysis_cache(config) as cache:
+        return runner(config, progress=progress, cache=cache)
+
+
+@contextlib.contextmanager
+def analysis_cache(config):
+    """The feature cache a run's steps share: ``[output] cache``, or a scratch one.
+
+    Without a cache of the user's, a ROI model's images would be read once per
+    step (the site check, the model's nested CV, model + demographics): ROI
+    means, a few numbers per patient, are kept in a scratch folder for the
+    run instead and removed when it ends. Voxel patterns are cached only where
+    the user says. The final model keeps the user's setting, never the scratch
+    folder.
+    """
+    chosen = config["output"].get("cache")
+    features = model_settings(config)["features"]
+    if chosen or features not in ("roi", "roi+demographics"):
+        yield chosen
+        return
+    with tempfile.TemporaryDirectory(prefix="txpredict-roi-means-") as scratch:
+        yield scratch

@@ -21,7 +21,7 @@ from txpredict.run._prepare import checks_text, prepare, write_checks
 from txpredict.run._steps import attempt_report, save_fitted
 
 
-def run_modality(config: dict, *, progress=print) -> Path:
+def run_modality(config: dict, *, progress=print, cache=None) -> Path:
     """``task = "modality"``: evaluate treatment selection; write results and report.
 
     Writes ``selection_summary.csv``, ``selection_predictions.csv``,
@@ -34,7 +34,7 @@ def run_modality(config: dict, *, progress=print) -> Path:
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
-    prepared = prepare(config, progress)
+    prepared = prepare(config, progress, cache)
     _, output, cv, model_options, folder, cohort, roi = prepared
     if cohort.treatment is None:
         raise TxpredictError("task = 'modality' needs a treatment column in the data.")

@@ -37,13 +37,14 @@ class Prepared(NamedTuple):
     roi: pd.DataFrame | None  # ROI means of image models, read once
 
 
-def prepare(config, progress) -> Prepared:
+def prepare(config, progress, cache=None) -> Prepared:
     """Defaults, the output-folder check, the cohort and its leakage checks.
 
     Shared by every task. Everything the configuration names is checked here,
     before any work: the feature options, the output and cache folders, the
     columns. For image models the ROI means are read once (the
-    site-confounding check; the modality run's PAI correlations reuse them).
+    site-confounding check; the modality run's PAI correlations reuse them),
+    through ``cache`` (the run's feature cache; default ``[output] cache``).
     """
     data, output = config["data"], config["output"]
     task = config.get("task", "response")
@@ -105,7 +106,9 @@ def prepare(config, progress) -> Prepared:
     if isinstance(features, str) and features.startswith(("roi", "wholebrain")):
         progress("Reading the ROI means (site confounding, PAI correlations) ...")
         roi = roi_means(
-            cohort.X, model_options.get("feature_options"), output.get("cache")
+            cohort.X,
+            model_options.get("feature_options"),
+            cache or output.get("cache"),
         )
     cohort.checks = [*cohort.checks, _run_site_check(cohort, roi, model_options, cv)]
     progress(checks_text(cohort.checks))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sklearn.base import clone
+
 from txpredict.evaluation import compare
 from txpredict.model_selection import nested_cross_validate
 from txpredict.models import ResponseRegressor
@@ -20,7 +22,7 @@ from txpredict.run._steps import (
 )
 
 
-def run_regression(config: dict, *, progress=print) -> Path:
+def run_regression(config: dict, *, progress=print, cache=None) -> Path:
     """``task = "regression"``: predict the symptom change; write results and report.
 
     The model (a ResponseRegressor), the demographics-only baseline on the same
@@ -28,7 +30,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
     ``[model] threshold`` (default 50, a 50% reduction), the final model and
     a report.
     """
-    prepared = prepare(config, progress)
+    prepared = prepare(config, progress, cache)
     _, output, cv, model_options, folder, cohort, _ = prepared
     threshold = model_options.pop("threshold", 50.0)
     X, y = cohort.X, cohort.y
@@ -37,7 +39,7 @@ def run_regression(config: dict, *, progress=print) -> Path:
     model = ResponseRegressor(
         **model_options,
         inner_cv=cv["inner_cv"],
-        memory=output.get("cache"),
+        memory=cache or output.get("cache"),
         n_jobs=n_jobs,
         random_state=cv["random_state"],
     )
@@ -86,7 +88,8 @@ def run_regression(config: dict, *, progress=print) -> Path:
             threshold=threshold,
             n_permutations=cv["n_permutations"],
         )
-        write_final_model(out, model, X, y, result, progress)
+        final = clone(model).set_params(memory=output.get("cache"))
+        write_final_model(out, final, X, y, result, progress)
     progress(f"Wrote {folder}")
     progress(final_tables(result, {"model vs demographics only": comparison}))
     responders = result.responders(threshold)

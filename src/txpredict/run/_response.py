@@ -24,7 +24,7 @@ from txpredict.run._steps import (
 )
 
 
-def run_response(config: dict, *, progress=print) -> Path:
+def run_response(config: dict, *, progress=print, cache=None) -> Path:
     """``task = "response"``: responders vs the demographics-only baseline.
 
     Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
@@ -38,14 +38,15 @@ def run_response(config: dict, *, progress=print) -> Path:
     Nothing is written unless everything succeeds. An existing non-empty
     folder is refused unless ``overwrite = true``, and even then only the files
     an earlier txpredict run wrote there are replaced: a file of the user's own
-    is never deleted or overwritten.
+    is never deleted or overwritten. ``cache`` is the feature cache of the
+    analysis (see :func:`analysis_cache`; default ``[output] cache``).
     """
-    prepared = prepare(config, progress)
+    prepared = prepare(config, progress, cache)
     _, output, cv, model_options, folder, cohort, _ = prepared
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
-    cache = output.get("cache")
+    cache = cache or output.get("cache")
     # Built once: the nested CV, the combined model and the final fit all use it.
     model = ResponseClassifier(
         **model_options,
@@ -149,7 +150,8 @@ def run_response(config: dict, *, progress=print) -> Path:
             rois=rois,
             importance=importance,
         )
-        write_final_model(out, model, X, y, main, progress)
+        final = clone(model).set_params(memory=output.get("cache"))
+        write_final_model(out, final, X, y, main, progress)
     progress(f"Wrote {folder}")
     progress(final_tables(results["model"], comparisons))
     progress(checks_text(cohort.checks))
