@@ -36,7 +36,7 @@ lint: $(STAMP)
 # except calibration.py, which takes about an hour: run it on its own.
 BENCHMARK_SCRIPTS := extraction nested_cv modality modality_calibration \
 	modality_strategies modality_peers probability_calibration cv_schemes \
-	multisite maps importance leakage pai_intervals
+	multisite maps importance leakage pai_intervals whole_run
 
 benchmarks: $(BENCHMARK_STAMP)
 	for script in $(BENCHMARK_SCRIPTS); do \
