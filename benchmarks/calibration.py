@@ -16,8 +16,11 @@ truth:
   (ROI model vs demographics on null data) and when the scan adds nothing to
   demographics (ROI + demographics vs demographics, demographic signal only),
   and the power on the planted effect;
-- the permutation test of the whole nested procedure: its rejection rate on
-  null data (fewer replicates: each runs the nested CV 1 + 99 times);
+- the permutation test of the whole nested procedure, as shipped (at most
+  1,000 permutations, stopped once 10 exceed the observed score: Besag &
+  Clifford's sequential p-value): its rejection rates at alpha = 0.01, 0.05
+  and 0.10 on null data, where a valid p-value rejects at most alpha, and the
+  permutations it used (one CV repeat per replicate);
 - treatment selection (``SelectionResult.intervals()``): coverage of the true
   matched-minus-unmatched difference, policy value and policy gain of the
   selector fitted to the cohort, on Frick-like trials (a dACC x arm
@@ -80,7 +83,7 @@ ARMS = ("CBT", "SSRI+CBT")
 PLAN = {
     "classifier": {"none": 1000, "prognostic": 500},
     "added_value": {"demographics": 300},
-    "permutation": {"none": 100},
+    "permutation": {"none": 400},
     "modality": {"interaction": 500},
     "selection_comparison": {"none": 200},
     "regression": {"prognostic": 100},
@@ -92,7 +95,10 @@ QUICK_OPTIONS = {
     "regression": {"n_repeats": 1},
     "regression_comparison": {"n_repeats": 1},
 }
-PERMUTATIONS = 99
+#: The permutation test's cap, as shipped (it stops earlier once settled).
+PERMUTATIONS = 1000
+#: Levels at which the permutation test's rejection rate is reported.
+PERMUTATION_ALPHAS = (0.01, 0.05, 0.10)
 #: The regressor runs the generic (GridSearchCV) route: fewer repeats, 3 alphas.
 REGRESSION_REPEATS = 5
 ALPHAS = {"alpha": [1.0, 10.0, 100.0]}
@@ -256,6 +262,7 @@ def permutation_replicate(pool, truth, n, seed):
             "quantity": f"permutation_{metric}",
             "method": "nested_cross_validate()",
             "p_value": result.summary().at[metric, "p_value"],
+            "permutations_used": len(result.permutation[metric].null_distribution),
         }
         for metric in ("auc", "balanced_accuracy")
     ]
@@ -450,10 +457,21 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
                 "rejection_rate": rate,
                 "mcse_rejection": _mcse(rate, len(g)),
                 "claims_a_better": (rejected & (g["difference"] > 0)).mean()
-                if g["difference"].notna().any()
+                if "difference" in g and g["difference"].notna().any()
                 else np.nan,
                 "mean_p": g["p_value"].mean(),
             }
+            if "permutations_used" in g and g["permutations_used"].notna().any():
+                for alpha in PERMUTATION_ALPHAS:
+                    at = (g["p_value"] <= alpha).mean()
+                    row |= {
+                        f"rejection_at_{alpha:g}": at,
+                        f"mcse_at_{alpha:g}": _mcse(at, len(g)),
+                    }
+                row |= {
+                    "mean_permutations": g["permutations_used"].mean(),
+                    "median_permutations": g["permutations_used"].median(),
+                }
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -504,6 +522,24 @@ def markdown_tables(summary: pd.DataFrame) -> str:
         lines.append(
             f"| {part} | {effect} | {quantity} | {method} | {rates} | {claims} |"
         )
+    permutation = summary[summary["part"] == "permutation"]
+    if "mean_permutations" in permutation and len(permutation):
+        levels = " | ".join(f"p <= {a:g}, % (+- MC SE)" for a in PERMUTATION_ALPHAS)
+        lines += [
+            "",
+            f"| test (null data) | n | {levels} | permutations used, mean (median) |",
+            "|---|---:|" + "---:|" * len(PERMUTATION_ALPHAS) + "---:|",
+        ]
+        for _, row in permutation.iterrows():
+            rates = " | ".join(
+                f"{100 * row[f'rejection_at_{a:g}']:.1f} "
+                f"+- {100 * row[f'mcse_at_{a:g}']:.1f}"
+                for a in PERMUTATION_ALPHAS
+            )
+            lines.append(
+                f"| {row['quantity']} | {row['n']} | {rates} | "
+                f"{row['mean_permutations']:.0f} ({row['median_permutations']:.0f}) |"
+            )
     return "\n".join(lines)
 
 
