@@ -12,10 +12,11 @@ import pytest
 
 import txpredict as tp
 from txpredict.cli import main
-from txpredict.errors import CohortError
+from txpredict.errors import CohortError, TxpredictError
 from txpredict.leakage import (
     LeakageWarning,
     post_treatment_name,
+    refuse_duplicate_scans,
     screen_content,
 )
 
@@ -340,3 +341,18 @@ def test_validate_names_the_leaks_and_takes_the_declarations(
     out = capsys.readouterr().out
     assert out.startswith("OK (every image decompressed)")
     assert "[declared] declared roles" in out and "site confounding" in out
+
+
+def test_the_duplicate_screen_reads_a_subset_of_the_voxels(rng):
+    # A float64 copy of every voxel doubled a whole-brain run's peak memory:
+    # the screen converts only the columns it compares.
+    import tracemalloc
+
+    voxels = rng.normal(size=(40, 100_000)).astype(np.float32)  # 16 MB
+    voxels[7] = voxels[3]
+    tracemalloc.start()
+    with pytest.raises(TxpredictError, match="s03.*s07|s07.*s03"):
+        refuse_duplicate_scans(voxels, [f"s{i:02d}" for i in range(40)])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < voxels.nbytes / 4

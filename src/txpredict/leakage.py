@@ -540,13 +540,15 @@ class Fingerprints:
     @classmethod
     def of(cls, features, ids, seed=0) -> Fingerprints:
         """The fingerprints of a cohort's image features."""
-        features = np.asarray(features, dtype=float)
+        features = np.asarray(features)  # no copy of an array
         n, k = features.shape
         columns = np.arange(k)
         if k > _FINGERPRINT_COLUMNS:
             rng = np.random.default_rng(seed)
             columns = np.sort(rng.choice(k, _FINGERPRINT_COLUMNS, replace=False))
-        part = features[:, columns]
+        # The subset first: a float64 copy of every voxel doubled a
+        # whole-brain run's peak memory.
+        part = np.asarray(features[:, columns], dtype=float)
         # Median and MAD: a few wild images (a failed preprocessing) would
         # inflate an SD until every other patient looked alike.
         mean = np.nanmedian(part, axis=0)
@@ -575,7 +577,7 @@ class Fingerprints:
 
     def transform(self, features) -> np.ndarray:
         """Other patients' features in this cohort's whitened units."""
-        part = np.asarray(features, dtype=float)[:, self.columns]
+        part = np.asarray(np.asarray(features)[:, self.columns], dtype=float)
         z = np.nan_to_num((part - self.mean) / self.scale)
         return z @ self.rotation if self.rotation is not None else z
 

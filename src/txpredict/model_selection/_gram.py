@@ -44,16 +44,32 @@ from txpredict.model_selection._tuning import best_candidate
 from txpredict.models import image_scale, weights_and_pattern
 from txpredict.stats import fast_auc, fast_balanced_accuracy
 
-_BLOCK = 16384  # columns per block when forming A A^T in float64
+#: Bytes of the float64 copy of one block of columns when forming A A^T.
+BLOCK_BYTES = 64 * 2**20
+
+
+def block_columns(n_rows: int) -> int:
+    """Columns per block: 16384, fewer for many rows (the block's copy is bounded)."""
+    return int(min(16384, max(512, BLOCK_BYTES // (8 * max(n_rows, 1)))))
+
+
+def any_missing(A) -> bool:
+    """Whether ``A`` holds a NaN, a block at a time (no n x p temporary)."""
+    step = block_columns(A.shape[0])
+    return any(
+        np.isnan(A[:, start : start + step]).any()
+        for start in range(0, A.shape[1], step)
+    )
 
 
 def gram_matrix(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
     """A B^T in float64, a block of columns at a time (A may be float32)."""
     B = A if B is None else B
     out = np.zeros((A.shape[0], B.shape[0]))
-    for start in range(0, A.shape[1], _BLOCK):
-        a = np.asarray(A[:, start : start + _BLOCK], dtype=np.float64)
-        b = a if B is A else np.asarray(B[:, start : start + _BLOCK], dtype=np.float64)
+    step = block_columns(A.shape[0] + (0 if B is A else B.shape[0]))
+    for start in range(0, A.shape[1], step):
+        a = np.asarray(A[:, start : start + step], dtype=np.float64)
+        b = a if B is A else np.asarray(B[:, start : start + step], dtype=np.float64)
         out += a @ b.T
     return out
 

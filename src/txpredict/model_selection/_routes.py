@@ -43,7 +43,7 @@ from txpredict.model_selection._batched_logistic import (
     BatchedLogisticSearch,
     LogisticFastPath,
 )
-from txpredict.model_selection._gram import GramFastPath
+from txpredict.model_selection._gram import GramFastPath, any_missing
 from txpredict.model_selection._preparation import encode_design, width_bound
 from txpredict.models import (
     AsArray,
@@ -302,7 +302,7 @@ def gram_family(model, design) -> str | None:
             return None  # no image features: the batched route's, or generic
         if not is_label_free(model.build_search(design).estimator[:-1]):
             return None
-    elif not isinstance(design, np.ndarray) or np.isnan(design).any():
+    elif not isinstance(design, np.ndarray) or any_missing(design):
         return None  # the imputer would have to run per fold
     _, _, family = make_classifier(model.classifier, model.random_state)
     return family
