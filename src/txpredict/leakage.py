@@ -49,6 +49,7 @@ from scipy import stats
 
 from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
+from txpredict.features import VoxelStore
 from txpredict.stats import fast_auc
 
 #: A column (or a pair's difference or ratio) whose AUC for the outcome
@@ -501,9 +502,16 @@ DUPLICATE_RMS = 0.1
 _FINGERPRINT_COLUMNS = 128
 
 
-def image_block(design) -> np.ndarray | None:
+def _columns(features, columns) -> np.ndarray:
+    """The ``columns`` of an array or of a design on disk."""
+    if isinstance(features, VoxelStore):
+        return features.take_columns(columns)
+    return np.asarray(features)[:, columns]
+
+
+def image_block(design) -> np.ndarray | VoxelStore | None:
     """The image features of a design (array, or the ``image_*`` columns)."""
-    if isinstance(design, np.ndarray):
+    if isinstance(design, np.ndarray | VoxelStore):
         return design
     if isinstance(design, pd.DataFrame):
         columns = [c for c in design.columns if str(c).startswith("image_")]
@@ -540,7 +548,8 @@ class Fingerprints:
     @classmethod
     def of(cls, features, ids, seed=0) -> Fingerprints:
         """The fingerprints of a cohort's image features."""
-        features = np.asarray(features)  # no copy of an array
+        if not isinstance(features, VoxelStore):
+            features = np.asarray(features)  # no copy of an array
         n, k = features.shape
         columns = np.arange(k)
         if k > _FINGERPRINT_COLUMNS:
@@ -548,7 +557,7 @@ class Fingerprints:
             columns = np.sort(rng.choice(k, _FINGERPRINT_COLUMNS, replace=False))
         # The subset first: a float64 copy of every voxel doubled a
         # whole-brain run's peak memory.
-        part = np.asarray(features[:, columns], dtype=float)
+        part = np.asarray(_columns(features, columns), dtype=float)
         # Median and MAD: a few wild images (a failed preprocessing) would
         # inflate an SD until every other patient looked alike.
         mean = np.nanmedian(part, axis=0)
@@ -577,7 +586,7 @@ class Fingerprints:
 
     def transform(self, features) -> np.ndarray:
         """Other patients' features in this cohort's whitened units."""
-        part = np.asarray(np.asarray(features)[:, self.columns], dtype=float)
+        part = np.asarray(_columns(features, self.columns), dtype=float)
         z = np.nan_to_num((part - self.mean) / self.scale)
         return z @ self.rotation if self.rotation is not None else z
 

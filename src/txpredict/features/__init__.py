@@ -16,6 +16,7 @@ from txpredict.features._rois import (
     default_rois,
     rois_from_atlas,
 )
+from txpredict.features._store import VoxelStore, fits_in_memory
 from txpredict.features._timeseries import falff
 
 __all__ = [
@@ -27,9 +28,11 @@ __all__ = [
     "PrecomputedFeatures",
     "RoiFeatures",
     "Sphere",
+    "VoxelStore",
     "WholeBrainFeatures",
     "default_rois",
     "falff",
+    "fits_in_memory",
     "images_from_input",
     "rois_from_atlas",
 ]

@@ -32,6 +32,7 @@ from txpredict._images import (
 )
 from txpredict._io import atomic_path
 from txpredict.errors import ImageError, TxpredictError
+from txpredict.features._store import VoxelStore
 
 PROGRESS_MIN_IMAGES = 20
 
@@ -240,3 +241,81 @@ def extract(
         if bar:
             bar.close()
     return out
+
+
+def store_description(images, subjects, specs, grid) -> dict:
+    """What a voxel store of these images and extractors holds (its key).
+
+    The extractors' keys (parameters and voxel indices), the grid, and each
+    patient with the identity of its file (path, size, modification and
+    status-change times), so that a changed file or extractor never meets
+    an old store.
+    """
+    return {
+        "extractors": [spec.key for spec in specs],
+        "grid": {"shape": list(grid.shape), "affine": np.asarray(grid.affine).tolist()},
+        "subjects": list(map(str, subjects)),
+        "files": [_file_identity(image) for image in images],
+    }
+
+
+def _store_rows(images, subjects, rows, specs, grid, store) -> int:
+    """Extract ``rows`` and write them into ``store`` (in the worker itself)."""
+    block = _extract_rows(
+        [images[r] for r in rows], [subjects[r] for r in rows], specs, grid, None
+    )
+    store.write_rows(rows, block, [subjects[r] for r in rows])
+    return len(rows)
+
+
+def extract_to_store(
+    images, subjects, specs, grid, root=None, *, n_jobs=None, verbose=1
+) -> VoxelStore:
+    """:func:`extract` into a :class:`VoxelStore` on disk, instead of memory.
+
+    The store lives under ``root`` (a feature-cache folder or
+    ``joblib.Memory``: an interrupted
+    extraction goes on from the rows already written) or, with ``root=None``,
+    in a temporary folder removed when the store is dropped. Workers write
+    their rows straight into the store: nothing is sent back to this process,
+    so ``n_jobs`` pays off where shipping voxels back cost as much as reading
+    them.
+    """
+    if len(images) == 0:
+        raise TxpredictError("No images to extract features from (got 0 subjects).")
+    if isinstance(root, joblib.Memory):  # a model's memory parameter
+        root = root.location
+    description = store_description(images, subjects, specs, grid)
+    shape = {"n_rows": len(images), "n_features": sum(s.n_features for s in specs)}
+    if root is None or None in description["files"]:  # in-memory images: scratch
+        store = VoxelStore.scratch(description, **shape)
+    else:
+        store = VoxelStore.open(root, description, **shape)
+    missing = store.missing_rows()
+    if len(missing):
+        n_workers = joblib.effective_n_jobs(n_jobs)
+        size = max(1, min(10, -(-len(missing) // (4 * n_workers))))
+        batches = [missing[i : i + size] for i in range(0, len(missing), size)]
+        bar = None
+        if verbose > 0 and len(missing) >= PROGRESS_MIN_IMAGES:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=len(missing),
+                desc="Extracting features to disk",
+                unit="image",
+                file=sys.stderr,
+            )
+        try:
+            done = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+                joblib.delayed(_store_rows)(images, subjects, rows, specs, grid, store)
+                for rows in batches
+            )
+            for count in done:
+                if bar:
+                    bar.update(count)
+        finally:
+            if bar:
+                bar.close()
+    store.finish()
+    return store

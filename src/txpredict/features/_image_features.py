@@ -19,7 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 from txpredict._docs import fill_doc
 from txpredict._images import Grid, mni_brain_mask, read_header, resample_mask_to_grid
 from txpredict.errors import DimensionError, ImageError, TxpredictError
-from txpredict.features._extract import extract, images_from_input, output_dtype
+from txpredict.features._extract import (
+    extract,
+    extract_to_store,
+    images_from_input,
+    output_dtype,
+)
 from txpredict.features._rois import check_rois, masked_voxel_indices, resolve_rois
 from txpredict.features._timeseries import (
     falff,
@@ -214,6 +219,31 @@ class _BaseImageFeatures(TransformerMixin, BaseEstimator):
             self.grid_,
             n_jobs=self.n_jobs,
             memory=self.memory,
+            verbose=self.verbose,
+        )
+
+    def transform_to_store(self, X, root=None):
+        """:meth:`transform`, written to a :class:`VoxelStore` on disk.
+
+        For designs too large for memory (whole-brain voxels of thousands of
+        patients): the linear models' Gram route reads them a block of
+        voxels at a time. ``root``: the folder the store goes in (a feature
+        cache: an interrupted extraction resumes there); None: a temporary
+        folder, removed when the store is dropped.
+
+        Returns
+        -------
+        VoxelStore of shape (n_subjects, n_features)
+        """
+        check_is_fitted(self, "spec_")
+        images, subjects = images_from_input(X, self.image_column)
+        return extract_to_store(
+            images,
+            subjects,
+            [self.spec_],
+            self.grid_,
+            root,
+            n_jobs=self.n_jobs,
             verbose=self.verbose,
         )
 

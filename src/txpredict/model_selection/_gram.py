@@ -39,6 +39,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
+from txpredict.features import VoxelStore
 from txpredict.model_selection._preparation import BlockPreparation
 from txpredict.model_selection._tuning import best_candidate
 from txpredict.models import image_scale, weights_and_pattern
@@ -53,17 +54,29 @@ def block_columns(n_rows: int) -> int:
     return int(min(16384, max(512, BLOCK_BYTES // (8 * max(n_rows, 1)))))
 
 
+def column_blocks(A):
+    """``(start, block)`` over ``A``'s columns: a store's chunks, an array's slices."""
+    if isinstance(A, VoxelStore):
+        yield from A.column_blocks()
+        return
+    step = block_columns(A.shape[0])
+    for start in range(0, A.shape[1], step):
+        yield start, A[:, start : start + step]
+
+
 def any_missing(A) -> bool:
     """Whether ``A`` holds a NaN, a block at a time (no n x p temporary)."""
-    step = block_columns(A.shape[0])
-    return any(
-        np.isnan(A[:, start : start + step]).any()
-        for start in range(0, A.shape[1], step)
-    )
+    return any(np.isnan(block).any() for _, block in column_blocks(A))
 
 
 def gram_matrix(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
-    """A B^T in float64, a block of columns at a time (A may be float32)."""
+    """A B^T in float64, a block of columns at a time (A may be float32).
+
+    ``A`` may be a :class:`VoxelStore` (with ``B=None``): its chunks are read
+    one at a time, so memory is O(n^2 + n x chunk).
+    """
+    if isinstance(A, VoxelStore) and B is None:
+        return A.gram()
     B = A if B is None else B
     out = np.zeros((A.shape[0], B.shape[0]))
     step = block_columns(A.shape[0] + (0 if B is A else B.shape[0]))

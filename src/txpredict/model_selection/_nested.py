@@ -86,6 +86,7 @@ def nested_cross_validate(
     return_maps=False,
     n_bootstraps=0,
     n_exceedances=DEFAULT_EXCEEDANCES,
+    on_disk="auto",
 ):
     """Nested, repeated k-fold cross-validation of a responder classifier.
 
@@ -162,6 +163,16 @@ def nested_cross_validate(
         ``n_permutations``. Valid p-values either way; a significant result
         (p below ``n_exceedances / n_permutations``) is exactly the fixed-size
         test's. None: always all ``n_permutations``.
+    on_disk : "auto", True or False, default="auto"
+        Where a whole-brain design is kept. True: extracted once into a
+        :class:`~txpredict.features.VoxelStore` on disk (in the model's
+        ``memory`` folder, where an interrupted extraction resumes; else a
+        temporary folder), and read a block of voxels at a time: memory is
+        O(n^2 + n x block) instead of O(n x voxels), the results are the
+        in-memory route's. For a linear classifier on image features without
+        table columns, centred or unscaled (others: an error). "auto": on
+        disk when such a model's design would take more than 1/8 of the
+        memory available. False: in memory.
 
     Returns
     -------
@@ -204,7 +215,7 @@ def nested_cross_validate(
     inner_group_labels = groups if inner_groups else None
     if inner_group_labels is not None and _tunes(estimator):
         check_inner_groups(groups, splits, estimator.inner_cv)
-    runner = Runner(estimator, X, fast_path=fast_path)
+    runner = Runner(estimator, X, fast_path=fast_path, on_disk=on_disk)
     if return_maps or n_bootstraps:
         runner.check_maps()
     if n_permutations:

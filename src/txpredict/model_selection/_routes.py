@@ -37,7 +37,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from txpredict.errors import TxpredictError
-from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.features import (
+    ComBat,
+    ConfoundRemover,
+    DemographicFeatures,
+    VoxelStore,
+    fits_in_memory,
+)
 from txpredict.model_selection._batched_logistic import (
     SCORINGS,
     BatchedLogisticSearch,
@@ -242,8 +248,8 @@ def logistic_tuning_of(model, design):
     (selection, PCA, harmonisation, confound regression) have their steps
     fitted on each training set. A user's transformer is not reproduced.
     """
-    if not isinstance(model, ResponseClassifier):
-        return None
+    if not isinstance(model, ResponseClassifier) or isinstance(design, VoxelStore):
+        return None  # a design on disk is wide: the Gram route's
     search = model.build_search(design)
     classifier = search.estimator.named_steps["classifier"]
     if linear_family(classifier) != "logistic" or not classifier.fit_intercept:
@@ -302,7 +308,65 @@ def gram_family(model, design) -> str | None:
             return None  # no image features: the batched route's, or generic
         if not is_label_free(model.build_search(design).estimator[:-1]):
             return None
-    elif not isinstance(design, np.ndarray) or any_missing(design):
+    elif not isinstance(design, np.ndarray | VoxelStore) or any_missing(design):
         return None  # the imputer would have to run per fold
     _, _, family = make_classifier(model.classifier, model.random_state)
     return family
+
+
+#: ``on_disk="auto"`` puts a design on disk when it would take more than this
+#: share of the memory available: the rest is for the copies other steps make,
+#: the workers and whatever else the machine runs.
+MEMORY_SHARE = 1 / 8
+
+
+def why_not_on_disk(model, extractor) -> str | None:
+    """Why ``model``'s design cannot be streamed from disk (None: it can).
+
+    The streamed route is the Gram route with one Gram matrix for the cohort:
+    a linear classifier on image features extracted once, centred or
+    unscaled, with nothing fitted per fold on the voxels themselves.
+    """
+    if not isinstance(model, ResponseClassifier):
+        return "a design on disk needs a ResponseClassifier"
+    if extractor is None or not hasattr(extractor, "transform_to_store"):
+        return "a design on disk needs image features extracted once per cohort"
+    if model.table_columns():
+        return (
+            "table columns (demographics, confounds, ComBat) are prepared per fold "
+            "in memory; a design on disk holds image features only"
+        )
+    if model.resolved_scaling() not in ("center", None):
+        return (
+            "scaling='standard' needs one Gram matrix per training set; a design "
+            "on disk serves scaling='center' (the voxel default) or None"
+        )
+    if gram_family(model, np.zeros((1, 1))) is None:  # the model's part of the rule
+        return (
+            "only linear classifiers ('linear_svm', 'logistic', 'ridge') without "
+            "select_percentile or pca_components stream from disk"
+        )
+    return None
+
+
+def design_on_disk(model, extractor, n_rows, on_disk="auto") -> bool:
+    """Whether the dispatcher puts ``model``'s design on disk (the rule).
+
+    ``on_disk=False``: never. True: always, or an error saying why the model
+    cannot. "auto": when the model can and its design (n_rows x the
+    extractor's features, float32) would take more than :data:`MEMORY_SHARE`
+    of the memory available.
+    """
+    if on_disk not in ("auto", True, False):
+        raise TxpredictError(f"on_disk must be 'auto', True or False; got {on_disk!r}.")
+    if on_disk is False:
+        return False
+    why = why_not_on_disk(model, extractor)
+    if on_disk is True and why is not None:
+        raise TxpredictError(f"on_disk=True: {why}.")
+    if why is not None:
+        return False
+    if on_disk is True:
+        return True
+    n_bytes = n_rows * extractor.spec_.n_features * np.dtype(np.float32).itemsize
+    return not fits_in_memory(n_bytes, MEMORY_SHARE)

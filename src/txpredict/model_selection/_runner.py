@@ -19,7 +19,11 @@ from tqdm.auto import tqdm
 from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
 from txpredict.leakage import refuse_duplicate_scans
-from txpredict.model_selection._routes import FAST_ROUTES, choose_route
+from txpredict.model_selection._routes import (
+    FAST_ROUTES,
+    choose_route,
+    design_on_disk,
+)
 from txpredict.models import (
     ResponseModel,
     class_balanced,
@@ -51,10 +55,12 @@ class Runner:
         extracted=None,
         routes=FAST_ROUTES,
         same_columns=False,
+        on_disk=False,
     ):
         # extracted: (extractor, design) of another Runner on the same cohort
         # and features, reused instead of reading the images again.
-        # routes, same_columns: as choose_route's.
+        # routes, same_columns: as choose_route's; on_disk: design_on_disk's
+        # (the store goes in the model's feature cache, else a scratch folder).
         self.estimator = estimator
         self.is_response_model = isinstance(estimator, ResponseModel)
         self.regression = is_regressor(estimator)
@@ -65,7 +71,10 @@ class Runner:
             self.extractor = estimator.make_extractor()
             if self.extractor is not None:
                 self.extractor.fit(X)
-            self.design = estimator.design(X, self.extractor)
+            if design_on_disk(estimator, self.extractor, len(X), on_disk):
+                self.design = self.extractor.transform_to_store(X, estimator.memory)
+            else:
+                self.design = estimator.design(X, self.extractor)
             if self.extractor is not None:  # one scan under two ids: a leak
                 refuse_duplicate_scans(self.design, participant_ids(X))
         else:

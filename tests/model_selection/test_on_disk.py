@@ -1,0 +1,108 @@
+"""A whole-brain design on disk: the in-memory route's results, in less memory."""
+
+import numpy as np
+import pytest
+
+import txpredict as tp
+from txpredict.errors import TxpredictError
+from txpredict.features import VoxelStore
+from txpredict.features import _store as store_module
+from txpredict.model_selection._runner import Runner
+
+
+@pytest.fixture(autouse=True)
+def several_chunks(monkeypatch):
+    # 24 patients x ~8,700 voxels: chunks of 256 columns, some 34 of them.
+    monkeypatch.setattr(store_module, "CHUNK_BYTES", 24 * 1024)
+
+
+OPTIONS = {"outer_cv": 3, "n_repeats": 2, "random_state": 0}
+
+
+@pytest.mark.parametrize(
+    "classifier, scaling", [("linear_svm", "center"), ("logistic", None)]
+)
+def test_nested_cv_on_disk_equals_in_memory(small_cohort, classifier, scaling):
+    X, y = small_cohort.X, small_cohort.y
+    model = tp.ResponseClassifier(
+        "wholebrain", classifier, scaling=scaling, param_grid={"C": [1e-3, 1.0]}
+    )
+    kept = {}
+    for on_disk in (False, True):
+        kept[on_disk] = tp.nested_cross_validate(
+            model,
+            X,
+            y,
+            **OPTIONS,
+            on_disk=on_disk,
+            return_maps=True,
+            n_permutations=9,
+            n_exceedances=None,
+        )
+    memory, disk = kept[False], kept[True]
+    np.testing.assert_allclose(
+        disk.predictions["score"], memory.predictions["score"], rtol=1e-6, atol=1e-9
+    )
+    scale = np.abs(memory.maps.weights).max()
+    np.testing.assert_allclose(
+        disk.maps.weights, memory.maps.weights, atol=1e-6 * scale
+    )
+    scale = np.abs(memory.maps.patterns).max()
+    np.testing.assert_allclose(
+        disk.maps.patterns, memory.maps.patterns, atol=1e-6 * scale
+    )
+    for metric, test in memory.permutation.items():
+        np.testing.assert_allclose(
+            disk.permutation[metric].null_distribution, test.null_distribution
+        )
+
+
+def test_the_runner_holds_a_store_only_when_asked_or_needed(small_cohort, monkeypatch):
+    X = small_cohort.X
+    model = tp.ResponseClassifier("wholebrain", "linear_svm")
+    assert isinstance(Runner(model, X, on_disk=True).design, VoxelStore)
+    assert isinstance(Runner(model, X, on_disk="auto").design, np.ndarray)
+    # 24 x 8,700 float32 is 0.8 MB: more than 1/8 of 4 MB available.
+    monkeypatch.setattr(store_module, "available_memory", lambda: 4 * 2**20)
+    runner = Runner(model, X, on_disk="auto")
+    assert isinstance(runner.design, VoxelStore) and runner.route.name == "gram"
+    # A model the store cannot serve stays in memory under "auto".
+    standard = tp.ResponseClassifier("wholebrain", "linear_svm", scaling="standard")
+    assert isinstance(Runner(standard, X, on_disk="auto").design, np.ndarray)
+
+
+@pytest.mark.parametrize(
+    "options, why",
+    [
+        ({"scaling": "standard"}, "scaling='standard' needs one Gram matrix"),
+        ({"features": "wholebrain+demographics"}, "table columns"),
+        ({"harmonize": "combat"}, "table columns"),
+        ({"classifier": "random_forest"}, "only linear classifiers"),
+        ({"select_percentile": 10}, "only linear classifiers"),
+    ],
+)
+def test_on_disk_true_refuses_what_it_cannot_serve(small_cohort, options, why):
+    model = tp.ResponseClassifier(**{"features": "wholebrain", **options})
+    with pytest.raises(TxpredictError, match=f"on_disk=True: .*{why}"):
+        tp.nested_cross_validate(
+            model, small_cohort.X, small_cohort.y, **OPTIONS, on_disk=True
+        )
+    with pytest.raises(TxpredictError, match="on_disk must be"):
+        tp.nested_cross_validate(
+            model, small_cohort.X, small_cohort.y, **OPTIONS, on_disk="yes"
+        )
+
+
+def test_a_store_in_the_models_cache_is_reused(small_cohort, tmp_path):
+    model = tp.ResponseClassifier("wholebrain", "linear_svm", memory=tmp_path)
+    first = Runner(model, small_cohort.X, on_disk=True).design
+    second = Runner(model, small_cohort.X, on_disk=True).design
+    assert first.folder == second.folder and first.folder.is_relative_to(tmp_path)
+
+
+def test_one_scan_under_two_ids_is_found_on_disk(small_cohort):
+    X = small_cohort.X.copy()
+    X.loc[X.index[5], "image"] = X.loc[X.index[2], "image"]
+    model = tp.ResponseClassifier("wholebrain", "linear_svm")
+    with pytest.raises(TxpredictError, match="same scan appears under two"):
+        Runner(model, X, on_disk=True)
