@@ -4,6 +4,7 @@ import errno
 import gc
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,10 @@ def test_a_scratch_store_goes_when_dropped(small_cohort):
     del store
     gc.collect()
     assert not folder.exists()
+
+
+def test_a_worker_that_cannot_see_the_store_says_so(tmp_path):
+    store = _store(tmp_path)
+    shutil.rmtree(store.folder)  # as on a node without the shared folder
+    with pytest.raises(TxpredictError, match="not visible from this worker.*memory="):
+        store.write_rows(np.arange(2), np.zeros((2, 50)))

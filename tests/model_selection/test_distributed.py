@@ -38,3 +38,49 @@ def test_dask_backend_gives_the_same_result(small_cohort):
         model, small_cohort.X, small_cohort.y, outer_cv=3, n_permutations=4, n_jobs=1
     )
     assert list(permutation.null_distribution) == list(reference.null_distribution)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning:distributed")
+def test_dask_workers_fill_the_store_and_run_the_folds(small_cohort, tmp_path):
+    # Each worker reads its own images and writes its rows into the store;
+    # folds and permutations spread over the workers; the same results as a
+    # local run with the design in memory.
+    options = {"outer_cv": 3, "n_repeats": 2, "return_maps": True}
+    options |= {"n_permutations": 5, "n_exceedances": None}
+    grid = {"C": [1e-3, 1.0]}
+    local = tp.nested_cross_validate(
+        tp.ResponseClassifier("wholebrain", "linear_svm", param_grid=grid),
+        small_cohort.X,
+        small_cohort.y,
+        **options,
+        on_disk=False,
+        n_jobs=1,
+    )
+    model = tp.ResponseClassifier(
+        "wholebrain", "linear_svm", param_grid=grid, memory=tmp_path, n_jobs=2
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        with (
+            joblib.parallel_config(backend="dask"),
+            distributed.get_task_stream(client) as stream,
+        ):
+            remote = tp.nested_cross_validate(
+                model, small_cohort.X, small_cohort.y, **options, on_disk=True, n_jobs=2
+            )
+        # The extraction ran on both workers, which wrote the store.
+        workers = {t["worker"] for t in stream.data if "_store_rows" in str(t["key"])}
+        assert len(workers) == 2, [t["key"] for t in stream.data][:5]
+    pd.testing.assert_frame_equal(local.predictions, remote.predictions, rtol=1e-6)
+    scale = abs(local.maps.weights).max()
+    assert abs(local.maps.weights - remote.maps.weights).max() <= 1e-6 * scale
+    for metric, test in local.permutation.items():
+        assert list(remote.permutation[metric].null_distribution) == pytest.approx(
+            list(test.null_distribution)
+        )

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import weakref
 from pathlib import Path
@@ -208,7 +209,15 @@ class VoxelStore:
         rows = np.asarray(rows)
         block = np.ascontiguousarray(block, dtype=_DTYPE)
         n, p = self.shape
-        fd = os.open(self.folder / DATA, os.O_WRONLY)
+        try:
+            fd = os.open(self.folder / DATA, os.O_WRONLY)
+        except FileNotFoundError:
+            raise TxpredictError(
+                f"The voxel store {self.folder} is not visible from this worker "
+                f"(host {socket.gethostname()}). On a cluster, give the model a "
+                "memory= folder on storage every worker shares; the store goes "
+                "there."
+            ) from None
         try:
             for start in range(0, p, self.chunk):
                 width = min(self.chunk, p - start)
