@@ -106,3 +106,23 @@ def test_one_scan_under_two_ids_is_found_on_disk(small_cohort):
     model = tp.ResponseClassifier("wholebrain", "linear_svm")
     with pytest.raises(TxpredictError, match="same scan appears under two"):
         Runner(model, X, on_disk=True)
+
+
+def test_permutation_test_on_disk_draws_the_same_null(small_cohort):
+    model = tp.ResponseClassifier("wholebrain", "linear_svm", param_grid={"C": [1.0]})
+    tests = [
+        tp.permutation_test(
+            model,
+            small_cohort.X,
+            small_cohort.y,
+            outer_cv=3,
+            n_permutations=6,
+            n_exceedances=None,
+            on_disk=on_disk,
+        )
+        for on_disk in (False, True)
+    ]
+    np.testing.assert_allclose(
+        tests[1].null_distribution, tests[0].null_distribution, rtol=1e-9
+    )
+    assert tests[1].statistic == pytest.approx(tests[0].statistic, rel=1e-9)

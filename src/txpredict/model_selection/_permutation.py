@@ -288,6 +288,7 @@ def permutation_test(
     n_jobs=None,
     random_state=0,
     n_exceedances=DEFAULT_EXCEEDANCES,
+    on_disk="auto",
 ):
     """Permutation test that re-runs the whole nested procedure on permuted labels.
 
@@ -298,7 +299,8 @@ def permutation_test(
 
     Parameters
     ----------
-    estimator, X, y, outer_cv, inner_cv, groups, inner_groups, stratify, fast_path
+    estimator, X, y, outer_cv, inner_cv, groups, inner_groups, stratify, fast_path,
+    on_disk
         As in :func:`nested_cross_validate`. With ``groups``, labels are
         permuted within groups (each group keeps its own outcomes) and the
         splits keep groups whole; a group of a single outcome class then cannot
@@ -367,7 +369,7 @@ def permutation_test(
     inner = groups if inner_groups else None
     if inner is not None and isinstance(getattr(estimator, "inner_cv", None), int):
         check_inner_groups(groups, outer_splits(y, **split_kwargs), estimator.inner_cv)
-    runner = Runner(estimator, X, fast_path=fast_path)
+    runner = Runner(estimator, X, fast_path=fast_path, on_disk=on_disk)
     return permutation_tests(
         runner,
         y,
