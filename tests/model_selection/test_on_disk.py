@@ -126,3 +126,17 @@ def test_permutation_test_on_disk_draws_the_same_null(small_cohort):
         tests[1].null_distribution, tests[0].null_distribution, rtol=1e-9
     )
     assert tests[1].statistic == pytest.approx(tests[0].statistic, rel=1e-9)
+
+
+def test_bootstrap_maps_on_disk_equal_in_memory(small_cohort):
+    model = tp.ResponseClassifier("wholebrain", "ridge", param_grid={})
+    maps = [
+        tp.bootstrap_maps(
+            model, small_cohort.X, small_cohort.y, n_bootstraps=3, on_disk=on_disk
+        )
+        for on_disk in (False, True)
+    ]
+    for kind in ("weights", "patterns"):
+        expected = getattr(maps[0], kind)
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(getattr(maps[1], kind), expected, atol=1e-6 * scale)

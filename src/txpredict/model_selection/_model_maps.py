@@ -186,7 +186,9 @@ def _ratio(mean, sd):
     return np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
 
 
-def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None):
+def bootstrap_maps(
+    model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None, on_disk="auto"
+):
     """Weight and pattern maps of the model refitted on bootstrap resamples.
 
     The hyperparameters are those the model chooses on the whole cohort (its
@@ -208,6 +210,9 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     random_state : int, default=0
         Seed of the resamples; the maps do not depend on ``n_jobs``.
     n_jobs : int or None, default=None
+    on_disk : "auto", True or False, default="auto"
+        Where the voxels are kept, as in :func:`nested_cross_validate`: on
+        disk, every resample's maps come from the same streamed products.
 
     Returns
     -------
@@ -224,7 +229,7 @@ def bootstrap_maps(model, X, y, *, n_bootstraps=100, random_state=0, n_jobs=None
     (31, 37, 31)
     """
     check_n_bootstraps(n_bootstraps, minimum=1)
-    chooser = Runner(model, X)
+    chooser = Runner(model, X, on_disk=on_disk)
     chooser.check_maps()
     return bootstrap_from(chooser, np.asarray(y), n_bootstraps, random_state, n_jobs)
 
