@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 import txpredict as tp
-from _common import fit_nilearn_decoder, machine, write_result
+from _common import RESULTS, fit_nilearn_decoder, machine, write_result
 
 PART = 500  # patients per generated study
 C_GRID = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
@@ -198,7 +198,16 @@ def main(argv=None):
 
 
 def save(rows, grid):
-    """``results/scale.json`` with the runs measured so far."""
+    """``results/scale.json`` with the runs measured so far.
+
+    Runs of an earlier invocation at other (n, route) pairs are kept: a
+    competitor can be re-run on its own.
+    """
+    path = RESULTS / "scale.json"
+    kept = json.loads(path.read_text())["runs"] if path.exists() else []
+    new = {(r["n"], r["route"]) for r in rows}
+    rows = [r for r in kept if (r["n"], r["route"]) not in new] + rows
+    rows.sort(key=lambda r: (r["route"], r["n"]))
     write_result(
         "scale",
         {

@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 import nibabel as nib
 import numpy as np
@@ -161,10 +162,20 @@ def test_images_are_read_without_isal(small_cohort, tmp_path):
     np.testing.assert_array_equal(np.load(out), expected)
 
 
-def test_parallel_equals_serial(small_cohort):
-    serial = tp.RoiFeatures(verbose=0, n_jobs=1).fit_transform(small_cohort.X)
-    parallel = tp.RoiFeatures(verbose=0, n_jobs=2).fit_transform(small_cohort.X)
+@pytest.mark.parametrize("extractor", [tp.RoiFeatures, tp.WholeBrainFeatures])
+def test_parallel_equals_serial_and_leaves_no_shared_file(
+    small_cohort, extractor, tmp_path, monkeypatch
+):
+    # Workers write into a shared file, unlinked once written; here in a
+    # folder of the test's own (as when /dev/shm has no room).
+    monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((0,) * 10))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    serial = extractor(verbose=0, n_jobs=1).fit_transform(small_cohort.X)
+    parallel = extractor(verbose=0, n_jobs=2).fit_transform(small_cohort.X)
     np.testing.assert_array_equal(serial, parallel)
+    assert list(tmp_path.iterdir()) == []
+    parallel[0] = 0  # an ordinary writable array, the shared file gone
+    assert parallel.flags.writeable and np.all(parallel[0] == 0)
 
 
 def test_inputs_dataframe_series_list_agree(small_cohort):
