@@ -682,3 +682,29 @@ def test_a_roi_run_reads_each_image_twice_and_keeps_no_scratch_cache(
     assert list(scratch.iterdir()) == []  # removed when the run ended
     model, _ = load_model(folder / "model.skops")
     assert model.memory is None and model.extractor_.memory is None
+
+
+def test_a_voxel_model_too_large_for_memory_keeps_its_results(
+    tmp_path, small_cohort_dir, monkeypatch, capsys
+):
+    # 24 patients x 8,700 voxels: 0.8 MB of design, more than 1/8 of 4 MB, so
+    # the nested CV streams it from disk; the final fit (3 copies, 2.5 MB in
+    # scikit-learn) is refused before reading an image, not killed by the
+    # system: the tables stay, and INCOMPLETE.txt says why.
+    from txpredict.features import _store
+
+    monkeypatch.setattr(_store, "available_memory", lambda: 2 * 2**20)
+    config = write_config(tmp_path, small_cohort_dir)
+    text = config.read_text().replace('features = "roi"', 'features = "wholebrain"')
+    config.write_text(text.replace("n_permutations = 19", "n_permutations = 0"))
+    assert main(["run", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert "needs about" in error and "on_disk=True" in error
+    written = {p.name for p in (tmp_path / "results").iterdir()}
+    assert {
+        "summary.csv",
+        "predictions.csv",
+        "result.json",
+        "INCOMPLETE.txt",
+    } <= written
+    assert "model.skops" not in written

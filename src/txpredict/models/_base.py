@@ -27,7 +27,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from txpredict._inputs import aligned_values, check_group_labels
 from txpredict.errors import TxpredictError
-from txpredict.features import ComBat, ConfoundRemover, DemographicFeatures
+from txpredict.features import (
+    ComBat,
+    ConfoundRemover,
+    DemographicFeatures,
+    fits_in_memory,
+)
 from txpredict.leakage import fingerprints_of, seen_scans
 from txpredict.models._maps import (
     image_weights_and_pattern,
@@ -287,6 +292,7 @@ class ResponseModel(BaseEstimator):
         extractor = self.make_extractor()
         if extractor is not None:
             extractor.fit(X)
+            _check_fits_in_memory(extractor, len(y))
         design = self.design(X, extractor)
         self.fit_design(design, y, extractor, groups=groups)
         self._set_image_maps(design)
@@ -434,3 +440,30 @@ def training_summary(X, y, columns) -> dict:
                 "categories": sorted(values.astype(str).unique().tolist())
             }
     return summary
+
+
+#: Copies of a voxel design a scikit-learn fit holds at once: the float32
+#: design, its float64 conversion, and the centred or scaled one.
+FIT_COPIES = 3
+
+
+def _check_fits_in_memory(extractor, n_subjects) -> None:
+    """Refuse, before reading the images, a fit whose design cannot fit in memory.
+
+    A fit that runs out of memory is killed by the system, without a message
+    and losing everything the run had computed; a clear error first is
+    recorded (``txpredict run`` keeps its results and says what failed).
+    """
+    spec = getattr(extractor, "spec_", None)
+    n_features = getattr(spec, "n_features", None)
+    if n_features is None:
+        return
+    needed = FIT_COPIES * n_subjects * n_features * np.dtype(np.float32).itemsize
+    if not fits_in_memory(needed, 1.0):
+        raise TxpredictError(
+            f"Fitting this model on {n_subjects} patients x {n_features} image "
+            f"features needs about {needed / 1e9:.1f} GB of memory, more than this "
+            "machine has available. Fit it on a machine with more memory, or on "
+            "ROI features; nested_cross_validate(on_disk=True) evaluates such a "
+            "model without holding the voxels in memory."
+        )
