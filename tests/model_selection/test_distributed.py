@@ -1,4 +1,5 @@
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,3 +85,43 @@ def test_dask_workers_fill_the_store_and_run_the_folds(small_cohort, tmp_path):
         assert list(remote.permutation[metric].null_distribution) == pytest.approx(
             list(test.null_distribution)
         )
+
+
+def _die_once(marker):
+    """On a worker: its next row-writing task kills it, once for all workers."""
+    import os
+
+    from txpredict.features import _extract
+
+    real = _extract._store_rows
+
+    def dying(*args, **kwargs):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            return real(*args, **kwargs)
+        os.close(fd)
+        os._exit(1)  # the worker process dies mid-task
+
+    _extract._store_rows = dying
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning:distributed")
+def test_a_worker_that_dies_while_writing_the_store_is_replaced(small_cohort, tmp_path):
+    model = tp.ResponseClassifier("wholebrain", memory=tmp_path / "cache", n_jobs=2)
+    extractor = model.make_extractor().fit(small_cohort.X)
+    expected = extractor.transform(small_cohort.X)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        client.run(_die_once, str(tmp_path / "died"))
+        with joblib.parallel_config(backend="dask"):
+            store = extractor.transform_to_store(small_cohort.X, tmp_path / "cache")
+    assert (tmp_path / "died").exists()  # a worker did die
+    assert store.complete
+    np.testing.assert_array_equal(store.rows(np.arange(len(small_cohort.X))), expected)
