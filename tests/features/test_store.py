@@ -146,3 +146,11 @@ def test_a_worker_that_cannot_see_the_store_says_so(tmp_path):
     shutil.rmtree(store.folder)  # as on a node without the shared folder
     with pytest.raises(TxpredictError, match="not visible from this worker.*memory="):
         store.write_rows(np.arange(2), np.zeros((2, 50)))
+
+
+def test_a_damaged_store_is_refused(tmp_path):
+    store = _store(tmp_path)
+    with open(store.folder / "features.f32", "r+b") as f:
+        f.truncate(100)  # e.g. a copy cut short
+    with pytest.raises(TxpredictError, match="damaged: features.f32 has 100 bytes"):
+        _store(tmp_path)

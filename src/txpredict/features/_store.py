@@ -134,6 +134,7 @@ class VoxelStore:
         if (folder / META).exists():
             store = cls(folder)
             store._check(description, n_rows, n_features)
+            store._check_size()
             return store
         chunk = chunk or chunk_width(n_rows)
         tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=_made(folder.parent)))
@@ -191,6 +192,16 @@ class VoxelStore:
                 f"{differ[0]}: stored {_short(theirs.get(differ[0]))}, asked "
                 f"{_short(ours.get(differ[0]))}). Stores are never mixed: remove "
                 "this folder, or give another cache folder."
+            )
+
+    def _check_size(self):
+        """Refuse a store whose data file is not the size its description says."""
+        size = (self.folder / DATA).stat().st_size
+        if size != self.nbytes:
+            raise TxpredictError(
+                f"The voxel store {self.folder} is damaged: {DATA} has {size} bytes, "
+                f"{self.nbytes} expected. Remove this folder; the next run extracts "
+                "the images again."
             )
 
     # -- writing --------------------------------------------------------------
