@@ -293,13 +293,26 @@ def _same_columns(encoded, design) -> bool:
     return isinstance(design, np.ndarray) and encoded.shape == design.shape
 
 
-def gram_family(model, design) -> str | None:
-    """The linear family ("svm", "logistic", "ridge") the Gram route fits, or None."""
+def model_family(model) -> str | None:
+    """The model's part of the Gram rule: the linear family it fits, or None.
+
+    A ResponseClassifier with a linear classifier ("svm", "logistic",
+    "ridge"), no ANOVA selection or PCA, and a scaling the route reproduces.
+    """
     if not isinstance(model, ResponseClassifier):
         return None
     if model.select_percentile is not None or model.pca_components is not None:
         return None
     if model.resolved_scaling() not in ("center", "standard", None):
+        return None
+    _, _, family = make_classifier(model.classifier, model.random_state)
+    return family
+
+
+def gram_family(model, design) -> str | None:
+    """The linear family ("svm", "logistic", "ridge") the Gram route fits, or None."""
+    family = model_family(model)
+    if family is None:
         return None
     if isinstance(design, pd.DataFrame):
         # Image features with table columns: prepared per training set, which
@@ -310,7 +323,6 @@ def gram_family(model, design) -> str | None:
             return None
     elif not isinstance(design, np.ndarray | VoxelStore) or any_missing(design):
         return None  # the imputer would have to run per fold
-    _, _, family = make_classifier(model.classifier, model.random_state)
     return family
 
 
@@ -341,7 +353,7 @@ def why_not_on_disk(model, extractor) -> str | None:
             "scaling='standard' needs one Gram matrix per training set; a design "
             "on disk serves scaling='center' (the voxel default) or None"
         )
-    if gram_family(model, np.zeros((1, 1))) is None:  # the model's part of the rule
+    if model_family(model) is None:
         return (
             "only linear classifiers ('linear_svm', 'logistic', 'ridge') without "
             "select_percentile or pca_components stream from disk"
