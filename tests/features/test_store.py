@@ -154,3 +154,21 @@ def test_a_damaged_store_is_refused(tmp_path):
         f.truncate(100)  # e.g. a copy cut short
     with pytest.raises(TxpredictError, match="damaged: features.f32 has 100 bytes"):
         _store(tmp_path)
+
+
+def test_a_store_knows_its_missing_values_without_reading_them(tmp_path, rng):
+    from txpredict.model_selection._gram import any_missing
+
+    A = rng.normal(size=(9, 50)).astype(np.float32)
+    clean = _store(tmp_path / "clean")
+    clean.write_rows(np.arange(9), A)
+    clean.finish()
+    A[6, 40] = np.nan
+    holed = _store(tmp_path / "holed")
+    holed.write_rows(np.arange(4), A[:4])
+    holed.write_rows(np.arange(4, 9), A[4:])
+    holed.finish()
+    assert not clean.has_missing_values() and not any_missing(clean)
+    assert holed.has_missing_values() and any_missing(holed)
+    assert any_missing(A)  # the array's own check agrees
+    assert len(holed.missing_rows()) == 0  # a row with a NaN is written all the same

@@ -140,3 +140,20 @@ def test_bootstrap_maps_on_disk_equal_in_memory(small_cohort):
         expected = getattr(maps[0], kind)
         scale = np.abs(expected).max()
         np.testing.assert_allclose(getattr(maps[1], kind), expected, atol=1e-6 * scale)
+
+
+def test_a_design_on_disk_with_nan_voxels_is_refused_clearly(small_cohort, tmp_path):
+    import nibabel as nib
+
+    X = small_cohort.X.copy()
+    source = nib.load(X["image"].iloc[4])
+    data = np.asarray(source.dataobj, dtype=np.float32)
+    data[15, 18, 15] = np.nan  # inside the brain mask
+    holed = tmp_path / "holed.nii.gz"
+    nib.save(nib.Nifti1Image(data, source.affine), holed)
+    X.loc[X.index[4], "image"] = str(holed)
+    model = tp.ResponseClassifier(
+        "wholebrain", "linear_svm", feature_options={"nonfinite": "ignore"}
+    )
+    with pytest.raises(TxpredictError, match="design on disk .* NaN.*on_disk=False"):
+        Runner(model, X, on_disk=True)

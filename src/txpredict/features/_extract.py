@@ -404,5 +404,6 @@ def extract_to_store(
         finally:
             if bar:
                 bar.close()
-    store.finish()
+    if not store.complete:
+        store.finish()
     return store

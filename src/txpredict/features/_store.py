@@ -9,7 +9,8 @@ the design on disk in such blocks, so that memory is O(n^2 + n x block).
 Layout, in one folder: ``features.f32`` holds the design in column chunks,
 chunk c being the (n, width_c) block of columns ``[c * chunk, ...)`` stored
 row-major, so that reading a chunk is one contiguous read; ``rows.done`` has
-one byte per patient, set once that patient's row is written and synced;
+one byte per patient, set once that patient's row is written and synced (2
+when the row holds a NaN, so that nobody reads the voxels to find out);
 ``store.json`` says what the store holds (the extractor's key, the grid, the
 patients and their files' identities, the chunk width) and whether it is
 complete. An interrupted extraction resumes from the rows marked done; a
@@ -43,6 +44,7 @@ from txpredict.errors import TxpredictError
 
 FORMAT = "txpredict-voxel-store-1"
 DATA, DONE, META = "features.f32", "rows.done", "store.json"
+_NOT_WRITTEN, _WRITTEN, _WITH_NAN = 0, 1, 2  # a row's mark in DONE
 #: Bytes of one chunk (all patients x its columns): the unit of reading.
 CHUNK_BYTES = 32 * 2**20
 _DTYPE = np.dtype("<f4")
@@ -205,10 +207,21 @@ class VoxelStore:
             )
 
     # -- writing --------------------------------------------------------------
+    def _marks(self) -> np.ndarray:
+        """Per row: 0 not written, 1 written, 2 written and holding a NaN."""
+        return np.frombuffer((self.folder / DONE).read_bytes(), dtype=np.uint8)
+
     def missing_rows(self) -> np.ndarray:
         """Rows not yet written (all of a new store, none of a complete one)."""
-        done = np.frombuffer((self.folder / DONE).read_bytes(), dtype=np.uint8)
-        return np.flatnonzero(done == 0)
+        return np.flatnonzero(self._marks() == _NOT_WRITTEN)
+
+    def has_missing_values(self) -> bool:
+        """Whether a written row holds a NaN (recorded as rows are written).
+
+        The routes ask before choosing the Gram route: answered from the row
+        marks, not by another pass over every voxel.
+        """
+        return bool(np.any(self._marks() == _WITH_NAN))
 
     def write_rows(self, rows, block, subjects=None) -> None:
         """Write ``block`` (len(rows) x n_features) as ``rows``, then mark them done.
@@ -243,8 +256,10 @@ class VoxelStore:
             os.close(fd)
         marks = os.open(self.folder / DONE, os.O_WRONLY)
         try:
-            for row in rows:
-                self._pwrite(marks, b"\x01", int(row), rows, subjects)
+            with_nan = np.isnan(block).any(axis=1)
+            for row, nan in zip(rows, with_nan, strict=True):
+                mark = bytes([_WITH_NAN if nan else _WRITTEN])
+                self._pwrite(marks, mark, int(row), rows, subjects)
             os.fsync(marks)
         finally:
             os.close(marks)

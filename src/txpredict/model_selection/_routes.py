@@ -206,6 +206,19 @@ def choose_route(
         if route.name == "fold_by_fold" and family is not None:
             fitter = GramFastPath(model, design, family)
             route = Route("gram", design, fitter=fitter, maps_fitter=fitter)
+    if isinstance(design, VoxelStore) and route.name != "gram":
+        # Only the Gram route reads a design a chunk at a time.
+        why = (
+            "some of its voxels are NaN (scikit-learn's imputer would run per "
+            "fold, in memory)"
+            if design.has_missing_values()
+            else "no streamed route reproduces this model"
+        )
+        raise TxpredictError(
+            f"The design on disk ({design.shape[0]} patients x {design.shape[1]} "
+            f"features) cannot be used: {why}. Pass on_disk=False if it fits in "
+            "memory, or give images without NaN inside the mask."
+        )
     if fast_path is True and route.name == "fold_by_fold":
         raise TxpredictError(
             "fast_path=True, but no fast path applies to this model: it needs a "
