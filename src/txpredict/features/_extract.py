@@ -31,7 +31,7 @@ from txpredict._images import (
     stat_identity,
     subject_label,
 )
-from txpredict._io import atomic_path
+from txpredict._io import atomic_path, reserve
 from txpredict.errors import ImageError, TxpredictError
 from txpredict.features._store import VoxelStore
 
@@ -214,11 +214,7 @@ def extract(
     bounds = np.linspace(0, n, n_batches + 1).astype(int)
     batches = list(itertools.pairwise(bounds))
     out = np.empty((n, sum(s.n_features for s in specs)), dtype=output_dtype(specs))
-    bar = None
-    if verbose > 0 and n >= PROGRESS_MIN_IMAGES:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="Extracting features", unit="image", file=sys.stderr)
+    bar = _progress_bar(n, verbose, "Extracting features")
     try:
         if n_workers == 1:
             for lo, hi in batches:
@@ -246,6 +242,15 @@ def extract(
         if bar:
             bar.close()
     return out
+
+
+def _progress_bar(total, verbose, what):
+    """A progress bar on stderr for ``total`` images (None when few or quiet)."""
+    if verbose <= 0 or total < PROGRESS_MIN_IMAGES:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=what, unit="image", file=sys.stderr)
 
 
 def _workers_share_this_machine() -> bool:
@@ -312,11 +317,7 @@ def _shared_file(n_bytes: int) -> str:
         pass
     fd, path = tempfile.mkstemp(prefix="txpredict-extract-", dir=folder)
     try:
-        # Reserved now: a mapped file that cannot grow kills its writer (SIGBUS).
-        if hasattr(os, "posix_fallocate"):
-            os.posix_fallocate(fd, 0, max(n_bytes, 1))
-        else:
-            os.ftruncate(fd, n_bytes)
+        reserve(fd, n_bytes)  # the workers write through memory maps
     except OSError as exc:
         os.close(fd)
         os.unlink(path)
@@ -381,16 +382,7 @@ def extract_to_store(
         n_workers = joblib.effective_n_jobs(n_jobs)
         size = max(1, min(10, -(-len(missing) // (4 * n_workers))))
         batches = [missing[i : i + size] for i in range(0, len(missing), size)]
-        bar = None
-        if verbose > 0 and len(missing) >= PROGRESS_MIN_IMAGES:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(
-                total=len(missing),
-                desc="Extracting features to disk",
-                unit="image",
-                file=sys.stderr,
-            )
+        bar = _progress_bar(len(missing), verbose, "Extracting features to disk")
         try:
             done = joblib.Parallel(
                 n_jobs=n_jobs, return_as="generator", max_nbytes=None

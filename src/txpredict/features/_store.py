@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from txpredict._io import write_text_atomic
+from txpredict._io import reserve, write_text_atomic
 from txpredict.errors import TxpredictError
 
 FORMAT = "txpredict-voxel-store-1"
@@ -388,10 +388,7 @@ def _allocate(path: Path, size: int, folder: Path) -> None:
     """Create ``path`` with ``size`` bytes reserved on disk (or fail clearly)."""
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL)
     try:
-        if hasattr(os, "posix_fallocate"):
-            os.posix_fallocate(fd, 0, max(size, 1))
-        else:  # reserves no blocks: a full disk shows when writing
-            os.ftruncate(fd, size)
+        reserve(fd, size)
     except OSError as exc:
         raise TxpredictError(
             f"Cannot create the voxel store {folder}: {exc.strerror} "

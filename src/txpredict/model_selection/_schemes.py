@@ -158,11 +158,11 @@ def _fold_labels(k, seed, counts) -> tuple[np.ndarray, ...]:
     allocation = np.array(
         [np.bincount(sorted_classes[i::k], minlength=len(counts)) for i in range(k)]
     )
-    rng = np.random.RandomState(seed)
+    rng = None if seed is None else np.random.RandomState(seed)
     labels = []
     for c in range(len(counts)):
         folds = np.arange(k).repeat(allocation[:, c])
-        if seed is not None:
+        if rng is not None:
             rng.shuffle(folds)
         folds.flags.writeable = False
         labels.append(folds)
