@@ -8,6 +8,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 import txpredict as tp
+from txpredict.model_selection import _batched_logistic
 from txpredict.model_selection._batched_logistic import (
     BatchedLogisticSearch,
     LogisticFastPath,
@@ -165,3 +166,32 @@ def test_fast_stratified_splits_equal_scikit_learn(rng, n_splits, labels):
             for (a, b), (c, d) in zip(got, expected, strict=True):
                 np.testing.assert_array_equal(a, c)
                 np.testing.assert_array_equal(b, d)
+
+
+@pytest.mark.parametrize("pairs_at_once", [2**24, 10])
+@pytest.mark.parametrize("scoring", ["roc_auc", "neg_log_loss"])
+def test_padded_scores_equal_scikit_learn_per_set(
+    rng, monkeypatch, scoring, pairs_at_once
+):
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    # Small budgets take the set-by-set way; both must agree with sklearn.
+    monkeypatch.setattr(_batched_logistic, "_PAIRS_AT_ONCE", pairs_at_once)
+    lengths = [7, 12, 9]
+    y = np.zeros((3, 12), dtype=int)
+    mask = np.zeros((3, 12), dtype=bool)
+    decisions = rng.normal(size=(3, 12, 4)).round(1)  # ties within a set
+    for s, n in enumerate(lengths):
+        decisions[s, n:] = 9.0  # padding that would change the score if counted
+        mask[s, :n] = True
+        y[s, :n] = np.arange(n) % 2
+    got = _batched_logistic._padded_scores(scoring, y, decisions, mask)
+    for s, n in enumerate(lengths):
+        for c in range(4):
+            d = decisions[s, :n, c]
+            expected = (
+                roc_auc_score(y[s, :n], d)
+                if scoring == "roc_auc"
+                else -log_loss(y[s, :n], expit(d))
+            )
+            assert got[s, c] == pytest.approx(expected, rel=1e-12)

@@ -278,6 +278,10 @@ def _neg_log_loss_columns(y, decisions) -> np.ndarray:
 _SCORERS = {"roc_auc": _auc_columns, "neg_log_loss": _neg_log_loss_columns}
 
 
+#: Comparisons (sets x rows x rows x candidates) the padded AUC makes at once.
+_PAIRS_AT_ONCE = 2**24
+
+
 def _padded_scores(scoring, y, decisions, mask) -> np.ndarray:
     """``_SCORERS[scoring]`` of many test sets at once, as (sets, candidates).
 
@@ -286,12 +290,18 @@ def _padded_scores(scoring, y, decisions, mask) -> np.ndarray:
     The AUC is the same count of ordered pairs, so equal exactly.
     """
     y = np.asarray(y, dtype=bool)
+    if scoring == "roc_auc" and decisions.size * decisions.shape[1] > _PAIRS_AT_ONCE:
+        # Large test sets: one set at a time (its pairs, or fast_auc).
+        return np.array(
+            [_auc_columns(y[s][mask[s]], decisions[s][mask[s]]) for s in range(len(y))]
+        )
     if scoring == "roc_auc":
-        pairs = (y & mask)[:, :, None] & (~y & mask)[:, None, :]
+        pairs = ((y & mask)[:, :, None] & (~y & mask)[:, None, :])[..., None]
         above = decisions[:, :, None, :] > decisions[:, None, :, :]
         tied = decisions[:, :, None, :] == decisions[:, None, :, :]
-        wins = ((above + 0.5 * tied) * pairs[..., None]).sum(axis=(1, 2))
-        return wins / pairs.sum(axis=(1, 2))[:, None]
+        wins = np.count_nonzero(above & pairs, axis=(1, 2))
+        wins = wins + 0.5 * np.count_nonzero(tied & pairs, axis=(1, 2))
+        return wins / pairs.sum(axis=(1, 2))
     loss = np.logaddexp(0.0, decisions) - y[..., None] * decisions
     return -(loss * mask[..., None]).sum(axis=1) / mask.sum(axis=1)[:, None]
 
