@@ -276,3 +276,22 @@ def test_readme_maps_and_importance_examples_on_the_users_layout(cohort):
     )
     assert list(importance.index) == ["dACC", "severity"]
     assert importance[["auc_drop", "ci_low", "ci_high"]].notna().all(axis=None)
+
+
+def test_whole_brain_on_disk_on_the_users_layout(cohort, tmp_path):
+    # The SPM layout's uncompressed .nii maps, rows shuffled against the
+    # files, two scanners as the outer folds: the store keys by participant and file,
+    # and its results are the in-memory route's.
+    order = np.random.default_rng(3).permutation(len(cohort.X))
+    X, y = cohort.X.iloc[order], cohort.y.iloc[order]
+    model = tp.ResponseClassifier("wholebrain", "linear_svm", memory=tmp_path, **FAST)
+    options = {"n_repeats": 1, "outer_cv": 2, "groups": X["scanner"]}
+    options |= {"inner_groups": False, "return_maps": True}
+    memory = tp.nested_cross_validate(model, X, y, **options, on_disk=False)
+    disk = tp.nested_cross_validate(model, X, y, **options, on_disk=True)
+    pd.testing.assert_frame_equal(disk.predictions, memory.predictions, rtol=1e-6)
+    assert (tmp_path / "txpredict_store").is_dir()
+    scale = np.abs(memory.maps.weights).max()
+    np.testing.assert_allclose(
+        disk.maps.weights, memory.maps.weights, atol=1e-6 * scale
+    )
