@@ -49,7 +49,7 @@ from scipy import stats
 
 from txpredict._inputs import participant_ids
 from txpredict.errors import TxpredictError
-from txpredict.features import VoxelStore
+from txpredict.features import StoredDesign, VoxelStore
 from txpredict.stats import fast_auc
 
 #: A column (or a pair's difference or ratio) whose AUC for the outcome
@@ -513,6 +513,8 @@ def image_block(design) -> np.ndarray | VoxelStore | None:
     """The image features of a design (array, or the ``image_*`` columns)."""
     if isinstance(design, np.ndarray | VoxelStore):
         return design
+    if isinstance(design, StoredDesign):
+        return design.store
     if isinstance(design, pd.DataFrame):
         columns = [c for c in design.columns if str(c).startswith("image_")]
         return design[columns].to_numpy(dtype=float) if columns else None

@@ -158,3 +158,71 @@ def test_a_missing_site_is_named_in_fit_and_transform(rng):
         fitted.transform(with_gap)
     # A fitted ComBat keeps plain arrays (a pandas Index cannot be saved).
     assert type(fitted.features_) is np.ndarray
+
+
+def _fit_in_blocks(step, data, table, rows_data, rows_table, width):
+    """A fit as the streamed route makes it: one pass over blocks of columns."""
+    step.start_columns(table, rows_table)
+    statistics = [
+        step.column_statistics(data[:, s : s + width], rows_data[:, s : s + width])
+        for s in range(0, data.shape[1], width)
+    ]
+    return step.finish_columns(statistics)
+
+
+@pytest.mark.parametrize("empirical_bayes", [True, False])
+def test_combat_fitted_in_column_blocks_equals_one_fit(rng, empirical_bayes):
+    """The streamed route fits ComBat a block of voxels at a time: the pooled
+    empirical-Bayes priors, the covariates and an unseen site's estimates must
+    come out as from the whole array."""
+    X = _sites(rng)
+    train, rows = X[X["site"] != "c"].iloc[::2], X.iloc[1::2]  # c is unseen
+    data, rows_data = train[FEATURES].to_numpy(), rows[FEATURES].to_numpy()
+    options = {"covariates": ["age", "sex"], "empirical_bayes": empirical_bayes}
+    whole = tp.ComBat(FEATURES, **options).fit_features(data, train)
+    blocks = _fit_in_blocks(
+        tp.ComBat(FEATURES, **options), data, train, rows_data, rows, width=7
+    )
+    for name in ("grand_mean_", "covariate_coef_", "var_pooled_", "gamma_", "delta_"):
+        np.testing.assert_allclose(
+            getattr(blocks, name), getattr(whole, name), rtol=1e-10, atol=1e-12
+        )
+    expected = whole.transform_features(rows_data, rows)  # c estimated here
+    pieces = np.hstack(
+        [
+            blocks.transform_features(rows_data[:, s : s + 7], rows, slice(s, s + 7))
+            for s in range(0, len(FEATURES), 7)
+        ]
+    )
+    np.testing.assert_allclose(pieces, expected, rtol=1e-10, atol=1e-12)
+    # The unseen site was estimated, not taken as zero shift: its rows move.
+    unseen = (rows["site"] == "c").to_numpy()
+    assert not np.allclose(pieces[unseen], rows_data[unseen], atol=0.1)
+    # Without its rows at the start, a block cannot estimate it: refused.
+    plain = _fit_in_blocks(
+        tp.ComBat(FEATURES, **options), data, train, rows_data, train, width=7
+    )
+    with pytest.raises(TxpredictError, match="site 'c' was not in the training"):
+        plain.transform_features(rows_data[:, :7], rows, slice(0, 7))
+
+
+def test_confound_remover_fitted_in_column_blocks_equals_one_fit(rng):
+    X = _sites(rng)
+    data = X[FEATURES].to_numpy()
+    whole = tp.ConfoundRemover(FEATURES, confounds=["age", "sex", "site"])
+    whole.fit_features(data, X)
+    blocks = _fit_in_blocks(
+        tp.ConfoundRemover(FEATURES, confounds=["age", "sex", "site"]),
+        data,
+        X,
+        data,
+        X,
+        width=9,
+    )
+    np.testing.assert_allclose(blocks.coef_, whole.coef_, rtol=1e-10)
+    np.testing.assert_allclose(blocks.intercept_, whole.intercept_, rtol=1e-10)
+    np.testing.assert_allclose(
+        blocks.transform_features(data[:, 9:18], X, slice(9, 18)),
+        whole.transform_features(data, X)[:, 9:18],
+        rtol=1e-10,
+    )

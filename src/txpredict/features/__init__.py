@@ -16,7 +16,7 @@ from txpredict.features._rois import (
     default_rois,
     rois_from_atlas,
 )
-from txpredict.features._store import VoxelStore, fits_in_memory
+from txpredict.features._store import StoredDesign, VoxelStore, fits_in_memory
 from txpredict.features._timeseries import falff
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PrecomputedFeatures",
     "RoiFeatures",
     "Sphere",
+    "StoredDesign",
     "VoxelStore",
     "WholeBrainFeatures",
     "default_rois",

@@ -107,11 +107,19 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         table : DataFrame
             The same patients' confound columns.
         """
-        present_columns(table, list(self.confounds), "ConfoundRemover")
         return self._fit_arrays(data, table)
 
     def _fit_arrays(self, data, table):
+        self.start_columns(table)
+        return self.finish_columns([self.column_statistics(data)])
+
+    # -- fitting a block of columns at a time ----------------------------------
+    # Each feature's regression is its own: a design too large for memory (a
+    # voxel store) is fitted in one pass over its column blocks, as ComBat.
+    def start_columns(self, table, rows_table=None):
+        """Begin a fit on the rows of ``table`` (``rows_table`` is not needed)."""
         confounds = list(self.confounds)
+        present_columns(table, confounds, "ConfoundRemover")
         constant = [c for c in confounds if table[c].nunique(dropna=True) < 2]
         if constant:
             raise TxpredictError(
@@ -120,15 +128,24 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
                 "site column with one site, say)."
             )
         self.encoder_ = DemographicFeatures(confounds).fit(table)
-        design = self._design(table)
+        # The pseudo-inverse of the small design, then one product with the
+        # data: lstsq factorises with every feature as a right-hand side.
+        self._pinv = np.linalg.pinv(self._design(table))
+        return self
+
+    def column_statistics(self, data, rows_data=None) -> dict:
+        """The regression coefficients of a block of columns of the training rows."""
         data = np.asarray(data, dtype=np.float64)
         if not np.isfinite(data).all():
             raise TxpredictError(
                 "ConfoundRemover: the features have missing values; impute them first."
             )
-        # The pseudo-inverse of the small design, then one product with the
-        # data: lstsq factorises with every feature as a right-hand side.
-        coef = np.linalg.pinv(design) @ data
+        return {"coef": self._pinv @ data}
+
+    def finish_columns(self, statistics):
+        """End the fit: ``statistics`` of every block, in column order."""
+        del self._pinv
+        coef = np.concatenate([block["coef"] for block in statistics], axis=1)
         self.intercept_, self.coef_ = coef[0], coef[1:]
         return self
 
@@ -136,15 +153,19 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         encoded = self.encoder_.transform(X)
         return np.hstack([np.ones((len(X), 1)), encoded])
 
-    def transform_features(self, data, table):
+    def transform_features(self, data, table, columns=None):
         """``transform`` with the features as one array and the confounds apart.
+
+        ``columns``: the features ``data`` holds (a slice: a block of a design
+        too large for memory); None: all of them.
 
         Returns
         -------
         ndarray of shape (n_patients, n_features)
         """
         check_is_fitted(self, "coef_")
-        explained = self._design(table)[:, 1:] @ self.coef_
+        coef = self.coef_ if columns is None else self.coef_[:, columns]
+        explained = self._design(table)[:, 1:] @ coef
         return np.subtract(np.asarray(data, dtype=np.float64), explained, out=explained)
 
     def get_feature_names_out(self, input_features=None):

@@ -23,6 +23,8 @@ together), "refuse" raises.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -103,6 +105,15 @@ def _site_estimates(n, gamma_hat, sum_squares, empirical_bayes):
     return _shrink(n, gamma_hat, delta_hat, sum_squares, *(p[0] for p in priors))
 
 
+class _Fitting(NamedTuple):
+    """What a fit in column blocks keeps between blocks (never saved)."""
+
+    design: np.ndarray  # sites one-hot, then covariates
+    pinv: np.ndarray
+    counts: np.ndarray  # patients per training site
+    unseen: dict  # site -> (its rows among the rows to transform, covariates)
+
+
 class ComBat(TransformerMixin, BaseEstimator):
     """Remove site effects from features with ComBat, learnt on training rows only.
 
@@ -138,6 +149,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     var_pooled_ : ndarray of shape (n_features,)
     gamma_, delta_ : ndarray of shape (n_sites, n_features)
         Each training site's location and scale (after shrinkage).
+    unseen_estimates_ : dict
+        Location and scale of the sites of ``start_columns``'s ``rows_table``
+        absent from training (empty after ``fit``).
 
     Examples
     --------
@@ -256,7 +270,7 @@ class ComBat(TransformerMixin, BaseEstimator):
     # -- fit / transform -------------------------------------------------------
     def fit(self, X, y=None):
         """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
-        features, self.covariates_ = self._columns(X)
+        features, _ = self._columns(X)
         self.features_ = plain_names(features)
         self._fit_arrays(X[features].to_numpy(), X)
         self.n_features_in_ = X.shape[1]
@@ -286,23 +300,32 @@ class ComBat(TransformerMixin, BaseEstimator):
         table : DataFrame
             The same patients' site and covariate columns.
         """
-        self.features_ = plain_names(self.features)
-        self.covariates_ = list(self.covariates)
-        present_columns(table, [self.site, *self.covariates_], "ComBat")
-        if np.shape(data)[1] != len(self.features_):
-            raise TxpredictError(
-                f"ComBat: data has {np.shape(data)[1]} columns for "
-                f"{len(self.features_)} features."
-            )
         return self._fit_arrays(data, table)
 
     def _fit_arrays(self, data, table):
-        data = np.array(data, dtype=np.float64)  # a copy: overwritten below
-        if not np.isfinite(data).all():
-            raise TxpredictError(
-                "ComBat: the features have missing or infinite values; impute them "
-                "before harmonising (or use nonfinite='raise' to find them)."
-            )
+        self.start_columns(table)
+        return self.finish_columns([self.column_statistics(data)])
+
+    # -- fitting a block of columns at a time ----------------------------------
+    # Everything ComBat estimates is a statistic of one feature (its
+    # regression on site and covariates, its pooled variance, each site's
+    # standardised mean and spread) except the empirical-Bayes priors, which
+    # pool those across features. So a design too large for memory (a voxel
+    # store) is fitted in one pass over its column blocks: start_columns,
+    # column_statistics for each block, finish_columns. fit is the one-block
+    # case of the same code.
+    def start_columns(self, table, rows_table=None):
+        """Begin a fit on the rows of ``table`` (site and covariate columns).
+
+        ``rows_table``: other patients to be transformed later whose sites
+        are not among the training ones; their location and scale are
+        estimated from their own features, passed to
+        :meth:`column_statistics` as ``rows_data``.
+        """
+        if self.features is not None:  # fit() names the columns it found
+            self.features_ = plain_names(self.features)
+        self.covariates_ = list(self.covariates)
+        present_columns(table, [self.site, *self.covariates_], "ComBat")
         sites = self._sites(table)
         self.sites_, site_index, counts = np.unique(
             sites, return_inverse=True, return_counts=True
@@ -318,64 +341,128 @@ class ComBat(TransformerMixin, BaseEstimator):
                 f"{self.min_site_size} patients in the training data; a site's scale "
                 "cannot be estimated from one patient. Merge small sites or drop them."
             )
-        covariates = self._covariate_design(table, fit=True)
         site_design = np.eye(len(self.sites_))[site_index]
-        design = np.hstack([site_design, covariates])
+        design = np.hstack([site_design, self._covariate_design(table, fit=True)])
+        unseen = {}
+        if rows_table is not None:
+            row_sites = self._sites(rows_table)
+            covariates = self._covariate_design(rows_table, fit=False)
+            for site in np.setdiff1d(row_sites, self.sites_):
+                rows = np.flatnonzero(row_sites == site)
+                self._check_unseen(site, len(rows))
+                unseen[site] = (rows, covariates[rows])
         # Least squares through the pseudo-inverse of the small design: one
         # product with the data (lstsq factorises with every feature as a
         # right-hand side, 5x slower on a whole brain).
-        coef = np.linalg.pinv(design) @ data
+        self._fitting = _Fitting(design, np.linalg.pinv(design), counts, unseen)
+        return self
+
+    def column_statistics(self, data, rows_data=None) -> dict:
+        """Each feature's statistics from a block of columns of the training rows.
+
+        ``data``: the rows of :meth:`start_columns`'s ``table``;
+        ``rows_data``: the same columns of ``rows_table``'s rows.
+        """
+        fitting = self._fitting
+        data = np.array(data, dtype=np.float64)  # a copy: overwritten below
+        if not np.isfinite(data).all():
+            raise TxpredictError(
+                "ComBat: the features have missing or infinite values; impute them "
+                "before harmonising (or use nonfinite='raise' to find them)."
+            )
         k = len(self.sites_)
-        self.grand_mean_ = (counts / len(data)) @ coef[:k]
-        self.covariate_coef_ = coef[k:]
+        coef = fitting.pinv @ data
+        grand_mean = (fitting.counts / len(data)) @ coef[:k]
         # In place: on a whole brain every new (n, p) array costs a pass over
         # memory (0.08 s for 240 x 235,000), the arithmetic a third of that.
-        squares = np.subtract(data, design @ coef, out=data)
+        squares = np.subtract(data, fitting.design @ coef, out=data)
         squares **= 2
         # Residuals sum to zero within each site (the design has one column per
         # site), so each site's mean and spread of the standardised data follow
         # from the coefficients and the residuals: no standardised copy needed.
-        site_squares = site_design.T @ squares
-        self.var_pooled_ = site_squares.sum(axis=0) / len(data)
-        self.var_pooled_[self.var_pooled_ == 0] = 1.0  # constant features stay put
-        sd = np.sqrt(self.var_pooled_)
-        estimates = [
-            _site_estimates(
-                counts[i],
-                (coef[i] - self.grand_mean_) / sd,
-                site_squares[i] / self.var_pooled_,
-                self.empirical_bayes,
+        site_squares = fitting.design[:, :k].T @ squares
+        var_pooled = site_squares.sum(axis=0) / len(data)
+        var_pooled[var_pooled == 0] = 1.0  # constant features stay put
+        sd = np.sqrt(var_pooled)
+        statistics = {
+            "grand_mean": grand_mean,
+            "covariate_coef": coef[k:],
+            "var_pooled": var_pooled,
+            "gamma_hat": (coef[:k] - grand_mean) / sd,
+            "sum_squares": site_squares / var_pooled,
+        }
+        for site, (rows, covariates) in fitting.unseen.items():
+            z = np.asarray(rows_data[rows], dtype=np.float64) - grand_mean
+            z -= covariates @ coef[k:]
+            z /= sd
+            gamma_hat = z.mean(axis=0)
+            statistics[f"unseen:{site}"] = np.stack(
+                [gamma_hat, ((z - gamma_hat) ** 2).sum(axis=0)]
             )
-            for i in range(k)
+        return statistics
+
+    def finish_columns(self, statistics):
+        """End the fit: ``statistics`` of every block, in column order."""
+        fitting = self.__dict__.pop("_fitting")
+        whole = {
+            key: np.concatenate([block[key] for block in statistics], axis=-1)
+            for key in statistics[0]
+        }
+        if whole["var_pooled"].shape[0] != len(self.features_):
+            raise TxpredictError(
+                f"ComBat: data has {whole['var_pooled'].shape[0]} columns for "
+                f"{len(self.features_)} features."
+            )
+        self.grand_mean_ = whole["grand_mean"]
+        self.covariate_coef_ = whole["covariate_coef"]
+        self.var_pooled_ = whole["var_pooled"]
+        estimates = [
+            _site_estimates(count, gamma_hat, sum_squares, self.empirical_bayes)
+            for count, gamma_hat, sum_squares in zip(
+                fitting.counts, whole["gamma_hat"], whole["sum_squares"], strict=True
+            )
         ]
         self.gamma_ = np.array([g for g, _ in estimates])
         self.delta_ = np.array([d for _, d in estimates])
+        # Sites of the rows to transform absent from training, estimated from
+        # their own rows (as transform would from the rows it is given).
+        self.unseen_estimates_ = {
+            site: _site_estimates(
+                len(rows), *whole[f"unseen:{site}"], self.empirical_bayes
+            )
+            for site, (rows, _) in fitting.unseen.items()
+        }
         return self
 
-    def transform_features(self, data, table):
+    def transform_features(self, data, table, columns=None):
         """``transform`` with the features as one array and the other columns apart.
 
         Parameters
         ----------
         data : ndarray of shape (n_patients, n_features)
-            The columns ``features_``, in that order.
+            The columns ``features_``, in that order (or ``columns`` of them).
         table : DataFrame
             The same patients' site and covariate columns.
+        columns : slice, optional
+            The features ``data`` holds (a block of a design too large for
+            memory); None: all of them.
 
         Returns
         -------
         ndarray of shape (n_patients, n_features)
         """
         check_is_fitted(self, "gamma_")
+        columns = slice(None) if columns is None else columns
         data = np.asarray(data)
         out = np.empty(data.shape)
         covariates = self._covariate_design(table, fit=False)
-        sd = np.sqrt(self.var_pooled_)
+        sd = np.sqrt(self.var_pooled_[columns])
         # Each patient's expected value without site: grand mean + covariates.
-        mean = self.grand_mean_
+        mean = self.grand_mean_[columns]
         if covariates.shape[1]:
-            mean = mean + covariates @ self.covariate_coef_
+            mean = mean + covariates @ self.covariate_coef_[:, columns]
         sites = self._sites(table)
+        estimated = getattr(self, "unseen_estimates_", {})
         for site in np.unique(sites):
             rows = np.flatnonzero(sites == site)
             block = data[rows].astype(np.float64)
@@ -383,6 +470,14 @@ class ComBat(TransformerMixin, BaseEstimator):
             known = np.flatnonzero(self.sites_ == site)
             if known.size:
                 gamma, delta = self.gamma_[known[0]], self.delta_[known[0]]
+                gamma, delta = gamma[columns], delta[columns]
+            elif site in estimated:
+                gamma, delta = (v[columns] for v in estimated[site])
+            elif columns != slice(None):
+                raise TxpredictError(
+                    f"ComBat: site {site!r} was not in the training data; a block "
+                    "of columns cannot estimate it (pass its rows to start_columns)."
+                )
             else:
                 gamma, delta = self._unseen(site, (block - row_mean) / sd)
             # ((x - mean) / sd - gamma) / sqrt(delta) * sd + mean
@@ -394,8 +489,8 @@ class ComBat(TransformerMixin, BaseEstimator):
             out[rows] = block
         return out
 
-    def _unseen(self, site, z):
-        """Location and scale of a site absent from training, from its own rows."""
+    def _check_unseen(self, site, n_rows):
+        """Refuse a site absent from training that cannot be estimated."""
         if self.unseen_sites == "refuse":
             raise TxpredictError(
                 f"ComBat: site {site!r} was not in the training data "
@@ -403,13 +498,17 @@ class ComBat(TransformerMixin, BaseEstimator):
                 "in training, or use unseen_sites='estimate' to estimate its effect "
                 "from its own patients' features."
             )
-        if len(z) < self.min_site_size:
+        if n_rows < self.min_site_size:
             raise TxpredictError(
                 f"ComBat: site {site!r} was not in the training data and only "
-                f"{len(z)} of its patients are given; estimating its effect needs at "
+                f"{n_rows} of its patients are given; estimating its effect needs at "
                 f"least min_site_size={self.min_site_size} of them, transformed "
                 "together."
             )
+
+    def _unseen(self, site, z):
+        """Location and scale of a site absent from training, from its own rows."""
+        self._check_unseen(site, len(z))
         gamma_hat = z.mean(axis=0)
         sum_squares = ((z - gamma_hat) ** 2).sum(axis=0)
         return _site_estimates(len(z), gamma_hat, sum_squares, self.empirical_bayes)

@@ -372,6 +372,42 @@ class VoxelStore:
         return f"VoxelStore({self.shape[0]} x {self.shape[1]}, {state}, {self.folder})"
 
 
+class StoredDesign:
+    """A design on disk with table columns: voxels in a store, the table beside.
+
+    What ``ResponseModel.design`` returns on disk for a model that reads table
+    columns (the site and covariates of ComBat, confounds, demographics):
+    the image features stay in ``store`` and are read a block of columns at
+    a time; the table (n_patients x a few columns) is in memory.
+
+    Parameters
+    ----------
+    store : VoxelStore
+    table : DataFrame
+        The same patients' table columns, in the store's row order.
+    """
+
+    def __init__(self, store: VoxelStore, table):
+        if len(table) != store.shape[0]:
+            raise TxpredictError(
+                f"StoredDesign: the table has {len(table)} rows for a store of "
+                f"{store.shape[0]} patients."
+            )
+        self.store = store
+        self.table = table
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(patients, image features + table columns), as the DataFrame design."""
+        return self.store.shape[0], self.store.shape[1] + self.table.shape[1]
+
+    def __len__(self) -> int:
+        return self.store.shape[0]
+
+    def __repr__(self) -> str:
+        return f"StoredDesign({self.store!r}, table columns {list(self.table.columns)})"
+
+
 def _runs(rows, part):
     """``(first row, its block)`` for each run of consecutive ``rows``."""
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1

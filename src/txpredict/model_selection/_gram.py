@@ -39,8 +39,13 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import SVC
 
-from txpredict.features import VoxelStore
-from txpredict.model_selection._preparation import BlockPreparation
+from txpredict.errors import TxpredictError
+from txpredict.features import StoredDesign, VoxelStore
+from txpredict.model_selection._preparation import (
+    BlockPreparation,
+    StreamedImage,
+    StreamedPreparation,
+)
 from txpredict.model_selection._tuning import best_candidate
 from txpredict.models import image_scale, weights_and_pattern
 from txpredict.stats import fast_auc, fast_balanced_accuracy
@@ -155,7 +160,9 @@ class GramFastPath:
         # The steps before the classifier of a design with table columns,
         # fitted per training set; a numeric design is scaled here instead.
         self.preparation = (
-            search.estimator[:-1] if isinstance(design, pd.DataFrame) else None
+            search.estimator[:-1]
+            if isinstance(design, pd.DataFrame | StoredDesign)
+            else None
         )
         # The same preparation on the voxels as one array, when it applies.
         self.blocks = (
@@ -163,6 +170,13 @@ class GramFastPath:
             if self.preparation is None
             else BlockPreparation.of(self.preparation, design)
         )
+        if isinstance(design, StoredDesign) and not isinstance(
+            self.blocks, StreamedPreparation
+        ):
+            raise TxpredictError(
+                "The design on disk has table columns this model prepares in a way "
+                "no streamed route reproduces; pass on_disk=False."
+            )
         # Labels do not enter K: one matrix serves every fold and permutation.
         per_training_set = self.scaling == "standard" or self.preparation is not None
         self.K = None if per_training_set else gram_matrix(design)
@@ -174,7 +188,9 @@ class GramFastPath:
         classifier sees them and what each was divided by (for the maps).
         """
         image = None
-        if self.blocks is not None:
+        if isinstance(self.blocks, StreamedPreparation):
+            K_train, K_rows, image = self.blocks.kernels(train, rows)
+        elif self.blocks is not None:
             (a_train, d_train), (a_rows, d_rows), scale = self.blocks.prepare(
                 train, rows
             )
@@ -276,6 +292,8 @@ class GramFastPath:
         else:
             alpha = embedding.projection @ np.ravel(estimator.coef_)
         score = estimator.decision_function(embedding.train)
+        if isinstance(image, StreamedImage):  # prepared voxels, read again
+            return image.weights_and_pattern(alpha, score)
         if image is not None:  # the training set's own prepared voxels
             a_train, scale = image
             return weights_and_pattern(a_train, a_train.T @ alpha, score, scale)

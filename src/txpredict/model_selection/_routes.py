@@ -41,6 +41,7 @@ from txpredict.features import (
     ComBat,
     ConfoundRemover,
     DemographicFeatures,
+    StoredDesign,
     VoxelStore,
     fits_in_memory,
 )
@@ -206,16 +207,17 @@ def choose_route(
         if route.name == "fold_by_fold" and family is not None:
             fitter = GramFastPath(model, design, family)
             route = Route("gram", design, fitter=fitter, maps_fitter=fitter)
-    if isinstance(design, VoxelStore) and route.name != "gram":
+    if isinstance(design, VoxelStore | StoredDesign) and route.name != "gram":
         # Only the Gram route reads a design a chunk at a time.
+        store = design.store if isinstance(design, StoredDesign) else design
         why = (
             "some of its voxels are NaN (scikit-learn's imputer would run per "
             "fold, in memory)"
-            if design.has_missing_values()
+            if store.has_missing_values()
             else "no streamed route reproduces this model"
         )
         raise TxpredictError(
-            f"The design on disk ({design.shape[0]} patients x {design.shape[1]} "
+            f"The design on disk ({store.shape[0]} patients x {store.shape[1]} "
             f"features) cannot be used: {why}. Pass on_disk=False if it fits in "
             "memory, or give images without NaN inside the mask."
         )
@@ -261,7 +263,9 @@ def logistic_tuning_of(model, design):
     (selection, PCA, harmonisation, confound regression) have their steps
     fitted on each training set. A user's transformer is not reproduced.
     """
-    if not isinstance(model, ResponseClassifier) or isinstance(design, VoxelStore):
+    if not isinstance(model, ResponseClassifier) or isinstance(
+        design, VoxelStore | StoredDesign
+    ):
         return None  # a design on disk is wide: the Gram route's
     search = model.build_search(design)
     classifier = search.estimator.named_steps["classifier"]
@@ -327,7 +331,9 @@ def gram_family(model, design) -> str | None:
     family = model_family(model)
     if family is None:
         return None
-    if isinstance(design, pd.DataFrame):
+    if isinstance(design, StoredDesign) and design.store.has_missing_values():
+        return None  # the imputer would have to run per fold, in memory
+    if isinstance(design, pd.DataFrame | StoredDesign):
         # Image features with table columns: prepared per training set, which
         # needs every step before the classifier to ignore the labels.
         if design.shape[1] == len(model.table_columns()):
@@ -348,20 +354,18 @@ MEMORY_SHARE = 1 / 8
 def why_not_on_disk(model, extractor) -> str | None:
     """Why ``model``'s design cannot be streamed from disk (None: it can).
 
-    The streamed route is the Gram route with one Gram matrix for the cohort:
-    a linear classifier on image features extracted once, centred or
-    unscaled, with nothing fitted per fold on the voxels themselves.
+    The streamed route is the Gram route: a linear classifier on image
+    features extracted once. Without table columns one Gram matrix serves
+    the cohort, which needs the voxels centred or unscaled; with them (ComBat,
+    confound regression, demographics beside the voxels) the label-free steps
+    are fitted per training set from per-voxel statistics, one pass over the
+    store each, and any scaling is applied block by block.
     """
     if not isinstance(model, ResponseClassifier):
         return "a design on disk needs a ResponseClassifier"
     if extractor is None or not hasattr(extractor, "transform_to_store"):
         return "a design on disk needs image features extracted once per cohort"
-    if model.table_columns():
-        return (
-            "table columns (demographics, confounds, ComBat) are prepared per fold "
-            "in memory; a design on disk holds image features only"
-        )
-    if model.resolved_scaling() not in ("center", None):
+    if not model.table_columns() and model.resolved_scaling() not in ("center", None):
         return (
             "scaling='standard' needs one Gram matrix per training set; a design "
             "on disk serves scaling='center' (the voxel default) or None"

@@ -71,10 +71,11 @@ class Runner:
             self.extractor = estimator.make_extractor()
             if self.extractor is not None:
                 self.extractor.fit(X)
-            if design_on_disk(estimator, self.extractor, len(X), on_disk):
-                self.design = self.extractor.transform_to_store(X, estimator.memory)
-            else:
-                self.design = estimator.design(X, self.extractor)
+            self.design = estimator.design(
+                X,
+                self.extractor,
+                on_disk=design_on_disk(estimator, self.extractor, len(X), on_disk),
+            )
             if self.extractor is not None:  # one scan under two ids: a leak
                 refuse_duplicate_scans(self.design, participant_ids(X))
         else:

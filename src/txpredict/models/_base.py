@@ -31,6 +31,7 @@ from txpredict.features import (
     ComBat,
     ConfoundRemover,
     DemographicFeatures,
+    StoredDesign,
     fits_in_memory,
 )
 from txpredict.leakage import fingerprints_of, seen_scans
@@ -77,12 +78,15 @@ class ResponseModel(BaseEstimator):
             return clone(self.features)
         return None
 
-    def design(self, X, extractor):
+    def design(self, X, extractor, on_disk=False):
         """Input of the learner: extracted image features (+ table columns).
 
         An array of image features; or a DataFrame of image features
         (``image_0``, ...) followed by the table columns later steps need:
         demographics, confounds, the site and ComBat's protected covariates.
+        ``on_disk``: the image features go to a :class:`VoxelStore` instead
+        (in the feature cache ``memory``, else a scratch folder), with the
+        table columns beside it as a :class:`StoredDesign`.
         """
         self._check_table_options()
         table = self.table_columns()
@@ -96,13 +100,17 @@ class ResponseModel(BaseEstimator):
                     f"{type(self.features).__name__} is fitted inside the folds."
                 )
             return X  # a stateful user transformer, fitted inside the folds
+        columns = self._columns_of(X, table) if table else None  # checked first
+        if on_disk:
+            store = extractor.transform_to_store(X, self.memory)
+            return store if columns is None else StoredDesign(store, columns)
         image = np.asarray(extractor.transform(X))
-        if not table:
+        if columns is None:
             return image
         frame = pd.DataFrame(image, index=X.index).set_axis(
             [f"image_{i}" for i in range(image.shape[1])], axis=1
         )
-        return pd.concat([frame, self._columns_of(X, table)], axis=1)
+        return pd.concat([frame, columns], axis=1)
 
     def table_columns(self) -> list[str]:
         """Table columns the learner reads beside the image features, in order."""
@@ -188,7 +196,7 @@ class ResponseModel(BaseEstimator):
         table = self.table_columns()
         if isinstance(design, pd.DataFrame) and not table:
             steps.append(("features", clone(self.features)))  # a stateful transformer
-        elif isinstance(design, pd.DataFrame):
+        elif isinstance(design, pd.DataFrame | StoredDesign):
             steps.extend(self._table_steps(design.shape[1] - len(table)))
         else:
             steps.extend(self._numeric_steps().steps)
