@@ -13,6 +13,11 @@ resident memory recorded:
 - ``memory``: the images extracted into memory through the feature cache,
   then ``nested_cross_validate(on_disk=False)`` (reading the warm cache), for
   n up to ``--memory-max``;
+- ``disk+combat`` and ``memory+combat``: the same model with
+  ``harmonize="combat"`` (each generated study of 500 is a site), for n up
+  to ``--combat-max``: ComBat is fitted on every inner and outer training
+  set, so each has its own Gram matrix (on disk: one pass over the store to
+  fit ComBat, one to apply it and accumulate the Gram matrix);
 - ``nilearn``: ``nilearn.decoding.Decoder(estimator="svc")`` on the same
   images (its own masking and a LinearSVC, and not nested: for reference),
   for n up to ``--decoder-max``.
@@ -23,7 +28,8 @@ of 500 patients (each its own seed, as replicate draws of one population).
 Writes ``benchmarks/results/scale.json``.
 
 Usage: ``python benchmarks/scale.py [--sizes 1000,2500,3200,5000,10000]
-[--memory-max 3200] [--decoder-max 1000] [--work DIR] [--quick]``
+[--memory-max 3200] [--combat-max 1000] [--decoder-max 1000] [--work DIR]
+[--quick]``
 (``--work`` keeps the generated images there for another run.)
 """
 
@@ -71,7 +77,7 @@ def cohort_table(work: Path, n: int, grid: str) -> Path:
                 n_jobs=2,
             )
         cohort = tp.load_cohort(folder)
-        frame = cohort.X[["image"]].assign(y=cohort.y)
+        frame = cohort.X[["image"]].assign(y=cohort.y, site=f"study{k:02d}")
         frames.append(frame.set_axis([f"s{k:02d}-{i}" for i in frame.index]))
     table = pd.concat(frames).iloc[:n]
     path = work / f"table_{n}.csv"
@@ -90,13 +96,18 @@ def child(route: str, table: Path, cache: Path) -> dict:
         out["cv_seconds"] = time.perf_counter() - start
     else:
         extractor = tp.WholeBrainFeatures(memory=cache, verbose=0).fit(X)
-        if route == "disk":
+        on_disk = route.startswith("disk")
+        if on_disk:
             extractor.transform_to_store(X, cache)
         else:
             extractor.transform(X)  # fills the feature cache
         out["extraction_seconds"] = time.perf_counter() - start
         model = tp.ResponseClassifier(
-            "wholebrain", "linear_svm", memory=cache, param_grid={"C": C_GRID}
+            "wholebrain",
+            "linear_svm",
+            memory=cache,
+            param_grid={"C": C_GRID},
+            harmonize="combat" if route.endswith("+combat") else None,
         )
         start = time.perf_counter()
         result = tp.nested_cross_validate(
@@ -106,7 +117,7 @@ def child(route: str, table: Path, cache: Path) -> dict:
             n_repeats=1,
             random_state=0,
             return_maps=True,
-            on_disk=route == "disk",
+            on_disk=on_disk,
         )
         out["cv_seconds"] = time.perf_counter() - start
         out["auc"] = float(result.summary().at["auc", "estimate"])
@@ -149,6 +160,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2500,3200,5000,10000")
     parser.add_argument("--memory-max", type=int, default=3200)
+    parser.add_argument("--combat-max", type=int, default=1000)
     parser.add_argument("--decoder-max", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="n = 60 on the 6 mm grid")
@@ -160,7 +172,7 @@ def main(argv=None):
         return
     grid, sizes = "fsl2", [int(n) for n in args.sizes.split(",")]
     if args.quick:
-        grid, sizes, args.decoder_max = "fsl6", [60], 60
+        grid, sizes, args.decoder_max, args.combat_max = "fsl6", [60], 60, 60
     work = args.work or Path(tempfile.mkdtemp(prefix="txpredict_scale_"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -173,6 +185,8 @@ def main(argv=None):
         # txpredict's routes at every size first, then the slow competitor.
         plan = [(n, "disk") for n in sizes]
         plan += [(n, "memory") for n in sizes if n <= args.memory_max]
+        for route in ("disk+combat", "memory+combat"):
+            plan += [(n, route) for n in sizes if n <= args.combat_max]
         plan += [(n, "nilearn") for n in sizes if n <= args.decoder_max]
         for n, route in sorted(plan, key=lambda p: (p[1] == "nilearn", p[0])):
             cache = work / f"cache_{route}_{n}"
@@ -180,9 +194,10 @@ def main(argv=None):
             if route != "nilearn":
                 np.save(work / f"scores_{route}_{n}.npy", np.load(cache / "scores.npy"))
             shutil.rmtree(cache, ignore_errors=True)
-            if route == "memory":  # the disk route's scores are there already
-                disk = np.load(work / f"scores_disk_{n}.npy")
-                memory = np.load(work / f"scores_memory_{n}.npy")
+            if route.startswith("memory"):  # the disk route's scores are there
+                suffix = route.removeprefix("memory")
+                disk = np.load(work / f"scores_disk{suffix}_{n}.npy")
+                memory = np.load(work / f"scores_{route}_{n}.npy")
                 difference = float(np.abs(disk - memory).max())
                 assert difference < 1e-6 * max(1.0, np.abs(memory).max()), difference
                 row["max_difference_vs_disk"] = difference
