@@ -169,10 +169,12 @@ def nested_cross_validate(
         ``memory`` folder, where an interrupted extraction resumes; else a
         temporary folder), and read a block of voxels at a time: memory is
         O(n^2 + n x block) instead of O(n x voxels), the results are the
-        in-memory route's. For a linear classifier on image features without
-        table columns, centred or unscaled (others: an error). "auto": on
-        disk when such a model's design would take more than 1/8 of the
-        memory available. False: in memory.
+        in-memory route's. For a linear classifier on image features
+        (voxels centred or unscaled; with ComBat, confounds or demographics,
+        which are fitted per training set from per-voxel statistics, any
+        scaling); others: an error. "auto": on disk when such a model's
+        design would take more than 1/8 of the memory available. False: in
+        memory.
 
     Returns
     -------
