@@ -9,6 +9,7 @@ from txpredict.evaluation._external import (
 )
 from txpredict.evaluation._importance import drop_one_importance
 from txpredict.evaluation._permutation_importance import permutation_importance
+from txpredict.evaluation._scan_permutation import scan_permutation_test
 from txpredict.model_selection import (  # kept here for existing scripts
     PermutationTestResult,
     permutation_test,
@@ -27,5 +28,6 @@ __all__ = [
     "permutation_importance",
     "permutation_test",
     "recalibrated",
+    "scan_permutation_test",
     "validate_external",
 ]

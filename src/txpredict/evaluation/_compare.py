@@ -30,7 +30,9 @@ class Comparison:
         each model, their ``difference`` (a - b) with its 95% interval, the
         statistic, the two-sided ``p_value`` and the ``test`` used. The
         difference, its interval and the p-value come from the same
-        quantity, so their signs agree.
+        quantity, so their signs agree. After :meth:`with_permutation`, also
+        ``permutation_p_value``: the permutation test of the scan given the
+        baseline's columns (one-sided), which decides :attr:`a_is_better`.
     names : tuple of str
     alpha : float
     """
@@ -44,10 +46,22 @@ class Comparison:
         """Whether a's AUC (r for regressors) is significantly higher.
 
         Difference > 0 and p < alpha: a one-sided claim at level alpha / 2
-        from the two-sided test.
+        from the two-sided test; with a permutation test, its one-sided
+        p-value < alpha (and difference > 0).
         """
         row = self.table.iloc[0]
-        return bool(row["difference"] > 0 and row["p_value"] < self.alpha)
+        p_value = row.get("permutation_p_value", row["p_value"])
+        return bool(row["difference"] > 0 and p_value < self.alpha)
+
+    def with_permutation(self, tests) -> Comparison:
+        """A copy with the permutation tests' p-values beside its own.
+
+        ``tests``: per metric of the table, a PermutationTestResult of the
+        same difference (:func:`scan_permutation_test`).
+        """
+        table = self.table.copy()
+        table["permutation_p_value"] = [tests[m].p_value for m in table.index]
+        return Comparison(table, self.names, self.alpha)
 
     def summary(self) -> pd.DataFrame:
         """The comparison table."""
@@ -62,10 +76,15 @@ class Comparison:
             f"{verdict} (alpha={self.alpha:g})"
         ]
         for metric, row in self.table.iterrows():
+            permuted = (
+                f"  permutation p={row['permutation_p_value']:.3g}"
+                if "permutation_p_value" in row
+                else ""
+            )
             lines.append(
                 f"  {metric:<18} a={row['a']:.3f} b={row['b']:.3f} "
                 f"diff={row['difference']:+.3f} [{row['ci_low']:+.3f}, "
-                f"{row['ci_high']:+.3f}]  p={row['p_value']:.3g}"
+                f"{row['ci_high']:+.3f}]  p={row['p_value']:.3g}{permuted}"
             )
         return "\n".join(lines)
 

@@ -27,11 +27,12 @@ from txpredict.model_selection._routes import (
     batched_route,
     choose_route,
 )
-from txpredict.model_selection._runner import Runner
+from txpredict.model_selection._runner import Runner, split_scores
 from txpredict.model_selection._schemes import (
     LEAVE_SITE_OUT,
     LeaveOneOutWarning,
     check_groups,
+    check_inner_groups,
     check_outer_cv,
     is_leave_site_out,
     outer_splits,
@@ -56,6 +57,7 @@ __all__ = [
     "batched_route",
     "bootstrap_maps",
     "check_groups",
+    "check_inner_groups",
     "check_outer_cv",
     "check_sites",
     "choose_route",
@@ -68,5 +70,6 @@ __all__ = [
     "permutation_test",
     "prepare_inputs",
     "sequential_null",
+    "split_scores",
     "splits_hash",
 ]
