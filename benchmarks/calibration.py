@@ -107,6 +107,10 @@ PERMUTATIONS = 1000
 #: p-values resolve to 0.01, which decides p < 0.05 as 1,000 would but costs a
 #: tenth where the scan adds (there the test runs to its cap).
 ADDED_VALUE_PERMUTATIONS = 99
+#: The added_value populations where the scan adds nothing to demographics.
+ADDS_NOTHING = ("none", "demographics", "demographics_age")
+#: The method name of the permutation test of added value in the results.
+PERMUTATION = "scan_permutation_test()"
 #: "demographics_age": the demographic population with an age effect on the
 #: images and the outcome: the scan carries age, and adds nothing beyond it.
 AGE_EFFECT = 1.0
@@ -280,7 +284,7 @@ def added_value_replicate(pool, truth, n, seed):
         rows.append(
             {
                 "quantity": f"compare_{metric}",
-                "method": "scan_permutation_test()",
+                "method": PERMUTATION,
                 "comparison": label,
                 "difference": test.statistic,
                 "p_value": test.p_value,
@@ -634,7 +638,9 @@ def package_table(summary: pd.DataFrame) -> dict:
             & (summary["quantity"] == quantity)
             & (summary["method"] == method)
         ]
-        return g if effect is None else g[g["effect"] == effect]
+        if effect is None:
+            return g
+        return g[g["effect"].isin([effect] if isinstance(effect, str) else effect)]
 
     def coverage(part):
         """Each quantity's shipped default method and its measured coverage."""
@@ -666,11 +672,29 @@ def package_table(summary: pd.DataFrame) -> dict:
                     "rejection_rate",
                 ),
                 "claims_better_when_the_scan_adds_nothing": by_setting(
-                    select("added_value", f"compare_{m}", "compare()"),
+                    select("added_value", f"compare_{m}", "compare()", ADDS_NOTHING),
                     "claims_a_better",
                 ),
             }
             for m, method in DEFAULT_COMPARISON_METHODS.items()
+        },
+        # added_value()'s test, beside compare()'s on the same replicates.
+        "added_value_permutation": {
+            m: {
+                "claims_better_when_the_scan_adds_nothing": by_setting(
+                    select("added_value", f"compare_{m}", PERMUTATION, ADDS_NOTHING),
+                    "claims_a_better",
+                ),
+                "power": by_setting(
+                    select("added_value", f"compare_{m}", PERMUTATION, "prognostic"),
+                    "claims_a_better",
+                ),
+                "compare_power": by_setting(
+                    select("added_value", f"compare_{m}", "compare()", "prognostic"),
+                    "claims_a_better",
+                ),
+            }
+            for m in ("auc", "balanced_accuracy")
         },
         "regression_intervals": coverage("regression"),
         "regression_compare": {

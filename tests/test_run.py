@@ -36,6 +36,7 @@ inner_cv = 3
 n_repeats = 2
 random_state = 1
 n_permutations = 19
+added_value_permutations = 19
 
 [output]
 folder = "{folder}"
@@ -78,6 +79,13 @@ def test_run_writes_every_output(analysis):
     comparison = pd.read_csv(analysis / "comparison.csv", index_col=[0, 1])
     assert ("model vs demographics only", "auc") in comparison.index
     assert ("model + demographics vs demographics only", "auc") in comparison.index
+    # Whether the scan adds to demographics: the permutation test of the scan
+    # given the demographic columns, at most 19 permutations (p >= 1/20).
+    added = comparison.loc[("model + demographics vs demographics only", "auc")]
+    assert 1 / 20 <= added["permutation_p_value"] <= 1
+    assert pd.isna(
+        comparison.loc[("model vs demographics only", "auc")].get("permutation_p_value")
+    )
     summary = pd.read_csv(analysis / "summary.csv", index_col=0)
     result = tp.NestedCVResult.load(analysis / "result.json")
     assert summary.at["auc", "estimate"] == pytest.approx(
@@ -210,6 +218,14 @@ def test_config_errors_are_explained(tmp_path, small_cohort_dir):
         read_config(tmp_path / "bad.toml")
     with pytest.raises(TxpredictError, match="No configuration file"):
         read_config(tmp_path / "missing.toml")
+    negative = write_config(tmp_path, small_cohort_dir)
+    negative.write_text(
+        negative.read_text().replace(
+            "added_value_permutations = 19", "added_value_permutations = -5"
+        )
+    )
+    with pytest.raises(TxpredictError, match=r"\[cv\] added_value_permutations must"):
+        read_config(negative)
 
 
 def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path):

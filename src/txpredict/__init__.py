@@ -21,6 +21,7 @@ from txpredict.evaluation import (
     drop_one_importance,
     permutation_importance,
     permutation_test,
+    scan_permutation_test,
     validate_external,
 )
 from txpredict.features import (
@@ -104,6 +105,7 @@ __all__ = [
     "nested_cross_validate",
     "permutation_importance",
     "permutation_test",
+    "scan_permutation_test",
     "rois_from_atlas",
     "save_model",
     "sensitivity_score",

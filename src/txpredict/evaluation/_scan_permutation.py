@@ -29,6 +29,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from txpredict.errors import TxpredictError
 from txpredict.features import DemographicFeatures
@@ -55,6 +56,7 @@ SPLIT_OPTIONS = (
     "fast_path",
     "n_jobs",
     "random_state",
+    "progress",
 )
 
 
@@ -76,6 +78,7 @@ def scan_permutation_test(
     fast_path="auto",
     n_jobs=None,
     random_state=0,
+    progress=False,
 ) -> dict[str, PermutationTestResult]:
     """Does the scan add to ``baseline``? Scan residuals permuted, outcome kept.
 
@@ -95,6 +98,8 @@ def scan_permutation_test(
         The columns the null hypothesis conditions on.
     n_permutations : int, default=1000
         The most permutations the test runs.
+    progress : bool, default=False
+        A bar of the permutations evaluated (stderr).
     n_exceedances : int or None, default=10
         Besag & Clifford's h: stop at the h-th permuted difference reaching
         the observed one (p = h / L). None: all ``n_permutations``.
@@ -136,7 +141,7 @@ def scan_permutation_test(
         allow_loo=False,
         n_jobs=n_jobs,
     )
-    baseline = baseline.set_params(inner_cv=model.inner_cv)
+    baseline = clone(baseline).set_params(inner_cv=model.inner_cv)
     splits = outer_splits(
         y,
         outer_cv=outer_cv,
@@ -176,6 +181,7 @@ def scan_permutation_test(
         difference,
         n_exceedances=n_exceedances,
         n_jobs=n_jobs,
+        progress=progress,
     )
     return {
         name: PermutationTestResult(

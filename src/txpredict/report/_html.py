@@ -140,8 +140,10 @@ def _comparison_blocks(comparisons) -> list[dict]:
     blocks = []
     for label, comparison in comparisons.items():
         table = comparison.table.drop(columns="test").copy()
+        # The test that decides: the permutation test of added value when it ran.
+        kind = "added" if "permutation_p_value" in table else "compare"
         table["measured false-positive rate"] = [
-            false_positive_note(f"compare_{metric}") for metric in table.index
+            false_positive_note(f"{kind}_{metric}") for metric in table.index
         ]
         c_columns, c_rows = table_cells(table)
         verdict = (

@@ -7,7 +7,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
-from txpredict.evaluation import compare, permutation_importance
+from txpredict.evaluation import (
+    compare,
+    permutation_importance,
+    scan_permutation_test,
+)
 from txpredict.features import default_rois
 from txpredict.model_selection import nested_cross_validate
 from txpredict.models import ResponseClassifier
@@ -98,11 +102,33 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
         )
     }
     if "model + demographics" in results:
-        comparisons["model + demographics vs demographics only"] = compare(
+        combined = compare(
             results["model + demographics"],
             results["demographics only"],
             names=("model + demographics", "demographics"),
         )
+        if cv["added_value_permutations"] and features == "roi":
+            # Does the scan add to demographics? The permutation test of the
+            # scan given the demographic columns decides (more powerful than
+            # compare()'s variance test at the same level: benchmarks/
+            # calibration.py). Voxel designs keep compare()'s test: each
+            # permutation would refit on a whole brain.
+            progress(
+                "Permutation test of what the scan adds to demographics "
+                f"(at most {cv['added_value_permutations']}) ..."
+            )
+            tests = scan_permutation_test(
+                models["model + demographics"],
+                baseline,
+                X,
+                y,
+                baseline_columns=demographic_columns,
+                n_permutations=cv["added_value_permutations"],
+                **options,
+            )
+            progress(f"  {tests['auc']!r}")
+            combined = combined.with_permutation(tests)
+        comparisons["model + demographics vs demographics only"] = combined
     importance = permutation_importance_of(config, model, X, y, cv, groups, progress)
     custom = model_options.get("feature_options", {}).get("rois", "default")
     rois = (

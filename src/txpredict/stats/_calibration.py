@@ -55,10 +55,15 @@ def false_positive_note(test: str) -> str:
     ----------
     test : str
         ``"compare_auc"``, ``"compare_balanced_accuracy"``,
-        ``"permutation_auc"`` or ``"permutation_balanced_accuracy"``.
+        ``"permutation_auc"``, ``"permutation_balanced_accuracy"``, or
+        ``"added_auc"``, ``"added_balanced_accuracy"`` (the permutation test
+        of added value: how often it claimed the scan adds when it does not).
     """
     kind, _, metric = test.partition("_")
     table = measured()
     if kind == "compare":
         return _range(table["compare"][metric]["false_positive_rate"])
+    if kind == "added":
+        entry = table["added_value_permutation"][metric]
+        return _range(entry["claims_better_when_the_scan_adds_nothing"])
     return _range(table["permutation"][metric])
