@@ -100,6 +100,7 @@ QUICK_PLAN = {part: dict.fromkeys(plan, 1) for part, plan in PLAN.items()}
 QUICK_OPTIONS = {
     "regression": {"n_repeats": 1},
     "regression_comparison": {"n_repeats": 1},
+    "added_value": {"n_permutations": 9},
 }
 #: The permutation test's cap, as shipped (it stops earlier once settled).
 PERMUTATIONS = 1000
@@ -249,7 +250,7 @@ def _comparisons(a, b, label):
     return rows
 
 
-def added_value_replicate(pool, truth, n, seed):
+def added_value_replicate(pool, truth, n, seed, n_permutations=None):
     """Does the scan add to demographics? compare() and the permutation test.
 
     The model: the ROI means with the demographics as covariates; the
@@ -277,7 +278,7 @@ def added_value_replicate(pool, truth, n, seed):
         X,
         y,
         baseline_columns=DEMOGRAPHICS,
-        n_permutations=ADDED_VALUE_PERMUTATIONS,
+        n_permutations=n_permutations or ADDED_VALUE_PERMUTATIONS,
         **options,
     )
     for metric, test in tests.items():
@@ -743,6 +744,12 @@ def main(argv=None):
         "--replicates", type=int, default=None, help="per setting (default: PLAN's)"
     )
     parser.add_argument(
+        "--more",
+        default=None,
+        help="effects (e.g. none,demographics) of the parts given to add "
+        "--replicates NEW replicates to (other seeds), keeping the saved ones",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="reuse the parts a previous, interrupted full run finished",
@@ -765,6 +772,11 @@ def main(argv=None):
     sizes = tuple(int(n) for n in args.sizes.split(","))
     if args.replicates is not None:
         plan = {part: dict.fromkeys(p, args.replicates) for part, p in PLAN.items()}
+    more = args.more.split(",") if args.more else None
+    if more:
+        plan = {
+            part: {e: r for e, r in p.items() if e in more} for part, p in plan.items()
+        }
     if args.quick:
         plan, sizes, pool_size, args.n_true = QUICK_PLAN, (40,), 200, 200
     parts = args.parts.split(",")
@@ -793,9 +805,9 @@ def main(argv=None):
         for effect, replicates in plan[part].items():
             pool, truth = pools[effect]
             for n in sizes:
-                seeds = np.random.SeedSequence(
-                    [list(PLAN).index(part), n]
-                ).generate_state(replicates)
+                # --more: other seeds than the saved replicates'.
+                entropy = [list(PLAN).index(part), n] + ([1] if more else [])
+                seeds = np.random.SeedSequence(entropy).generate_state(replicates)
                 chunks = np.array_split(seeds, max(1, len(seeds) // CHUNK))
                 out = joblib.Parallel(n_jobs=args.n_jobs)(
                     joblib.delayed(_run_chunk)(part, pool, truth, n, chunk, options)
@@ -818,9 +830,19 @@ def main(argv=None):
     if not args.quick and saved.exists() and set(parts) != set(PLAN):
         # A run of some parts keeps the saved replicates of the others.
         previous = pd.read_csv(saved)
-        raw = pd.concat(
-            [previous[~previous["part"].isin(parts)], raw], ignore_index=True
-        )
+        if more:  # added to the saved replicates, numbered after them
+            for key, g in raw.groupby(["part", "effect", "n"]):
+                same = previous[
+                    (previous["part"] == key[0])
+                    & (previous["effect"] == key[1])
+                    & (previous["n"] == key[2])
+                ]
+                offset = int(same["replicate"].max()) + 1 if len(same) else 0
+                raw.loc[g.index, "replicate"] += offset
+            kept = previous
+        else:
+            kept = previous[~previous["part"].isin(parts)]
+        raw = pd.concat([kept, raw], ignore_index=True)
         old_info = json.loads((saved.parent / "summary.json").read_text())["info"]
         seconds = {**old_info.get("part_seconds", {}), **seconds}
     summary = summarise(raw)

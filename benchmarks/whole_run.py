@@ -9,8 +9,10 @@ wall time of the command (imports included), median of several runs:
 
 (a) default settings (``n_jobs`` unset: one core);
 (b) the same with ``n_jobs = 2``;
-(c) the same without the permutation test (``n_permutations = 0``): the rest
-    of the analysis, which the permutations come on top of;
+(c) the same without the test of what the scan adds to demographics
+    (``added_value_permutations = 0``: compare()'s variance test decides), and
+    without either permutation test (``n_permutations = 0`` too): the rest of
+    the analysis, which the permutations come on top of;
 (d) the permutation test alone with every one of its 1,000 permutations
     (``n_exceedances=None``), what the sequential rule spares: the library call
     on the same features, one run.
@@ -86,9 +88,12 @@ def time_command(config: Path, repeats: int) -> tuple[list[float], Path]:
 
 
 def tests_of(results: Path) -> dict:
-    """Each metric's permutation test as saved: p, permutations used, cap."""
+    """Each metric's permutation test as saved: p, permutations used, cap.
+
+    Also the p-values of the test of what the scan adds (``added_<metric>``).
+    """
     saved = json.loads((results / "result.json").read_text())
-    return {
+    tests = {
         metric: {
             "p_value": test["p_value"],
             "n_permutations": len(test["null_distribution"]),
@@ -96,6 +101,11 @@ def tests_of(results: Path) -> dict:
         }
         for metric, test in saved["permutation"].items()
     }
+    comparison = pd.read_csv(results / "comparison.csv", index_col=[0, 1])
+    added = comparison.loc["model + demographics vs demographics only"]
+    for metric, row in added.iterrows():
+        tests[f"added_{metric}"] = {"p_value": row.get("permutation_p_value")}
+    return tests
 
 
 def main(argv=None):
@@ -124,7 +134,10 @@ def main(argv=None):
         runs = {
             "default (n_jobs unset)": {},
             "n_jobs = 2": {"n_jobs": 2},
-            "no permutation test": {"extra_cv": "n_permutations = 0"},
+            "no added-value test": {"extra_cv": "added_value_permutations = 0"},
+            "no permutation test": {
+                "extra_cv": "n_permutations = 0\nadded_value_permutations = 0"
+            },
         }
         table, tests = [], {}
         for name, options in runs.items():
@@ -211,6 +224,8 @@ def full_permutation_test(dataset: Path, n_repeats: int) -> dict:
 def check_truncation(sequential: dict, full: dict) -> None:
     """A test that ran all its permutations equals the full test's p-value."""
     for metric, test in sequential.items():
+        if metric not in full:  # the added-value test has no full counterpart
+            continue
         if test["n_permutations"] == full[metric]["n_permutations"]:
             if abs(test["p_value"] - full[metric]["p_value"]) > 1e-12:
                 raise AssertionError(f"{metric}: the full test differs from the run's")

@@ -1,6 +1,7 @@
 import os
 import tempfile
 
+import joblib
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -176,6 +177,10 @@ def test_parallel_equals_serial_and_leaves_no_shared_file(
     assert list(tmp_path.iterdir()) == []
     parallel[0] = 0  # an ordinary writable array, the shared file gone
     assert parallel.flags.writeable and np.all(parallel[0] == 0)
+    # It can go to workers later (a permutation test ships the design): joblib
+    # sends an np.memmap-backed array as its file name, and the file is gone.
+    sums = joblib.Parallel(n_jobs=2)(joblib.delayed(np.sum)(parallel) for _ in "ab")
+    assert sums == [parallel.sum()] * 2
 
 
 def test_inputs_dataframe_series_list_agree(small_cohort):

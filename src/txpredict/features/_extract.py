@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import mmap
 import os
 import sys
 import tempfile
@@ -287,7 +288,13 @@ def _extract_in_place(images, subjects, specs, grid, memory, batches, out, n_job
     shape, dtype = out.shape, out.dtype
     path = _shared_file(out.nbytes)
     try:
-        shared = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
+        # Mapped here with mmap, not np.memmap: joblib pickles an array backed
+        # by an np.memmap as its file name (so that workers share it), and
+        # this file is unlinked below: a worker given the features later (a
+        # permutation test) could not open it.
+        with open(path, "r+b") as f:
+            buffer = mmap.mmap(f.fileno(), out.nbytes)
+        shared = np.frombuffer(buffer, dtype=dtype).reshape(shape)
         # max_nbytes=None: the specs' voxel indices are pickled with each task;
         # joblib's automatic memmapping of them cost a temporary folder per
         # call (0.1 s to delete, a sixth of extracting 100 images).
@@ -303,7 +310,7 @@ def _extract_in_place(images, subjects, specs, grid, memory, batches, out, n_job
                 bar.update(count)
     finally:
         os.unlink(path)
-    return np.asarray(shared)
+    return shared
 
 
 def _shared_file(n_bytes: int) -> str:
