@@ -148,3 +148,21 @@ def test_added_value_reports_the_permutation_test_and_decides_with_it():
     shown = result.comparison.table.copy()
     shown["permutation_p_value"] = 0.5
     assert not tp.Comparison(shown, ("a", "b")).a_is_better
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [({"n_permutations": 0}, "n_permutations must"), ({"n_exceedances": 0}, "h: stop")],
+)
+def test_bad_counts_are_refused_before_any_work(option, message):
+    X, y = _table(40, 5)
+    model, baseline = _models()
+    with pytest.raises(TxpredictError, match=message):
+        scan_permutation_test(
+            model,
+            baseline,
+            X,
+            y,
+            baseline_columns=["age"],
+            **{"n_permutations": 9, **option},
+        )

@@ -26,7 +26,11 @@ from sklearn.utils import _safe_indexing
 from txpredict.errors import TxpredictError
 from txpredict.model_selection import Runner, outer_splits, prepare_inputs
 from txpredict.models import ResponseClassifier
-from txpredict.stats import corrected_resampled_interval, fast_auc
+from txpredict.stats import (
+    check_n_permutations,
+    corrected_resampled_interval,
+    fast_auc,
+)
 
 
 def permutation_importance(
@@ -102,10 +106,7 @@ def permutation_importance(
         )
     if not 0 < confidence < 1:
         raise TxpredictError(f"confidence must be in (0, 1); got {confidence!r}.")
-    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
-        raise TxpredictError(
-            f"n_permutations must be a positive integer; got {n_permutations!r}."
-        )
+    check_n_permutations(n_permutations)
     model, _, y, outer_cv, groups = prepare_inputs(
         model,
         X,

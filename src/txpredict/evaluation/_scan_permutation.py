@@ -42,7 +42,12 @@ from txpredict.model_selection import (
     sequential_null,
     split_scores,
 )
-from txpredict.stats import DEFAULT_EXCEEDANCES, permute
+from txpredict.stats import (
+    DEFAULT_EXCEEDANCES,
+    check_exceedances,
+    check_n_permutations,
+    permute,
+)
 
 STATISTICS = ("auc", "balanced_accuracy")
 #: The options of nested_cross_validate that decide the splits and the fits.
@@ -126,10 +131,8 @@ def scan_permutation_test(
     >>> tests["auc"].max_permutations
     19
     """
-    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
-        raise TxpredictError(
-            f"n_permutations must be a positive integer; got {n_permutations!r}."
-        )
+    check_n_permutations(n_permutations)
+    check_exceedances(n_exceedances)
     model, _, y, outer_cv, groups = prepare_inputs(
         model,
         X,

@@ -26,6 +26,7 @@ from txpredict.model_selection._validation import prepare_inputs
 from txpredict.stats import (
     DEFAULT_EXCEEDANCES,
     check_exceedances,
+    check_n_permutations,
     check_permutable,
     monte_carlo_error,
     permute,
@@ -233,10 +234,7 @@ def permutation_tests(
     the tests do not depend on ``n_jobs``. The permutations run until every
     statistic's test has stopped.
     """
-    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
-        raise TxpredictError(
-            f"n_permutations must be a positive integer; got {n_permutations!r}."
-        )
+    check_n_permutations(n_permutations)
     check_exceedances(n_exceedances)
     check_permutable(y, groups)
     names = REGRESSION_STATISTICS if regression else STATISTICS

@@ -62,6 +62,7 @@ from txpredict.stats._resampling import check_permutable, n_arrangements, permut
 from txpredict.stats._sequential import (
     DEFAULT_EXCEEDANCES,
     check_exceedances,
+    check_n_permutations,
     monte_carlo_error,
     sequential_p_value,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "calibration_measures",
     "calibration_over_repeats",
     "check_exceedances",
+    "check_n_permutations",
     "check_permutable",
     "cohens_h",
     "confusion_counts",

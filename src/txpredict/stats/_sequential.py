@@ -29,6 +29,14 @@ from txpredict.errors import TxpredictError
 DEFAULT_EXCEEDANCES = 10
 
 
+def check_n_permutations(n_permutations) -> None:
+    """Refuse an ``n_permutations`` that is not a positive integer."""
+    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
+        raise TxpredictError(
+            f"n_permutations must be a positive integer; got {n_permutations!r}."
+        )
+
+
 def check_exceedances(n_exceedances) -> None:
     """Refuse an ``n_exceedances`` that is neither None nor a positive integer."""
     if n_exceedances is None:
