@@ -166,3 +166,23 @@ def test_bad_counts_are_refused_before_any_work(option, message):
             baseline_columns=["age"],
             **{"n_permutations": 9, **option},
         )
+
+
+def test_sites_kept_whole_in_the_inner_cv_follow_nested_cross_validate():
+    """Six sites in five outer folds leave four in some training parts: too few
+    for a 5-fold inner CV that keeps sites whole, refused as nested CV refuses
+    it; models with one candidate run no inner CV and are not refused."""
+    X, y = _table(90, 6)
+    model, baseline = _models()
+    options = {"baseline_columns": ["age"], "groups": X["site"], **OPTIONS}
+    with pytest.raises(TxpredictError, match="distinct group"):
+        tp.nested_cross_validate(model, X, y, groups=X["site"], **OPTIONS)
+    with pytest.raises(TxpredictError, match="distinct group"):
+        scan_permutation_test(model, baseline, X, y, n_permutations=3, **options)
+    # The baseline's inner CV is checked too (it failed inside scikit-learn).
+    single = model.set_params(param_grid={"C": [1.0]})
+    with pytest.raises(TxpredictError, match="distinct group"):
+        scan_permutation_test(single, baseline, X, y, n_permutations=3, **options)
+    one = baseline.set_params(param_grid={"C": [1.0]})
+    tests = scan_permutation_test(single, one, X, y, n_permutations=3, **options)
+    assert len(tests["auc"].null_distribution) <= 3

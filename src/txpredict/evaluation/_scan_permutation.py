@@ -36,7 +36,7 @@ from txpredict.features import DemographicFeatures
 from txpredict.model_selection import (
     PermutationTestResult,
     Runner,
-    check_inner_groups,
+    inner_groups_of,
     outer_splits,
     prepare_inputs,
     sequential_null,
@@ -153,9 +153,8 @@ def scan_permutation_test(
         stratify=stratify,
         random_state=random_state,
     )
-    inner = groups if inner_groups else None
-    if inner is not None:
-        check_inner_groups(groups, splits, model.inner_cv)
+    inner = inner_groups_of(model, groups, splits, inner_groups)
+    inner_groups_of(baseline, groups, splits, inner_groups)  # its inner CV too
     # In memory: each permutation builds a design with other scan features.
     runner = Runner(model, X, fast_path=fast_path, on_disk=False)
     scan, rebuild = _scan_block(runner.design, model)

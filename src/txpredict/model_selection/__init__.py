@@ -32,14 +32,17 @@ from txpredict.model_selection._schemes import (
     LEAVE_SITE_OUT,
     LeaveOneOutWarning,
     check_groups,
-    check_inner_groups,
     check_outer_cv,
     is_leave_site_out,
     outer_splits,
     splits_hash,
 )
 from txpredict.model_selection._summary import GridEdgeWarning, grid_edge_warnings
-from txpredict.model_selection._validation import check_sites, prepare_inputs
+from txpredict.model_selection._validation import (
+    check_sites,
+    inner_groups_of,
+    prepare_inputs,
+)
 
 __all__ = [
     "LEAVE_SITE_OUT",
@@ -57,13 +60,13 @@ __all__ = [
     "batched_route",
     "bootstrap_maps",
     "check_groups",
-    "check_inner_groups",
     "check_outer_cv",
     "check_sites",
     "choose_route",
     "decision_of",
     "fit_problems",
     "grid_edge_warnings",
+    "inner_groups_of",
     "is_leave_site_out",
     "nested_cross_validate",
     "outer_splits",

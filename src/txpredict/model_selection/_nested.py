@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import is_regressor
-from sklearn.model_selection import ParameterGrid
 
 from txpredict.errors import TxpredictError
 from txpredict.model_selection._model_maps import (
@@ -30,7 +29,6 @@ from txpredict.model_selection._permutation import (
 from txpredict.model_selection._regression_result import RegressionCVResult
 from txpredict.model_selection._runner import Runner
 from txpredict.model_selection._schemes import (
-    check_inner_groups,
     outer_splits,
     splits_hash,
 )
@@ -44,8 +42,7 @@ from txpredict.model_selection._summary import (
     summary_table,
     with_groups,
 )
-from txpredict.model_selection._validation import prepare_inputs
-from txpredict.models import ResponseModel
+from txpredict.model_selection._validation import inner_groups_of, prepare_inputs
 from txpredict.stats import (
     DEFAULT_EXCEEDANCES,
     DEFAULT_METHODS,
@@ -214,9 +211,7 @@ def nested_cross_validate(
         stratify=stratify,
         random_state=random_state,
     )
-    inner_group_labels = groups if inner_groups else None
-    if inner_group_labels is not None and _tunes(estimator):
-        check_inner_groups(groups, splits, estimator.inner_cv)
+    inner_group_labels = inner_groups_of(estimator, groups, splits, inner_groups)
     runner = Runner(estimator, X, fast_path=fast_path, on_disk=on_disk)
     if return_maps or n_bootstraps:
         runner.check_maps()
@@ -287,18 +282,6 @@ def nested_cross_validate(
             fast_path=fast_path,
         )
     return result
-
-
-def _tunes(estimator) -> bool:
-    """Whether the estimator runs an inner CV (a grid of several candidates)."""
-    if not isinstance(getattr(estimator, "inner_cv", None), int):
-        return False
-    if not isinstance(estimator, ResponseModel):
-        return True
-    grid = estimator.param_grid
-    if grid is None:
-        grid = estimator.final_estimator()[1]
-    return len(ParameterGrid(grid)) > 1
 
 
 _FORMAT = "txpredict.NestedCVResult/1"

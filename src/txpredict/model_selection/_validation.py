@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
 
 from txpredict._inputs import check_group_labels, check_n_jobs, check_X_y
 from txpredict.errors import TxpredictError
@@ -12,9 +13,11 @@ from txpredict.model_selection._schemes import (
     LEAVE_SITE_OUT,
     check_class_sizes,
     check_groups,
+    check_inner_groups,
     check_outer_cv,
     n_folds,
 )
+from txpredict.models import ResponseModel
 
 
 def prepare_inputs(
@@ -104,3 +107,27 @@ def check_sites(y, groups):
                 "the model cannot be trained when that site is held out. Use "
                 "grouped k-fold (outer_cv=k with groups) or gather more patients."
             )
+
+
+def inner_groups_of(estimator, groups, splits, inner_groups):
+    """The groups the inner CV keeps whole (None: none), checked before any work.
+
+    A group-aware inner CV needs ``inner_cv`` groups in every outer-training
+    part; an estimator that does not tune runs no inner CV and needs none.
+    """
+    labels = groups if inner_groups else None
+    if labels is not None and _tunes(estimator):
+        check_inner_groups(groups, splits, estimator.inner_cv)
+    return labels
+
+
+def _tunes(estimator) -> bool:
+    """Whether the estimator runs an inner CV (a grid of several candidates)."""
+    if not isinstance(getattr(estimator, "inner_cv", None), int):
+        return False
+    if not isinstance(estimator, ResponseModel):
+        return True
+    grid = estimator.param_grid
+    if grid is None:
+        grid = estimator.final_estimator()[1]
+    return len(ParameterGrid(grid)) > 1
