@@ -33,8 +33,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 # Every script of benchmarks/ (tests/test_benchmarks.py checks the list is whole),
-# except calibration.py (about an hour) and scale.py (longer, ~10 GB of images):
-# run those on their own.
+# except calibration.py and detectable_effect.py (one and two hours) and scale.py
+# (longer, ~10 GB of images): run those on their own.
 BENCHMARK_SCRIPTS := extraction nested_cv modality modality_calibration \
 	modality_strategies modality_peers probability_calibration cv_schemes \
 	multisite maps importance leakage pai_intervals whole_run

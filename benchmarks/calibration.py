@@ -145,6 +145,8 @@ def _chunk(effect, size, seed):
     table["change"] = truth["symptom_reduction"].to_numpy()
     for arm in ARMS:
         table[f"p_{arm}"] = truth[f"p_response_{arm}"]
+    # The scan's part of the response log-odds: detectable_effect.py scales it.
+    table["brain_logit"] = truth["brain_logit"].to_numpy()
     return table.reset_index(drop=True)
 
 

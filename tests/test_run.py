@@ -14,6 +14,7 @@ from txpredict.cli import main
 from txpredict.errors import TxpredictError
 from txpredict.persistence import load_model
 from txpredict.run import MAP_FILES, read_config, run_analysis
+from txpredict.stats import detectable_auc_gain
 
 PATTERN = "{participant_id}/func/{participant_id}_task-faces_stat-effect_statmap.nii.gz"
 
@@ -122,6 +123,10 @@ def test_report_content(analysis):
     from txpredict.stats._calibration import coverage_note
 
     assert coverage_note("auc") in html
+    # Under the added-value permutation test, what it could have detected at
+    # this n (24 patients: below the measured sizes, so extrapolated).
+    detectable = detectable_auc_gain(24).sentence()
+    assert html.count(detectable) == 1 and "extrapolated" in detectable
     assert html.count("<img") >= 5
     assert "http://" not in html and "https://" not in html  # self-contained, offline
 

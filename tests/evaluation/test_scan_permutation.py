@@ -144,6 +144,9 @@ def test_added_value_reports_the_permutation_test_and_decides_with_it():
     )
     assert result.permutation["auc"].p_value == pytest.approx(1 / 40)
     assert result.scan_adds
+    # What the test could detect at this n, quoted where the result is shown.
+    assert result.detectable.n == 100
+    assert result.detectable.sentence() in repr(result)
     # The decision follows the permutation test, not compare()'s own p-value.
     shown = result.comparison.table.copy()
     shown["permutation_p_value"] = 0.5

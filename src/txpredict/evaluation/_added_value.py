@@ -27,7 +27,7 @@ from txpredict.model_selection import (
     nested_cross_validate,
 )
 from txpredict.models import ResponseClassifier
-from txpredict.stats import DEFAULT_EXCEEDANCES
+from txpredict.stats import DEFAULT_EXCEEDANCES, DetectableGain, detectable_auc_gain
 
 
 @dataclass
@@ -64,6 +64,18 @@ class AddedValue:
         """
         return self.comparison.a_is_better
 
+    @property
+    def detectable(self) -> DetectableGain | None:
+        """The AUC gain the permutation test detects at this n with 80% power.
+
+        What a non-significant result can rule out, as measured by
+        ``benchmarks/detectable_effect.py``; None without a permutation test
+        (compare()'s test is less powerful, and was not measured so).
+        """
+        if self.permutation is None:
+            return None
+        return detectable_auc_gain(self.model.predictions["participant_id"].nunique())
+
     def __repr__(self) -> str:
         text = (
             f"AddedValue(baseline: {self.baseline_columns})\n"
@@ -72,6 +84,7 @@ class AddedValue:
         )
         if self.permutation is not None:
             text += "\n  permutation test: " + repr(self.permutation["auc"])
+            text += "\n  " + self.detectable.sentence()
         return text
 
 

@@ -12,7 +12,12 @@ import pandas as pd
 
 from txpredict.model_selection import LEAVE_SITE_OUT_NOTE, grid_edge_warnings
 from txpredict.report import _figures
-from txpredict.stats import DESCRIPTIONS, coverage_note, false_positive_note
+from txpredict.stats import (
+    DESCRIPTIONS,
+    coverage_note,
+    detectable_auc_gain,
+    false_positive_note,
+)
 
 
 def _fmt(value):
@@ -85,7 +90,9 @@ def render_report(
         model=describe_model(model),
         summary_columns=columns,
         summary_rows=rows,
-        comparisons=_comparison_blocks(comparisons),
+        comparisons=_comparison_blocks(
+            comparisons, n=main.predictions["participant_id"].nunique()
+        ),
         figures=_figures_of(main, results, summaries, rois, importance),
         probabilities=_probabilities(main),
         rois=[
@@ -135,8 +142,12 @@ def _every_model(summaries):
     return table_cells(every_model)
 
 
-def _comparison_blocks(comparisons) -> list[dict]:
-    """Each comparison's table, with the measured false-positive rate of its tests."""
+def _comparison_blocks(comparisons, n) -> list[dict]:
+    """Each comparison's table, with the measured false-positive rate of its tests.
+
+    Under a permutation test of added value, also the gain it detects at this
+    n with 80% power: what a non-significant result can rule out.
+    """
     blocks = []
     for label, comparison in comparisons.items():
         table = comparison.table.drop(columns="test").copy()
@@ -152,7 +163,15 @@ def _comparison_blocks(comparisons) -> list[dict]:
             else "no significant AUC advantage"
         )
         blocks.append(
-            {"title": label, "verdict": verdict, "columns": c_columns, "rows": c_rows}
+            {
+                "title": label,
+                "verdict": verdict,
+                "columns": c_columns,
+                "rows": c_rows,
+                "detectable": (
+                    detectable_auc_gain(n).sentence() if kind == "added" else None
+                ),
+            }
         )
     return blocks
 

@@ -26,6 +26,7 @@ from txpredict.run._steps import (
     grid_notes,
     write_final_model,
 )
+from txpredict.stats import detectable_auc_gain
 
 
 def run_response(config: dict, *, progress=print, cache=None) -> Path:
@@ -127,6 +128,7 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
                 **options,
             )
             progress(f"  {tests['auc']!r}")
+            progress("  " + detectable_auc_gain(len(y)).sentence())
             combined = combined.with_permutation(tests)
         comparisons["model + demographics vs demographics only"] = combined
     importance = permutation_importance_of(config, model, X, y, cv, groups, progress)

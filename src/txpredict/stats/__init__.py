@@ -17,6 +17,7 @@ from txpredict.stats._cv import (
     cv_paired_test,
     design_effect,
 )
+from txpredict.stats._detectable import DetectableGain, detectable_auc_gain
 from txpredict.stats._effects import firth_logistic, logit_interval, mover_difference
 from txpredict.stats._intervals import (
     cohens_h,
@@ -86,6 +87,7 @@ __all__ = [
     "REGRESSION_METHODS",
     "REGRESSION_METRICS",
     "CVPredictions",
+    "DetectableGain",
     "binary_metrics",
     "calibration_measures",
     "calibration_over_repeats",
@@ -105,6 +107,7 @@ __all__ = [
     "delong_components",
     "delong_test",
     "design_effect",
+    "detectable_auc_gain",
     "difference_se",
     "false_positive_note",
     "fast_auc",
