@@ -131,3 +131,16 @@ def test_benchmark_cv_schemes_quick(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert main([*argv, "--sizes", "20,x", "--out", str(tmp_path / "b")]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_samplesize_prints_each_criterion_and_refuses_bad_input(capsys):
+    arguments = ["samplesize", "--parameters", "24", "--prevalence", "0.174"]
+    assert main([*arguments, "--r2", "0.288"]) == 0
+    out = capsys.readouterr().out
+    assert "at least 662 patients" in out and "n=   623" in out
+    assert main([*arguments, "--auc", "0.89"]) == 0
+    assert "C statistic 0.89 -> Cox-Snell R^2 0.291" in capsys.readouterr().out
+    assert main([*arguments, "--r2", "0.7"]) == 2  # above the maximum, 0.603
+    assert "r2_cs must be a Cox-Snell R^2 in (0, 0.603)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of --auc and --r2, not both
+        main([*arguments, "--r2", "0.288", "--auc", "0.89"])

@@ -54,7 +54,11 @@ from txpredict.model_selection import (
 )
 from txpredict.models import ResponseClassifier, ResponseRegressor
 from txpredict.persistence import load_model, save_model
-from txpredict.stats import sensitivity_score, specificity_score
+from txpredict.stats import (
+    minimum_sample_size,
+    sensitivity_score,
+    specificity_score,
+)
 
 try:
     __version__ = version("txpredict")
@@ -102,6 +106,7 @@ __all__ = [
     "load_cohort",
     "load_model",
     "make_synthetic_cohort",
+    "minimum_sample_size",
     "nested_cross_validate",
     "permutation_importance",
     "permutation_test",

@@ -115,6 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace the --out file if it exists"
     )
 
+    samplesize = sub.add_parser(
+        "samplesize",
+        help="patients needed to develop a model of response (Riley et al. 2020)",
+        description="The minimum sample size for developing a prediction model of "
+        "a binary outcome: the largest of Riley et al.'s three criteria (expected "
+        "shrinkage, optimism in R^2, precision of the overall risk).",
+    )
+    samplesize.add_argument(
+        "--parameters",
+        type=int,
+        required=True,
+        help="candidate predictor parameters (e.g. 9 ROI means + 4 demographic terms)",
+    )
+    samplesize.add_argument(
+        "--prevalence", type=float, required=True, help="anticipated response rate"
+    )
+    given = samplesize.add_mutually_exclusive_group(required=True)
+    given.add_argument("--auc", type=float, help="anticipated C statistic (AUC)")
+    given.add_argument("--r2", type=float, help="anticipated Cox-Snell R^2")
+    samplesize.add_argument(
+        "--shrinkage", type=float, default=0.9, help="target shrinkage (default 0.9)"
+    )
+
     validate = sub.add_parser(
         "validate", help="check a dataset folder and summarise it"
     )
@@ -154,6 +177,21 @@ def _run(args) -> int:
     from txpredict.run import read_config, run_analysis
 
     run_analysis(read_config(args.config))
+    return 0
+
+
+def _samplesize(args) -> int:
+    from txpredict.stats import minimum_sample_size
+
+    print(
+        minimum_sample_size(
+            args.parameters,
+            args.prevalence,
+            r2_cs=args.r2,
+            c_statistic=args.auc,
+            shrinkage=args.shrinkage,
+        )
+    )
     return 0
 
 
@@ -340,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             "predict": _predict,
             "benchmark": _benchmark,
             "validate-external": _validate_external,
+            "samplesize": _samplesize,
         }
         return commands[args.command](args)
     except (TxpredictError, FileExistsError) as exc:

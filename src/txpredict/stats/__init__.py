@@ -60,6 +60,12 @@ from txpredict.stats._regression import (
     regression_paired_test,
 )
 from txpredict.stats._resampling import check_permutable, n_arrangements, permute
+from txpredict.stats._sample_size import (
+    SampleSize,
+    cox_snell_r2_from_c,
+    max_cox_snell_r2,
+    minimum_sample_size,
+)
 from txpredict.stats._sequential import (
     DEFAULT_EXCEEDANCES,
     check_exceedances,
@@ -88,6 +94,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "CVPredictions",
     "DetectableGain",
+    "SampleSize",
     "binary_metrics",
     "calibration_measures",
     "calibration_over_repeats",
@@ -99,6 +106,7 @@ __all__ = [
     "corrected_resampled_interval",
     "corrected_resampled_ttest",
     "coverage_note",
+    "cox_snell_r2_from_c",
     "cv_estimates",
     "cv_intervals",
     "cv_paired_test",
@@ -116,7 +124,9 @@ __all__ = [
     "hajek",
     "heterogeneity",
     "logit_interval",
+    "max_cox_snell_r2",
     "metrics_from_counts",
+    "minimum_sample_size",
     "monte_carlo_error",
     "mover_difference",
     "n_arrangements",
