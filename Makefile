@@ -40,8 +40,8 @@ lint: $(STAMP)
 # except calibration.py and detectable_effect.py (one and two hours) and scale.py
 # (longer, ~10 GB of images): run those on their own.
 BENCHMARK_SCRIPTS := extraction nested_cv modality modality_calibration \
-	modality_strategies modality_peers probability_calibration cv_schemes \
-	multisite maps importance leakage pai_intervals whole_run
+	modality_strategies modality_peers probability_calibration probability_methods \
+	cv_schemes multisite maps importance leakage pai_intervals whole_run
 
 benchmarks: $(BENCHMARK_STAMP)
 	for script in $(BENCHMARK_SCRIPTS); do \
