@@ -128,6 +128,18 @@ def test_report_content(analysis):
     detectable = detectable_auc_gain(24).sentence()
     assert html.count(detectable) == 1 and "extrapolated" in detectable
     assert html.count("<img") >= 5
+    # The answer first, in sentences with the run's own numbers; then the
+    # figures; the tables after.
+    assert html.index("In short") < html.index("<img") < html.index("<table")
+    summary = pd.read_csv(analysis / "summary.csv", index_col=0)
+    ba = summary.loc["balanced_accuracy"]
+    assert (
+        f"On the next patient like these 24, the model is expected to reach a "
+        f"balanced accuracy of {ba['estimate']:.2f} (95% interval "
+        f"{ba['ci_low']:.2f} to {ba['ci_high']:.2f}"
+    ) in html
+    assert "Does the scan add to demographics? Model + demographics" in html
+    assert html.index("Leakage checks: ") < html.index("At a glance")
     assert "http://" not in html and "https://" not in html  # self-contained, offline
 
 
@@ -156,12 +168,13 @@ def test_report_renders_in_headless_chromium(analysis, tmp_path):
     ]
     url = (analysis / "report.html").as_uri()
     dom = subprocess.run(
-        [browser, *flags, "--dump-dom", url],
+        [browser, *flags, "--window-size=1100,2000", "--dump-dom", url],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert 'data-figures="ok"' in dom.stdout  # every figure decoded
+    assert 'data-fits="ok"' in dom.stdout  # no table wider than the page
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert console == []
     shot = tmp_path / "report.png"

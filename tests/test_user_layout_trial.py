@@ -85,6 +85,9 @@ def test_multisite_run_with_combat_saves_its_model_for_predict_and_validation(
     assert "leave-site-out outer (one site held out at a time)" in report
     assert "10 repeats" not in report
     assert "prediction_low" in report and "Which to report" in report
+    # each site's estimate and interval in one cell: the table fits the page
+    assert "<th>balanced_accuracy (95% interval)</th>" in report
+    assert "<td>Münster</td>" in report
     assert "not measured under leave-site-out" in report
     assert "What the model learnt: each ROI's weight" in report
     argv = ["validate-external", str(model), str(trial_study_dir)]

@@ -13,7 +13,7 @@ import pytest
 from scipy.special import expit
 
 from txpredict.errors import TxpredictError
-from txpredict.stats import detectable_auc_gain
+from txpredict.stats import detectable_auc_gain, patients_to_detect
 from txpredict.stats._detectable import _measured
 
 RESULTS = Path(__file__).parents[2] / "benchmarks" / "results" / "detectable_effect"
@@ -116,3 +116,23 @@ def test_sizes_outside_the_benchmark_say_they_are_extrapolated():
 def test_a_bad_n_is_refused_by_name(n):
     with pytest.raises(TxpredictError, match="n must be a number of patients"):
         detectable_auc_gain(n)
+
+
+@pytest.mark.parametrize("gain", [0.30, 0.135, 0.10, 0.06, 0.02])
+def test_patients_to_detect_is_the_smallest_n_that_detects_the_gain(gain):
+    """The inverse of detectable_auc_gain: at n the gain is detectable, not at n - 1."""
+    needed = patients_to_detect(gain)
+    assert needed.gain <= gain < detectable_auc_gain(needed.n - 1).gain
+
+
+def test_patients_to_detect_a_measured_gain_is_its_measured_size():
+    table = _measured()["sizes"]
+    for n, entry in table.items():
+        if entry["gain_80"] is not None:
+            assert patients_to_detect(entry["gain_80"]).n == int(n)
+
+
+@pytest.mark.parametrize("gain", [0, -0.1, 0.5, 1.2, "0.1", True, float("nan")])
+def test_a_bad_gain_is_refused_by_name(gain):
+    with pytest.raises(TxpredictError, match="gain must be an AUC gain"):
+        patients_to_detect(gain)

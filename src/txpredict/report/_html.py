@@ -12,6 +12,7 @@ import pandas as pd
 
 from txpredict.model_selection import LEAVE_SITE_OUT_NOTE, grid_edge_warnings
 from txpredict.report import _figures
+from txpredict.report._summary import plain_summary
 from txpredict.stats import (
     DESCRIPTIONS,
     coverage_note,
@@ -76,7 +77,12 @@ def render_report(
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
     main_summary = summaries[next(iter(results))]
-    columns, rows = table_cells(with_measured_coverage(main_summary, model))
+    # The numbers first; how each was computed in a table of its own, so that
+    # neither is wider than the page.
+    full = with_measured_coverage(main_summary, model)
+    headline = [c for c in HEADLINE_COLUMNS if c in full]
+    columns, rows = table_cells(full[headline])
+    method_columns, method_rows = table_cells(full.drop(columns=headline))
     models_columns, models_rows = _every_model(summaries)
     permutation = main.permutation or {}
     chosen = main.folds["best_params"].value_counts()
@@ -85,14 +91,22 @@ def render_report(
     importance_columns, importance_rows = (
         table_cells(importance) if importance is not None else ([], [])
     )
+    n = main.predictions["participant_id"].nunique()
     return template("report.html.j2").render(
         **page_header(title, cohort, cv_text),
+        answers=plain_summary(
+            n=n,
+            summary=main_summary,
+            comparisons=comparisons,
+            calibration=main.calibration(),
+            checks=[c.as_dict() for c in getattr(cohort, "checks", [])],
+        ),
         model=describe_model(model),
         summary_columns=columns,
         summary_rows=rows,
-        comparisons=_comparison_blocks(
-            comparisons, n=main.predictions["participant_id"].nunique()
-        ),
+        method_columns=method_columns,
+        method_rows=method_rows,
+        comparisons=_comparison_blocks(comparisons, n=n),
         figures=_figures_of(main, results, summaries, rois, importance),
         probabilities=_probabilities(main),
         rois=[
@@ -121,6 +135,10 @@ def render_report(
         importance_columns=importance_columns,
         importance_rows=importance_rows,
     )
+
+
+#: The summary's columns shown first: the numbers a reader quotes.
+HEADLINE_COLUMNS = ("estimate", "ci_low", "ci_high", "p_value", "chance")
 
 
 def _every_model(summaries):
@@ -181,19 +199,28 @@ def _sites(main) -> dict | None:
     if "group" not in main.predictions:
         return None
     per_site, heterogeneity = main.per_site(), main.heterogeneity()
+    # Estimates and intervals in one cell each, and the heterogeneity
+    # measures as rows: tables that fit the page whatever the sites' names.
     columns_site, rows_site = table_cells(
-        per_site[
-            [
-                "n",
-                "n_responders",
-                "balanced_accuracy",
-                "balanced_accuracy_low",
-                "balanced_accuracy_high",
-                "auc",
-                "auc_low",
-                "auc_high",
-            ]
-        ]
+        pd.DataFrame(
+            {
+                "n": per_site["n"],
+                "n_responders": per_site["n_responders"],
+                **{
+                    f"{metric} (95% interval)": [
+                        f"{e:.3f} ({lo:.3f} to {hi:.3f})"
+                        for e, lo, hi in zip(
+                            per_site[metric],
+                            per_site[f"{metric}_low"],
+                            per_site[f"{metric}_high"],
+                            strict=True,
+                        )
+                    ]
+                    for metric in ("balanced_accuracy", "auc")
+                },
+            },
+            index=per_site.index,
+        )
     )
     columns_het, rows_het = table_cells(
         heterogeneity[
@@ -209,7 +236,7 @@ def _sites(main) -> dict | None:
                 "prediction_low",
                 "prediction_high",
             ]
-        ]
+        ].T.rename_axis("measure")
     )
     return {
         "figure": _figures.forest_figure(per_site, heterogeneity),

@@ -17,7 +17,11 @@ from txpredict.stats._cv import (
     cv_paired_test,
     design_effect,
 )
-from txpredict.stats._detectable import DetectableGain, detectable_auc_gain
+from txpredict.stats._detectable import (
+    DetectableGain,
+    detectable_auc_gain,
+    patients_to_detect,
+)
 from txpredict.stats._effects import firth_logistic, logit_interval, mover_difference
 from txpredict.stats._intervals import (
     cohens_h,
@@ -130,6 +134,7 @@ __all__ = [
     "monte_carlo_error",
     "mover_difference",
     "n_arrangements",
+    "patients_to_detect",
     "permute",
     "policy_intervals",
     "policy_measures",

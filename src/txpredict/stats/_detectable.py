@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from importlib.resources import files
-from numbers import Integral
+from numbers import Integral, Real
 
 from txpredict.errors import TxpredictError
 
@@ -126,19 +126,15 @@ def detectable_auc_gain(n) -> DetectableGain:
             f"n must be a number of patients (an integer >= 10), got {n!r}."
         )
     n = int(n)
-    table = _measured()
+    table, sizes, gains = _power_law_points()
+    k = _segment(sizes, n)
+    gain = gains[k] * (n / sizes[k]) ** _slope(sizes, gains, k)
     entries = {int(size): entry for size, entry in table["sizes"].items()}
-    sizes = sorted(s for s, entry in entries.items() if entry["gain_80"] is not None)
-    gains = [entries[s]["gain_80"] for s in sizes]
     not_reached = tuple(
         (s, entry["not_reached_up_to"], entry["power_there"])
         for s, entry in sorted(entries.items())
         if entry["gain_80"] is None
     )
-    # The segment that holds n, or the nearest one at either end.
-    k = min(max(sum(s <= n for s in sizes) - 1, 0), len(sizes) - 2)
-    slope = math.log(gains[k + 1] / gains[k]) / math.log(sizes[k + 1] / sizes[k])
-    gain = gains[k] * (n / sizes[k]) ** slope
     return DetectableGain(
         n=n,
         gain=gain,
@@ -149,3 +145,58 @@ def detectable_auc_gain(n) -> DetectableGain:
         setting=table["setting"],
         not_reached=not_reached,
     )
+
+
+def patients_to_detect(gain) -> DetectableGain:
+    """How many patients the added-value test needs to detect an AUC gain.
+
+    The inverse of :func:`detectable_auc_gain`, on the same power law: the
+    smallest n whose detectable gain (80% power) is at most ``gain``. What a
+    study would need to settle the gain a pilot saw.
+
+    Parameters
+    ----------
+    gain : float
+        Large-sample AUC gain of scan + baseline over the baseline, in (0, 0.5).
+
+    Returns
+    -------
+    DetectableGain
+        At that n (its ``extrapolated`` says whether n lies outside the
+        measured sizes, its ``sentence()`` what n = 40 measured).
+
+    Examples
+    --------
+    >>> from txpredict.stats import patients_to_detect
+    >>> patients_to_detect(0.10).n
+    152
+    """
+    if isinstance(gain, bool) or not isinstance(gain, Real) or not 0 < gain < 0.5:
+        raise TxpredictError(
+            f"gain must be an AUC gain strictly between 0 and 0.5, got {gain!r}."
+        )
+    _, sizes, gains = _power_law_points()
+    # The segment whose gains hold ``gain`` (gains fall as n grows), or the
+    # nearest one at either end.
+    k = min(max(sum(g >= gain for g in gains) - 1, 0), len(sizes) - 2)
+    n = sizes[k] * (gain / gains[k]) ** (1 / _slope(sizes, gains, k))
+    # ceil, but not past a float's rounding of an exact measured size
+    return detectable_auc_gain(max(10, math.ceil(n - 1e-9)))
+
+
+def _power_law_points():
+    """(table, sizes, gains): the sizes at which the 80% point was found."""
+    table = _measured()
+    entries = {int(size): entry for size, entry in table["sizes"].items()}
+    sizes = sorted(s for s, entry in entries.items() if entry["gain_80"] is not None)
+    return table, sizes, [entries[s]["gain_80"] for s in sizes]
+
+
+def _segment(sizes, n) -> int:
+    """The segment (k, k + 1) of sizes that holds n, or the nearest end one."""
+    return min(max(sum(s <= n for s in sizes) - 1, 0), len(sizes) - 2)
+
+
+def _slope(sizes, gains, k) -> float:
+    """The power law's exponent on segment k (log gain against log n)."""
+    return math.log(gains[k + 1] / gains[k]) / math.log(sizes[k + 1] / sizes[k])

@@ -1,0 +1,197 @@
+"""The report's opening: the study's answer in sentences a clinician can quote.
+
+Each sentence carries its numbers and, where txpredict has a measured
+interval, the interval; where it has none (calibration), it says so. The
+tables and method notes follow later in the report.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from txpredict.stats import detectable_auc_gain, patients_to_detect
+
+#: A calibration slope in this range is called "about right" (issue 26's target).
+SLOPE_ABOUT_RIGHT = (0.8, 1.2)
+
+
+def plain_summary(*, n, summary, comparisons, calibration, checks) -> list[str]:
+    """The report's opening sentences, in the order a reader asks.
+
+    Parameters
+    ----------
+    n : int
+        Patients analysed.
+    summary : DataFrame
+        The model's :meth:`NestedCVResult.summary`.
+    comparisons : dict of str to Comparison
+        Each against the baseline; the last is the question the study asks
+        (model + demographics against demographics alone, when it ran).
+    calibration : DataFrame
+        :meth:`NestedCVResult.calibration` (empty: no probabilities).
+    checks : list of dict
+        The cohort's leakage checks (``name``, ``status``, ``finding``).
+
+    Returns
+    -------
+    list of str
+    """
+    sentences = [performance_sentence(summary, n)]
+    chance = chance_sentence(summary)
+    if chance:
+        sentences.append(chance)
+    sentences += [comparison_sentence(c, n) for c in comparisons.values()]
+    if len(calibration):
+        sentences.append(calibration_sentence(calibration))
+    sentences.append(checks_sentence(checks))
+    return sentences
+
+
+def _interval(row, percent=False) -> str:
+    if percent:
+        return f"{100 * row['ci_low']:.0f}% to {100 * row['ci_high']:.0f}%"
+    return f"{row['ci_low']:.2f} to {row['ci_high']:.2f}"
+
+
+def performance_sentence(summary: pd.DataFrame, n: int) -> str:
+    """How the model does on the next patient, with the 95% intervals.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> summary = pd.DataFrame(
+    ...     {"estimate": [0.62, 0.61, 0.615, 0.69], "ci_low": [0.49, 0.46, 0.49, 0.55],
+    ...      "ci_high": [0.74, 0.74, 0.74, 0.83], "chance": 0.5},
+    ...     index=["sensitivity", "specificity", "balanced_accuracy", "auc"])
+    >>> performance_sentence(summary, 100)[:80]
+    'On the next patient like these 100, the model is expected to reach a balanced ac'
+    """
+    ba, auc = summary.loc["balanced_accuracy"], summary.loc["auc"]
+    sens, spec = summary.loc["sensitivity"], summary.loc["specificity"]
+    return (
+        f"On the next patient like these {n}, the model is expected to reach a "
+        f"balanced accuracy of {ba['estimate']:.2f} (95% interval "
+        f"{_interval(ba)}; chance {ba['chance']:.2f}) and an AUC of "
+        f"{auc['estimate']:.2f} ({_interval(auc)}; chance {auc['chance']:.2f}): "
+        f"it would identify {100 * sens['estimate']:.0f}% of responders "
+        f"(sensitivity, {_interval(sens, percent=True)}) and "
+        f"{100 * spec['estimate']:.0f}% of non-responders (specificity, "
+        f"{_interval(spec, percent=True)})."
+    )
+
+
+def chance_sentence(summary: pd.DataFrame) -> str | None:
+    """The permutation test against chance, or None when none ran."""
+    p_values = {
+        name: summary.at[metric, "p_value"]
+        for metric, name in (("auc", "AUC"), ("balanced_accuracy", "balanced accuracy"))
+        if metric in summary.index and math.isfinite(summary.at[metric, "p_value"])
+    }
+    if not p_values:
+        return None
+    decisive = p_values.get("AUC", next(iter(p_values.values())))
+    verdict = (
+        "Better than chance"
+        if decisive <= 0.05
+        else "Not shown to be better than chance"
+    )
+    tested = ", ".join(f"{name} p = {p:.3f}" for name, p in p_values.items())
+    return (
+        f"{verdict}: the permutation test of the whole nested procedure gives {tested}."
+    )
+
+
+def comparison_sentence(comparison, n: int) -> str:
+    """Model a against model b on the AUC: the gain, its interval, the verdict.
+
+    Under the permutation test of added value (the scan given the baseline's
+    columns), a non-significant result also says what this n could detect
+    and how many patients the gain seen here would need.
+    """
+    a, b = comparison.names
+    row = comparison.table.iloc[0]
+    metric = "AUC" if comparison.table.index[0] == "auc" else comparison.table.index[0]
+    permuted = "permutation_p_value" in row
+    p = row["permutation_p_value"] if permuted else row["p_value"]
+    test = (
+        "permutation test of the scan given the baseline's columns"
+        if permuted
+        else "corrected test across the folds"
+    )
+    verdict = (
+        f"{a} is significantly better"
+        if comparison.a_is_better
+        else "the difference is not significant"
+    )
+    question = f"Does the scan add to {b}? " if permuted else ""
+    text = question + (
+        f"{a[:1].upper()}{a[1:]} against {b}: {metric} {row['a']:.2f} against "
+        f"{row['b']:.2f}, a "
+        f"difference of {row['difference']:+.2f} (95% interval "
+        f"{row['ci_low']:+.2f} to {row['ci_high']:+.2f}); {verdict} "
+        f"(p = {p:.3f}, {test})."
+    )
+    if permuted and not comparison.a_is_better:
+        text += " " + _what_would_settle_it(row["difference"], n)
+    return text
+
+
+def _what_would_settle_it(difference: float, n: int) -> str:
+    """What this n can detect, and what the gain seen here would need."""
+    detectable = detectable_auc_gain(n)
+    text = (
+        f"With {n} patients this test detects, with "
+        f"{100 * detectable.power:.0f}% power, a gain of about "
+        f"{detectable.gain:.2f}; a smaller one may go unseen, so this result "
+        "means too small a study to tell, not that the scan adds nothing."
+    )
+    if not 0 < difference < 0.5:
+        return text + " No gain was seen here, so no study size follows from it."
+    needed = patients_to_detect(float(difference))
+    where = "extrapolated beyond" if needed.extrapolated else "interpolated within"
+    return text + (
+        f" Were the true gain the {difference:.2f} seen here, about {needed.n} "
+        f"patients would detect it with {100 * needed.power:.0f}% power ({where} "
+        f"the sizes the benchmark measured, n = {needed.measured_sizes[0]}-"
+        f"{needed.measured_sizes[-1]})."
+    )
+
+
+def calibration_sentence(calibration: pd.DataFrame) -> str:
+    """Whether the probabilities of response can be read as they are."""
+    slope = calibration.at["slope", "estimate"]
+    intercept = calibration.at["intercept", "estimate"]
+    low, high = SLOPE_ABOUT_RIGHT
+    if not math.isfinite(slope):
+        reading = "their calibration slope is undefined"
+    elif slope < low:
+        reading = "they are more extreme than the outcomes bear out (slope below 1)"
+    elif slope > high:
+        reading = "they are more timid than the outcomes bear out (slope above 1)"
+    else:
+        reading = f"their spread is about right (slope within {low}-{high})"
+    return (
+        f"Probabilities of response: calibration slope {slope:.2f} (1 is perfect) "
+        f"and intercept {intercept:+.2f} (0 is perfect), out of fold: {reading}. "
+        "No interval: the coverage of one has not been measured."
+    )
+
+
+def checks_sentence(checks: list[dict]) -> str:
+    """The leakage and confounding checks in one line."""
+    if not checks:
+        return (
+            "No leakage checks were recorded (the cohort was not read by load_cohort)."
+        )
+    found = [c["name"] for c in checks if c["status"] == "found"]
+    declared = sum(c["status"] == "declared" for c in checks)
+    handled = f" ({declared} handled as you declared)" if declared else ""
+    if found:
+        return (
+            f"Leakage checks: {len(found)} of {len(checks)} found something to look "
+            f"at ({', '.join(found)}){handled}: read the checks below before quoting "
+            "any number."
+        )
+    return f"Leakage checks: none of the {len(checks)} run found a problem{handled}."
