@@ -337,6 +337,9 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     )
     html = (folder / "report.html").read_text()
     assert "Qini curve" in html and "data:image/png;base64," in html
+    # the answer first: the policy gain against the better single arm
+    assert html.index("In short") < html.index("Recommending each patient the arm")
+    assert html.index("Recommending each patient the arm") < html.index("<table")
     assert "Calibration of each arm" in html and "PAI vs each ROI" in html
     assert 'alt="PAI intervals"' in html
     intervals = pd.read_csv(folder / "pai_intervals.csv", index_col=0)

@@ -10,6 +10,7 @@ from txpredict.report._summary import (
     chance_sentence,
     checks_sentence,
     comparison_sentence,
+    modality_summary,
     performance_sentence,
     plain_summary,
 )
@@ -132,3 +133,59 @@ def test_plain_summary_answers_in_the_order_a_reader_asks():
     starts += ["Probabilities of response", "No leakage checks"]
     assert len(sentences) == len(starts)
     assert [s[: len(t)] for s, t in zip(sentences, starts, strict=True)] == starts
+
+
+def selection_summary(gain=(0.035, -0.071, 0.140), nnt=np.nan, p=None):
+    rows = {
+        "matched_response_rate": (0.635, np.nan, np.nan),
+        "unmatched_response_rate": (0.458, np.nan, np.nan),
+        "matched_minus_unmatched": (0.176, -0.016, 0.368),
+        "policy_value_ipw": (0.635, 0.504, 0.765),
+        "policy_gain": gain,
+        "everyone_CBT": (0.600, np.nan, np.nan),
+        "everyone_SSRI+CBT": (0.500, np.nan, np.nan),
+        "number_needed_to_treat": (nnt, 1 / gain[2], 1 / gain[1]),
+    }
+    table = pd.DataFrame(rows, index=["estimate", "ci_low", "ci_high"]).T
+    table["p_value"] = np.nan
+    if p is not None:
+        table.loc["policy_gain_first_repeat"] = [0.03, np.nan, np.nan, p]
+    return table
+
+
+def test_the_modality_opening_gives_the_policy_gain_against_the_better_arm():
+    comparison = pd.DataFrame(
+        {"scan": [0.636], "demographics": [0.628], "difference": [0.008]}
+        | {"p_value": [0.947]},
+        index=["policy_value_ipw"],
+    )
+    sentences = modality_summary(
+        summary=selection_summary(),
+        comparison=comparison,
+        arms=("CBT", "SSRI+CBT"),
+        checks=[],
+    )
+    policy, matched, scan, checks = sentences
+    assert "response rate of 0.64 (95% interval 0.50 to 0.77" in policy
+    assert "against 0.60 with everyone on CBT" in policy
+    assert "a gain of +0.04 (-0.07 to +0.14)" in policy
+    assert "No number needed to treat: the gain's interval includes 0" in policy
+    assert "at 0.64, the others at 0.46: a difference of +0.18" in matched
+    assert "(95% interval -0.02 to +0.37)" in matched
+    assert "0.64 against 0.63, a difference of +0.01; not significant" in scan
+    assert checks.startswith("No leakage checks")
+
+
+def test_the_modality_opening_gives_the_nnt_and_the_permutation_test():
+    summary = selection_summary(gain=(0.10, 0.05, 0.20), nnt=10.0, p=0.01)
+    policy, test, *_ = modality_summary(
+        summary=summary, comparison=None, arms=("CBT", "SSRI+CBT"), checks=[]
+    )
+    assert "one more responder: 10 (5 to 20)" in policy
+    assert test.startswith("The recommendation is better than the better single arm")
+    assert "(p = 0.010)" in test
+    losing = selection_summary(gain=(-0.10, -0.20, -0.05), nnt=-10.0)
+    policy = modality_summary(
+        summary=losing, comparison=None, arms=("CBT", "SSRI+CBT"), checks=[]
+    )[0]
+    assert "loses one responder per 10 patients" in policy

@@ -7,6 +7,7 @@ import numpy as np
 from txpredict.modality import qini_curve
 from txpredict.report._figures import _png, glass_brain_figure, subplots
 from txpredict.report._html import page_header, table_cells, template
+from txpredict.report._summary import modality_summary
 
 
 def _pai_figure(result):
@@ -194,6 +195,12 @@ def render_modality_report(
     )
     return template("modality.html.j2").render(
         **page_header(title, cohort, cv_text),
+        answers=modality_summary(
+            summary=summary,
+            comparison=comparison,
+            arms=result.arms,
+            checks=[c.as_dict() for c in getattr(cohort, "checks", [])],
+        ),
         selector=repr(selector),
         summary_columns=columns,
         summary_rows=rows,

@@ -195,3 +195,73 @@ def checks_sentence(checks: list[dict]) -> str:
             "any number."
         )
     return f"Leakage checks: none of the {len(checks)} run found a problem{handled}."
+
+
+def modality_summary(*, summary, comparison, arms, checks) -> list[str]:
+    """The modality report's opening sentences.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :meth:`SelectionResult.summary`.
+    comparison : DataFrame
+        :func:`compare_selections` of the scan's selector against the
+        demographics-only one (columns ``scan``, ``demographics``,
+        ``difference``, ``p_value``), or None.
+    arms : sequence of str
+    checks : list of dict
+    """
+    value, gain = summary.loc["policy_value_ipw"], summary.loc["policy_gain"]
+    best = max(arms, key=lambda arm: summary.at[f"everyone_{arm}", "estimate"])
+    sentences = [
+        "Recommending each patient the arm predicted to suit them best: a response "
+        f"rate of {value['estimate']:.2f} (95% interval {_interval(value)}; "
+        "inverse-probability weighted) against "
+        f"{summary.at[f'everyone_{best}', 'estimate']:.2f} with everyone on "
+        f"{best}, the better single arm here: a gain of {gain['estimate']:+.2f} "
+        f"({gain['ci_low']:+.2f} to {gain['ci_high']:+.2f}). "
+        + _number_needed_to_treat_text(summary)
+    ]
+    if "policy_gain_first_repeat" in summary.index:
+        p = summary.at["policy_gain_first_repeat", "p_value"]
+        verdict = "better" if p <= 0.05 else "not shown to be better"
+        sentences.append(
+            f"The recommendation is {verdict} than the better single arm by the "
+            f"permutation test of the whole procedure (p = {p:.3f})."
+        )
+    matched = summary.loc["matched_minus_unmatched"]
+    sentences.append(
+        "Patients who happened to receive the arm recommended for them responded "
+        f"at {summary.at['matched_response_rate', 'estimate']:.2f}, the others at "
+        f"{summary.at['unmatched_response_rate', 'estimate']:.2f}: a difference "
+        f"of {matched['estimate']:+.2f} (95% interval {matched['ci_low']:+.2f} to "
+        f"{matched['ci_high']:+.2f})."
+    )
+    if comparison is not None and "policy_value_ipw" in comparison.index:
+        row = comparison.loc["policy_value_ipw"]
+        significant = bool(row["p_value"] <= 0.05 and row["difference"] > 0)
+        sentences.append(
+            "Does the scan improve the recommendation over demographics alone? "
+            f"Response rate under the scan's recommendation {row['scan']:.2f} "
+            f"against {row['demographics']:.2f}, a difference of "
+            f"{row['difference']:+.2f}; "
+            f"{'significant' if significant else 'not significant'} (p = "
+            f"{row['p_value']:.3f}, corrected test across the folds; no interval)."
+        )
+    sentences.append(checks_sentence(checks))
+    return sentences
+
+
+def _number_needed_to_treat_text(summary) -> str:
+    row = summary.loc["number_needed_to_treat"]
+    if not math.isfinite(row["estimate"]):
+        return "No number needed to treat: the gain's interval includes 0."
+    if row["estimate"] < 0:
+        return (
+            f"The recommendation loses one responder per {-row['estimate']:.0f} "
+            "patients treated by it."
+        )
+    return (
+        f"Number needed to treat by the recommendation for one more responder: "
+        f"{row['estimate']:.0f} ({row['ci_low']:.0f} to {row['ci_high']:.0f})."
+    )
