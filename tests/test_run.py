@@ -73,6 +73,8 @@ def test_run_writes_every_output(analysis):
             "report.html",
             "config.toml",
             "leakage_checks.csv",
+            "tripod_ai.csv",
+            "tripod_ai.md",
         }  # an ROI model: its fold weights, no maps
     )
     predictions = pd.read_csv(analysis / "predictions.csv")
@@ -207,7 +209,7 @@ def test_overwrite_keeps_the_users_own_files(analysis, tmp_path, small_cohort_di
     assert (folder / "notes.txt").read_text() == "my own notes"
     assert (folder / "summary.csv").read_text() != "stale"
     assert any(
-        "replaced 13 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
+        "replaced 15 file(s)" in m and "kept 1 it did not write (notes.txt)" in m
         for m in messages
     )
 
@@ -745,3 +747,57 @@ def test_a_voxel_model_too_large_for_memory_keeps_its_results(
         "INCOMPLETE.txt",
     } <= written
     assert "model.skops" not in written
+
+
+def test_the_tripod_ai_checklist_is_filled_with_the_runs_numbers(analysis):
+    checklist = pd.read_csv(analysis / "tripod_ai.csv", index_col="item", dtype=str)
+    summary = pd.read_csv(analysis / "summary.csv", index_col=0)
+    predictions = pd.read_csv(analysis / "predictions.csv")
+    first = predictions[predictions["repeat"] == 0]
+    n, events = len(first), int(first["y_true"].sum())
+    filled = checklist[checklist["filled_by"] == "txpredict"]["text"]
+    assert (
+        f"{n} participants, {events} responders and {n - events} non-" in (filled["10"])
+    )
+    auc = summary.loc["auc"]
+    assert (
+        f"auc {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to "
+        f"{auc['ci_high']:.3f})"
+    ) in filled["23a"]
+    assert (
+        "model + demographics vs demographics only: AUC difference" in (filled["23a"])
+    )
+    assert "Leakage checks run before any analysis: 3" in filled["9a"]
+    assert "responders" in filled["20b"] and "non-responders" in filled["20b"]
+    # What a run cannot know is left to the author, not invented.
+    for item in ("1", "5b", "14", "17", "26"):
+        assert checklist.at[item, "filled_by"] == "author"
+        assert checklist.at[item, "text"] == "for the author"
+    markdown = (analysis / "tripod_ai.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# TRIPOD+AI checklist")
+    assert markdown.count("\n| ") == len(checklist) + 1  # header and each item
+    html = (analysis / "report.html").read_text()
+    assert f"{len(filled)} of\n{len(checklist)} items filled" in html
+
+
+def test_a_failed_checklist_keeps_the_results_and_the_report(
+    tmp_path, small_cohort_dir, monkeypatch, capsys
+):
+    from txpredict.run import _steps
+
+    def broken(**content):
+        raise ValueError("no checklist today")
+
+    monkeypatch.setattr(_steps, "tripod_ai_checklist", broken)
+    config = write_config(tmp_path, small_cohort_dir)
+    config.write_text(
+        config.read_text().replace("n_permutations = 19", "n_permutations = 0")
+    )
+    assert main(["run", str(config)]) == 2
+    folder = tmp_path / "results"
+    written = {p.name for p in folder.iterdir()}
+    assert {"summary.csv", "report.html", "model.skops", "INCOMPLETE.txt"} <= written
+    assert "tripod_ai.csv" not in written and "tripod_ai.md" not in written
+    incomplete = (folder / "INCOMPLETE.txt").read_text()
+    assert "TRIPOD+AI checklist" in incomplete and "no checklist today" in incomplete
+    assert "TRIPOD+AI checklist</h2>" not in (folder / "report.html").read_text()

@@ -62,7 +62,16 @@ def table_cells(frame: pd.DataFrame):
 
 
 def render_report(
-    *, title, results, comparisons, cohort, model, cv_text, rois=(), importance=None
+    *,
+    title,
+    results,
+    comparisons,
+    cohort,
+    model,
+    cv_text,
+    rois=(),
+    importance=None,
+    checklist=None,
 ) -> str:
     """HTML text of the report.
 
@@ -73,6 +82,8 @@ def render_report(
     comparisons : dict of str to Comparison
     importance : DataFrame or None
         :func:`txpredict.permutation_importance`'s table.
+    checklist : DataFrame or None
+        :func:`txpredict.report.tripod_ai_checklist`'s table.
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
@@ -134,6 +145,12 @@ def render_report(
         sites=_sites(main),
         importance_columns=importance_columns,
         importance_rows=importance_rows,
+        checklist=None
+        if checklist is None
+        else table_cells(checklist[["topic", "filled_by", "text"]]),
+        checklist_filled=None
+        if checklist is None
+        else int((checklist["filled_by"] == "txpredict").sum()),
     )
 
 

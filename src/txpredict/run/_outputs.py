@@ -55,6 +55,8 @@ OUTPUTS: dict[str, dict[str, str]] = {
         "summaries.csv": "the summary of each model (model, baselines)",
         "comparison.csv": "each model against the demographics-only baseline",
         "model.skops": "the final model, fitted on every patient",
+        "tripod_ai.csv": "the TRIPOD+AI checklist: what the run filled, what is left",
+        "tripod_ai.md": "the TRIPOD+AI checklist, as a Markdown table",
         **_COMMON,
     },
     "regression": {

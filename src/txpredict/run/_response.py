@@ -20,6 +20,7 @@ from txpredict.run._config import DEFAULT_IMPORTANCE_PERMUTATIONS, as_toml
 from txpredict.run._outputs import outputs_of
 from txpredict.run._prepare import checks_text, prepare, write_checks
 from txpredict.run._steps import (
+    attempt_checklist,
     attempt_report,
     cv_options,
     final_tables,
@@ -168,6 +169,14 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
             out.table("permutation_importance.csv", importance)
         out.text("config.toml", as_toml(config))
         # After the analysis: a failure here keeps the results above.
+        checklist = attempt_checklist(
+            out,
+            prepared,
+            results=results,
+            comparisons=comparisons,
+            model=model,
+            rois=rois,
+        )
         attempt_report(
             out,
             render_report,
@@ -177,6 +186,7 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
             model=model,
             rois=rois,
             importance=importance,
+            checklist=checklist,
         )
         final = clone(model).set_params(memory=output.get("cache"))
         write_final_model(out, final, X, y, main, progress)

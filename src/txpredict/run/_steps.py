@@ -14,6 +14,7 @@ from sklearn.base import clone
 
 from txpredict.model_selection import GridEdgeWarning, is_leave_site_out
 from txpredict.persistence import save_model
+from txpredict.report import checklist_markdown, tripod_ai_checklist
 from txpredict.run._outputs import MAP_FILES
 
 
@@ -58,6 +59,25 @@ def attempt_report(outputs, render, prepared, **content):
         cv_text=cv_text(prepared.cv),
         **content,
     )
+
+
+def attempt_checklist(outputs, prepared, **content):
+    """Write the TRIPOD+AI checklist (CSV and Markdown); None if it failed."""
+    return outputs.attempt(
+        "the TRIPOD+AI checklist (tripod_ai.csv, tripod_ai.md)",
+        _write_checklist,
+        outputs,
+        cohort=prepared.cohort,
+        cv_text=cv_text(prepared.cv),
+        **content,
+    )
+
+
+def _write_checklist(outputs, **content):
+    checklist = tripod_ai_checklist(**content)
+    outputs.table("tripod_ai.csv", checklist)
+    outputs.text("tripod_ai.md", checklist_markdown(checklist))
+    return checklist
 
 
 def _write_report(outputs, render, **content):
