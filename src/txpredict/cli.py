@@ -59,6 +59,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the analysis described by a TOML file")
     run.add_argument("config", type=Path)
+    run.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        help="a preregistered plan (txpredict plan): the run is refused if it "
+        "differs, unless --deviation says why",
+    )
+    run.add_argument(
+        "--deviation",
+        action="append",
+        default=[],
+        metavar="WHY",
+        help="why the run differs from its plan (repeatable); listed in the report",
+    )
+
+    plan = sub.add_parser(
+        "plan",
+        help="fix the analysis before the outcomes are seen: plan.json and its SHA-256",
+        description="Resolve the configuration (every default explicit), record the "
+        "software versions and fingerprint the data the analysis may see while "
+        "blind (baseline columns, image files; never the outcome or a column "
+        "measured after treatment). Deposit plan.json (e.g. on OSF); then run "
+        "with --plan plan.json.",
+    )
+    plan.add_argument("config", type=Path)
+    plan.add_argument(
+        "--out",
+        type=Path,
+        default=Path("plan.json"),
+        help="the plan file (default plan.json; plan.md beside it)",
+    )
+    plan.add_argument(
+        "--overwrite", action="store_true", help="replace an existing plan file"
+    )
 
     predict = sub.add_parser(
         "predict", help="response probabilities of new images from a saved model"
@@ -174,9 +208,28 @@ def _demo(args) -> int:
 
 
 def _run(args) -> int:
-    from txpredict.run import read_config, run_analysis
+    from txpredict.run import read_config, read_plan, run_analysis
 
-    run_analysis(read_config(args.config))
+    if args.deviation and args.plan is None:
+        raise TxpredictError(
+            "--deviation explains a difference from --plan; give both."
+        )
+    config = read_config(args.config)
+    plan = read_plan(args.plan) if args.plan is not None else None
+    run_analysis(config, plan=plan, deviations=args.deviation)
+    return 0
+
+
+def _plan(args) -> int:
+    from txpredict.run import describe_plan, make_plan, read_config, write_plan
+
+    plan = make_plan(read_config(args.config))
+    json_path, readable = write_plan(plan, args.out, overwrite=args.overwrite)
+    print(f"Wrote {json_path} and {readable}: {describe_plan(plan)}")
+    print(
+        "Deposit plan.json (or this SHA-256) before the outcomes are seen; then "
+        f"txpredict run {args.config} --plan {json_path}"
+    )
     return 0
 
 
@@ -375,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             "demo": _demo,
             "validate": _validate,
             "run": _run,
+            "plan": _plan,
             "predict": _predict,
             "benchmark": _benchmark,
             "validate-external": _validate_external,

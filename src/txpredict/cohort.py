@@ -290,7 +290,7 @@ class Cohort:
         return [
             c
             for c in self.X.columns
-            if self.roles.get(c) == "baseline" and not _holds_image_paths(self.X[c])
+            if self.roles.get(c) == "baseline" and not holds_image_paths(self.X[c])
         ]
 
     @property
@@ -339,7 +339,7 @@ class Cohort:
         )
 
 
-def _holds_image_paths(values: pd.Series) -> bool:
+def holds_image_paths(values: pd.Series) -> bool:
     """Whether a column lists image files (a path column is no covariate)."""
     values = values.dropna()
     if pd.api.types.is_numeric_dtype(values) or values.empty:
@@ -515,6 +515,17 @@ def _read_sidecar(path: Path) -> dict:
             '{"arm": {"Levels": {"CBT": "...", "CBT+SSRI": "..."}}}.'
         )
     return sidecar
+
+
+def image_path(root, pattern: str, participant_id: str) -> Path:
+    """Where a participant's image is: ``root`` / ``pattern`` filled in (absolute).
+
+    Examples
+    --------
+    >>> image_path("/data/study", "{participant_id}/anat/{subject}.nii.gz", "sub-01")
+    PosixPath('/data/study/sub-01/anat/01.nii.gz')
+    """
+    return Path(root).resolve() / _format_pattern(pattern, str(participant_id))
 
 
 def _format_pattern(pattern: str, participant_id: str) -> str:
@@ -801,11 +812,9 @@ def _derived_outcome(table, outcome, outcome_type, excluded):
 def _image_paths(table, root, patterns, check_images, missing_images):
     """(table indexed by participant, dropped ids): each image column's paths."""
     # Absolute paths: the cohort stays usable after a change of directory.
-    absolute = root.resolve()
     for column, pattern in patterns.items():
         table[column] = [
-            str(absolute / _format_pattern(pattern, str(pid)))
-            for pid in table["participant_id"]
+            str(image_path(root, pattern, pid)) for pid in table["participant_id"]
         ]
     table = table.set_index("participant_id")
     dropped = []

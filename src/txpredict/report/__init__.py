@@ -6,12 +6,13 @@ and the page template (``template``, ``table_cells``).
 """
 
 from txpredict.report._figures import png_bytes, subplots
-from txpredict.report._html import render_report, table_cells, template
+from txpredict.report._html import PLAN_CHECK, render_report, table_cells, template
 from txpredict.report._modality import render_modality_report
 from txpredict.report._regression import render_regression_report
 from txpredict.report._tripod import checklist_markdown, tripod_ai_checklist
 
 __all__ = [
+    "PLAN_CHECK",
     "checklist_markdown",
     "png_bytes",
     "render_modality_report",

@@ -38,16 +38,27 @@ def template(name: str) -> jinja2.Template:
     return environment.get_template(name)
 
 
+#: The check a run made with ``--plan`` adds to its cohort's checks: its
+#: finding and items (each difference, then each reason given) are what the
+#: reports and the TRIPOD+AI checklist say of the preregistration.
+PLAN_CHECK = "preregistered plan"
+
+
 def page_header(title, cohort, cv_text) -> dict:
-    """What every analysis report states first: study, version, time, cohort, CV."""
+    """What every analysis report states first: study, version, time, cohort, CV.
+
+    And the preregistered plan, if the run had one, with each deviation.
+    """
+    checks = list(getattr(cohort, "checks", []))
     return {
+        "plan": next((c for c in checks if c.name == PLAN_CHECK), None),
         "title": title,
         "version": version("txpredict"),
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cohort": repr(cohort),
         "outcome_rule": cohort.outcome_rule,
         "cv": cv_text,
-        "checks": list(getattr(cohort, "checks", [])),
+        "checks": checks,
     }
 
 

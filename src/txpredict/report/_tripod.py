@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from txpredict.report._html import describe_model
+from txpredict.report._html import PLAN_CHECK, describe_model
 
 #: (item, section, topic, what it asks), paraphrased from Collins et al. 2024.
 ITEMS = (
@@ -389,6 +389,14 @@ def _filled(cohort, results, comparisons, model, cv_text, rois) -> dict:
             + "."
         )
         filled["23b"] = _heterogeneity(main)
+    plan = next((c for c in cohort.checks if c.name == PLAN_CHECK), None)
+    if plan is not None:
+        filled["18c"] = (
+            "The analysis plan was fixed before the run (txpredict plan; plan.json "
+            f"in the output folder): {plan.finding}"
+            + (": " + "; ".join(plan.items) if plan.items else "")
+            + ". Where it was deposited: for the author."
+        )
     if cohort.treatment is not None:
         counts = cohort.treatment.value_counts().sort_index()
         filled["6c"] = (

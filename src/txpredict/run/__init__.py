@@ -1,6 +1,7 @@
 """``txpredict run``, ``predict`` and ``validate`` behind the command line.
 
-Configuration (:func:`read_config`), the three task orchestrators over one
+Configuration (:func:`read_config`), preregistered plans (:func:`make_plan`,
+:func:`read_plan`, :func:`check_plan`), the three task orchestrators over one
 declared table of outputs (:data:`OUTPUTS`), and predictions from a saved
 model (:func:`predict_images`).
 """
@@ -8,6 +9,13 @@ model (:func:`predict_images`).
 from txpredict.run._analysis import TASK_RUNNERS, run_analysis
 from txpredict.run._config import as_toml, read_config
 from txpredict.run._outputs import FOLD_MODERATION_FILES, MAP_FILES, OUTPUTS
+from txpredict.run._plan import (
+    check_plan,
+    describe_plan,
+    make_plan,
+    read_plan,
+    write_plan,
+)
 from txpredict.run._predict import (
     NO_PREFERENCE,
     chance_warning,
@@ -26,13 +34,18 @@ __all__ = [
     "TASK_RUNNERS",
     "as_toml",
     "chance_warning",
+    "check_plan",
     "checks_text",
+    "describe_plan",
+    "make_plan",
     "predict_images",
     "read_config",
+    "read_plan",
     "roi_means",
     "run_analysis",
     "selection_table",
     "selection_warning",
     "site_check",
     "subject_labels",
+    "write_plan",
 ]

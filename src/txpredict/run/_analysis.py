@@ -8,6 +8,7 @@ from pathlib import Path
 
 from txpredict.run._config import model_settings
 from txpredict.run._modality import run_modality
+from txpredict.run._plan import check_plan
 from txpredict.run._regression import run_regression
 from txpredict.run._response import run_response
 
@@ -19,7 +20,7 @@ TASK_RUNNERS = {
 }
 
 
-def run_analysis(config: dict, *, progress=print) -> Path:
+def run_analysis(config: dict, *, progress=print, plan=None, deviations=()) -> Path:
     """Run the analysis a configuration (from :func:`read_config`) describes.
 
     Returns the output folder. Nothing is written unless the analysis
@@ -28,10 +29,21 @@ def run_analysis(config: dict, *, progress=print) -> Path:
     existing non-empty folder is refused unless ``overwrite = true``, and
     even then only the files an earlier txpredict run wrote there are
     replaced: a file of the user's own is never deleted or overwritten.
+
+    ``plan``: a preregistered plan (:func:`read_plan`). Before any work the
+    run is checked against it (configuration, software, data) and refused
+    if it differs, unless ``deviations`` says why; the report lists each
+    difference and reason, and the plan is copied into the output folder.
     """
     runner = TASK_RUNNERS[config.get("task", "response")]
+    checked = None
+    if plan is not None:
+        progress("Checking the run against its preregistered plan ...")
+        checked = (plan, check_plan(plan, config, deviations))
+        for item in checked[1].items:
+            progress(f"  {item}")
     with analysis_cache(config) as cache:
-        return runner(config, progress=progress, cache=cache)
+        return runner(config, progress=progress, cache=cache, plan=checked)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from txpredict.run._prepare import checks_text, prepare, write_checks
 from txpredict.run._steps import attempt_report, save_fitted
 
 
-def run_modality(config: dict, *, progress=print, cache=None) -> Path:
+def run_modality(config: dict, *, progress=print, cache=None, plan=None) -> Path:
     """``task = "modality"``: evaluate treatment selection; write results and report.
 
     Writes ``selection_summary.csv``, ``selection_predictions.csv``,
@@ -34,24 +34,12 @@ def run_modality(config: dict, *, progress=print, cache=None) -> Path:
     ``selection_comparison.csv`` (scan vs demographics-only selection),
     ``selector.skops``, ``report.html`` and the configuration.
     """
-    prepared = prepare(config, progress, cache)
-    _, output, cv, model_options, folder, cohort, roi = prepared
+    prepared = prepare(config, progress, cache, plan)
+    _, output, cv, model_options, folder, cohort, roi, _ = prepared
     if cohort.treatment is None:
         raise TxpredictError("task = 'modality' needs a treatment column in the data.")
-    modality = config.get("modality", {})
     X, y = cohort.X, cohort.y
-    options = {
-        "features": model_options["features"],
-        "classifier": model_options["classifier"],
-        "param_grid": model_options.get("param_grid"),
-        "feature_options": model_options.get("feature_options"),
-        "demographic_columns": model_options["demographic_columns"],
-        "inner_cv": cv["inner_cv"],
-        "random_state": cv["random_state"],
-        "strategy": modality.get("strategy", "t_learner"),
-        "arms": modality.get("arms", cohort.arms),
-        "scoring": modality.get("scoring", "auto"),
-    }
+    options = selector_options(config, model_options, cv, cohort.arms)
     selector = ModalitySelector(**options)
     baseline = ModalitySelector(
         **{
@@ -92,7 +80,7 @@ def run_modality(config: dict, *, progress=print, cache=None) -> Path:
     with outputs_of(
         "modality", folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:
-        write_checks(out, cohort)
+        write_checks(out, prepared)
         out.table("selection_summary.csv", result.summary())
         out.table("selection_predictions.csv", result.predictions, index=False)
         out.table("selection_calibration.csv", result.calibration())
@@ -131,6 +119,23 @@ def run_modality(config: dict, *, progress=print, cache=None) -> Path:
     progress(_selection_tables(result, comparison))
     progress(checks_text(cohort.checks))
     return folder
+
+
+def selector_options(config, model_options, cv, arms) -> dict:
+    """The ModalitySelector's parameters from the configuration (and plan)."""
+    modality = config.get("modality", {})
+    return {
+        "features": model_options["features"],
+        "classifier": model_options["classifier"],
+        "param_grid": model_options.get("param_grid"),
+        "feature_options": model_options.get("feature_options"),
+        "demographic_columns": model_options["demographic_columns"],
+        "inner_cv": cv["inner_cv"],
+        "random_state": cv["random_state"],
+        "strategy": modality.get("strategy", "t_learner"),
+        "arms": modality.get("arms", arms),
+        "scoring": modality.get("scoring", "auto"),
+    }
 
 
 def _selection_tables(result, comparison) -> str:

@@ -35,6 +35,7 @@ _COMMON = {
     "report.html": "the report",
     "config.toml": "the configuration, as run",
     "leakage_checks.csv": "each leakage and confounding check, and what it found",
+    "plan.json": "the preregistered plan the run was checked against (--plan)",
 }
 
 #: Every file each task may write into its output folder, and what it holds.

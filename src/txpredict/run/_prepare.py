@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -35,9 +36,10 @@ class Prepared(NamedTuple):
     folder: Path
     cohort: object
     roi: pd.DataFrame | None  # ROI means of image models, read once
+    plan: dict | None = None  # the preregistered plan the run was checked against
 
 
-def prepare(config, progress, cache=None) -> Prepared:
+def prepare(config, progress, cache=None, plan=None) -> Prepared:
     """Defaults, the output-folder check, the cohort and its leakage checks.
 
     Shared by every task. Everything the configuration names is checked here,
@@ -45,6 +47,8 @@ def prepare(config, progress, cache=None) -> Prepared:
     columns. For image models the ROI means are read once (the
     site-confounding check; the modality run's PAI correlations reuse them),
     through ``cache`` (the run's feature cache; default ``[output] cache``).
+    ``plan``: (plan, check) of a run checked against its preregistered plan
+    (:func:`check_plan`); the check joins the cohort's.
     """
     data, output = config["data"], config["output"]
     task = config.get("task", "response")
@@ -110,9 +114,14 @@ def prepare(config, progress, cache=None) -> Prepared:
             model_options.get("feature_options"),
             cache or output.get("cache"),
         )
-    cohort.checks = [*cohort.checks, _run_site_check(cohort, roi, model_options, cv)]
+    planned, plan_check = plan if plan is not None else (None, None)
+    cohort.checks = [
+        *([plan_check] if plan_check is not None else []),
+        *cohort.checks,
+        _run_site_check(cohort, roi, model_options, cv),
+    ]
     progress(checks_text(cohort.checks))
-    return Prepared(data, output, cv, model_options, folder, cohort, roi)
+    return Prepared(data, output, cv, model_options, folder, cohort, roi, planned)
 
 
 def roi_means(X, feature_options=None, cache=None) -> pd.DataFrame:
@@ -160,9 +169,17 @@ def _run_site_check(cohort, roi, model_options, cv):
     )
 
 
-def write_checks(outputs, cohort) -> None:
-    """``leakage_checks.csv``: each check, its status and what it found."""
-    outputs.table("leakage_checks.csv", checks_frame(cohort.checks), index=False)
+def write_checks(outputs, prepared) -> None:
+    """``leakage_checks.csv``: each check, its status and what it found.
+
+    And ``plan.json``, the preregistered plan the run was checked against
+    (as deposited: its SHA-256 still verifies).
+    """
+    checks = checks_frame(prepared.cohort.checks)
+    outputs.table("leakage_checks.csv", checks, index=False)
+    if prepared.plan is not None:
+        text = json.dumps(prepared.plan, indent=2, sort_keys=True) + "\n"
+        outputs.text("plan.json", text)
 
 
 def checks_text(checks) -> str:

@@ -22,7 +22,7 @@ from txpredict.run._steps import (
 )
 
 
-def run_regression(config: dict, *, progress=print, cache=None) -> Path:
+def run_regression(config: dict, *, progress=print, cache=None, plan=None) -> Path:
     """``task = "regression"``: predict the symptom change; write results and report.
 
     The model (a ResponseRegressor), the demographics-only baseline on the same
@@ -30,8 +30,8 @@ def run_regression(config: dict, *, progress=print, cache=None) -> Path:
     ``[model] threshold`` (default 50, a 50% reduction), the final model and
     a report.
     """
-    prepared = prepare(config, progress, cache)
-    _, output, cv, model_options, folder, cohort, _ = prepared
+    prepared = prepare(config, progress, cache, plan)
+    _, output, cv, model_options, folder, cohort, *_ = prepared
     threshold = model_options.pop("threshold", 50.0)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
@@ -69,7 +69,7 @@ def run_regression(config: dict, *, progress=print, cache=None) -> Path:
         "regression", folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:
         result.info["checks"] = [c.as_dict() for c in cohort.checks]
-        write_checks(out, cohort)
+        write_checks(out, prepared)
         out.table("summary.csv", result.summary())
         out.table("predictions.csv", result.predictions, index=False)
         out.table("folds.csv", result.folds, index=False)

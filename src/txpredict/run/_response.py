@@ -30,7 +30,7 @@ from txpredict.run._steps import (
 from txpredict.stats import detectable_auc_gain
 
 
-def run_response(config: dict, *, progress=print, cache=None) -> Path:
+def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path:
     """``task = "response"``: responders vs the demographics-only baseline.
 
     Writes ``summary.csv``, ``predictions.csv``, ``folds.csv``,
@@ -47,8 +47,8 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
     is never deleted or overwritten. ``cache`` is the feature cache of the
     analysis (see :func:`analysis_cache`; default ``[output] cache``).
     """
-    prepared = prepare(config, progress, cache)
-    _, output, cv, model_options, folder, cohort, _ = prepared
+    prepared = prepare(config, progress, cache, plan)
+    _, output, cv, model_options, folder, cohort, *_ = prepared
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
@@ -70,7 +70,7 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
     )
     models = {"model": model, "demographics only": baseline}
     features = model_options["features"]
-    if isinstance(features, str) and features in ("roi", "roi_voxels", "wholebrain"):
+    if adds_combined_model(features):
         models["model + demographics"] = clone(model).set_params(
             features=f"{features}+demographics"
         )
@@ -109,12 +109,11 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
             results["demographics only"],
             names=("model + demographics", "demographics"),
         )
-        if cv["added_value_permutations"] and features == "roi":
+        if tests_added_value_by_permutation(features, cv):
             # Does the scan add to demographics? The permutation test of the
             # scan given the demographic columns decides (more powerful than
             # compare()'s variance test at the same level: benchmarks/
-            # calibration.py). Voxel designs keep compare()'s test: each
-            # permutation would refit on a whole brain.
+            # calibration.py).
             progress(
                 "Permutation test of what the scan adds to demographics "
                 f"(at most {cv['added_value_permutations']}) ..."
@@ -144,7 +143,7 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
     ) as out:
         main = results["model"]
         main.info["checks"] = [c.as_dict() for c in cohort.checks]
-        write_checks(out, cohort)
+        write_checks(out, prepared)
         out.table("summary.csv", main.summary())
         out.table("predictions.csv", main.predictions, index=False)
         out.table("folds.csv", main.folds, index=False)
@@ -194,6 +193,34 @@ def run_response(config: dict, *, progress=print, cache=None) -> Path:
     progress(final_tables(results["model"], comparisons))
     progress(checks_text(cohort.checks))
     return folder
+
+
+def adds_combined_model(features) -> bool:
+    """Whether the run also fits model + demographics (image features only)."""
+    return isinstance(features, str) and features in ("roi", "roi_voxels", "wholebrain")
+
+
+def tests_added_value_by_permutation(features, cv) -> bool:
+    """Whether what the scan adds is tested by permutation (ROI features).
+
+    Voxel designs keep compare()'s test: each permutation would refit on a
+    whole brain.
+    """
+    return features == "roi" and bool(cv["added_value_permutations"])
+
+
+def planned_comparisons(features, cv) -> dict[str, str]:
+    """Each comparison a response run makes, and its test (for the plan)."""
+    paired = "paired difference on the same splits (txpredict.compare)"
+    planned = {"model vs demographics only": paired}
+    if adds_combined_model(features):
+        planned["model + demographics vs demographics only"] = (
+            "permutation test of the scan given the demographics "
+            f"(at most {cv['added_value_permutations']} permutations)"
+            if tests_added_value_by_permutation(features, cv)
+            else paired
+        )
+    return planned
 
 
 def permutation_importance_of(config, model, X, y, cv, groups, progress):
