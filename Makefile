@@ -41,7 +41,7 @@ lint: $(STAMP)
 # (longer, ~10 GB of images): run those on their own.
 BENCHMARK_SCRIPTS := extraction nested_cv modality modality_calibration \
 	modality_strategies modality_peers probability_calibration probability_methods \
-	cv_schemes multisite maps importance leakage pai_intervals whole_run
+	cv_schemes multisite maps importance leakage pai_intervals whole_run learning_curve
 
 benchmarks: $(BENCHMARK_STAMP)
 	for script in $(BENCHMARK_SCRIPTS); do \

@@ -801,3 +801,64 @@ def test_a_failed_checklist_keeps_the_results_and_the_report(
     incomplete = (folder / "INCOMPLETE.txt").read_text()
     assert "TRIPOD+AI checklist" in incomplete and "no checklist today" in incomplete
     assert "TRIPOD+AI checklist</h2>" not in (folder / "report.html").read_text()
+
+
+def test_learning_curve_section_writes_its_tables_and_report_section(tmp_path):
+    dataset = tmp_path / "study"
+    tp.make_synthetic_cohort(
+        60, effect="prognostic", grid="fsl6", random_state=4, out_dir=dataset
+    )
+    section = (
+        "\n[learning_curve]\nfractions = [0.6, 0.8, 1.0]\nn_subsamples = 2\n"
+        "n_repeats = 1\nhalf_width = 0.1\n"
+    )
+    config = write_config(tmp_path, dataset, extra=section)
+    text = config.read_text().replace("n_permutations = 19", "n_permutations = 0")
+    config.write_text(text.replace("n_repeats = 2\n", "n_repeats = 1\n", 1))
+    assert main(["run", str(config)]) == 0
+    folder = tmp_path / "results"
+    points = pd.read_csv(folder / "learning_curve.csv")
+    assert points.groupby("n").size().to_dict() == {36: 2, 48: 2, 60: 1}
+    assert {"gain", "baseline_auc", "half_width"} <= set(points.columns)
+    curves = pd.read_csv(folder / "learning_curve_extrapolated.csv", index_col="n")
+    assert curves.index.tolist() == [60, 90, 120, 180, 240, 360, 480]
+    html = (folder / "report.html").read_text()
+    assert "How many patients? The learning curve" in html
+    assert "An AUC interval of +-0.1 needs about" in html
+    assert 'alt="Learning curve"' in html
+    # Subsamples too small to cross-validate: the curve fails, the results stay.
+    text = config.read_text().replace("[0.6, 0.8, 1.0]", "[0.05, 0.1, 1.0]")
+    config.write_text(text.replace('folder = "results"', 'folder = "small"'))
+    assert main(["run", str(config)]) == 2
+    folder = tmp_path / "small"
+    written = {p.name for p in folder.iterdir()}
+    assert {"summary.csv", "report.html", "model.skops", "INCOMPLETE.txt"} <= written
+    assert "learning_curve.csv" not in written
+    assert "the learning curve" in (folder / "INCOMPLETE.txt").read_text()
+    assert "How many patients? The learning curve" not in (
+        (folder / "report.html").read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("fractions = [0.5, 1.0]", "at least three shares"),
+        ("n_subsamples = 1", "n_subsamples must be an integer >= 2"),
+        ("half_width = 0.6", "half_width is the AUC interval"),
+    ],
+)
+def test_learning_curve_section_errors_before_any_work(
+    tmp_path, small_cohort_dir, section, message
+):
+    extra = f"\n[learning_curve]\n{section}\n"
+    config = write_config(tmp_path, small_cohort_dir, extra=extra)
+    with pytest.raises(TxpredictError, match=message):
+        read_config(config)
+    config.write_text(
+        config.read_text()
+        .replace("[data]", 'task = "modality"\n\n[data]')
+        .replace(section, "")
+    )
+    with pytest.raises(TxpredictError, match="applies to task = 'response' only"):
+        read_config(config)

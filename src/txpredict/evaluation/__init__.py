@@ -8,6 +8,11 @@ from txpredict.evaluation._external import (
     validate_external,
 )
 from txpredict.evaluation._importance import drop_one_importance
+from txpredict.evaluation._learning_curve import (
+    DEFAULT_FRACTIONS,
+    LearningCurve,
+    learning_curve,
+)
 from txpredict.evaluation._permutation_importance import permutation_importance
 from txpredict.evaluation._scan_permutation import scan_permutation_test
 from txpredict.model_selection import (  # kept here for existing scripts
@@ -17,14 +22,17 @@ from txpredict.model_selection import (  # kept here for existing scripts
 from txpredict.stats import calibration_measures  # kept here for existing scripts
 
 __all__ = [
+    "DEFAULT_FRACTIONS",
     "AddedValue",
     "Comparison",
     "ExternalValidation",
+    "LearningCurve",
     "PermutationTestResult",
     "added_value",
     "calibration_measures",
     "compare",
     "drop_one_importance",
+    "learning_curve",
     "permutation_importance",
     "permutation_test",
     "recalibrated",

@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import ScalarFormatter
 from sklearn.metrics import roc_curve
 
 _FPR = np.linspace(0, 1, 101)
@@ -385,4 +386,41 @@ def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:
             colorbar=True,
             cmap="RdBu_r",
         )
+    return _png(fig)
+
+
+def learning_curve_figure(curve, half_width=0.05) -> str:
+    """The AUC and its interval's half-width against n: subsamples, fits, bands."""
+    points = curve.points
+    needed = curve.n_for_half_width(half_width)[0]
+    # Out to where the interval is narrow enough, within 4 to 20 times this n.
+    reach = needed if np.isfinite(needed) else 0
+    upper = min(max(4 * curve.n_pilot, reach), 20 * curve.n_pilot)
+    table = curve.extrapolate(np.geomspace(points["n"].min(), upper, 60))
+    fig, (auc, width) = subplots(1, 2, figsize=(10, 4))
+    fig.set_layout_engine("constrained")  # the two y labels must not overlap
+    for ax, column, label in (
+        (auc, "auc", "AUC (nested CV)"),
+        (width, "half_width", "AUC interval half-width"),
+    ):
+        ax.plot(points["n"], points[column], "o", alpha=0.5, label="subsamples")
+        ax.plot(table.index, table[column], lw=2, label="fit, extrapolated")
+        ax.fill_between(
+            table.index,
+            table[f"{column}_low"],
+            table[f"{column}_high"],
+            alpha=0.25,
+            label="95% interval",
+        )
+        ax.axvline(curve.n_pilot, color="k", ls=":", lw=1, label="this study")
+        ax.set(xscale="log", xlabel="patients", ylabel=label)
+    width.axhline(half_width, color="tab:red", lw=1, label=f"+-{half_width:g}")
+    width.set_yscale("log")
+    for ax in (auc, width):  # plain numbers on the log axes, not 10^k
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+    width.yaxis.set_major_formatter(ScalarFormatter())
+    width.yaxis.set_minor_formatter(ScalarFormatter())
+    auc.set_title("Performance against n")
+    width.set_title("Precision against n")
+    width.legend(loc="upper right", fontsize="small")
     return _png(fig)

@@ -83,6 +83,7 @@ def render_report(
     rois=(),
     importance=None,
     checklist=None,
+    learning_curve=None,
 ) -> str:
     """HTML text of the report.
 
@@ -95,6 +96,9 @@ def render_report(
         :func:`txpredict.permutation_importance`'s table.
     checklist : DataFrame or None
         :func:`txpredict.report.tripod_ai_checklist`'s table.
+    learning_curve : LearningCurve or None
+        :func:`txpredict.learning_curve` of the model (with demographics) and
+        the demographics baseline: its figure and answers.
     """
     main = next(iter(results.values()))
     summaries = {name: r.summary() for name, r in results.items()}
@@ -156,6 +160,12 @@ def render_report(
         sites=_sites(main),
         importance_columns=importance_columns,
         importance_rows=importance_rows,
+        learning_curve=None
+        if learning_curve is None
+        else {
+            "figure": _figures.learning_curve_figure(learning_curve),
+            "sentences": learning_curve.sentences(),
+        },
         checklist=None
         if checklist is None
         else table_cells(checklist[["topic", "filled_by", "text"]]),

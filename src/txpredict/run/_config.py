@@ -37,6 +37,7 @@ import tomli_w
 from txpredict._inputs import check_n_jobs
 from txpredict.cohort import SymptomChange, SymptomReduction
 from txpredict.errors import TxpredictError
+from txpredict.evaluation import DEFAULT_FRACTIONS
 from txpredict.features import Sphere
 
 #: Each section's keys: anything else is refused, with the allowed keys listed.
@@ -95,6 +96,8 @@ SECTIONS = {
     # Permutation importance on the outer test folds (task = "response", ROI or
     # tabular features): shuffles per feature and fold, optional groups.
     "importance": {"n_permutations", "features"},
+    # The learning curve (task = "response"): nested CV on subsamples.
+    "learning_curve": {"fractions", "n_subsamples", "n_repeats", "half_width"},
 }
 _PREPARATION_KEYS = SECTIONS["model"] - {"classifier", "regressor", "threshold"}
 #: The [model] keys each task uses (a key another task uses is refused, not
@@ -187,6 +190,7 @@ def read_config(path) -> dict:
     if "rois" in features:
         spheres(features["rois"], path)  # checked now, before any work
     _check_importance(config, path)
+    _check_learning_curve(config, path)
     for key in ("n_permutations", "added_value_permutations"):
         n = config.get("cv", {}).get(key, 0)
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -225,6 +229,53 @@ def _check_importance(config, path):
         raise TxpredictError(
             f"{path}: [importance] features must map a name to a list of feature "
             'names, e.g. features = {dACC = ["dACC_L_mean", "dACC_R_mean"]}.'
+        )
+
+
+def learning_curve_settings(config) -> dict | None:
+    """The [learning_curve] section with its defaults, or None without one."""
+    if "learning_curve" not in config:
+        return None
+    return {
+        "fractions": list(DEFAULT_FRACTIONS),
+        "n_subsamples": 5,
+        "n_repeats": 2,
+        "half_width": 0.05,
+        **config["learning_curve"],
+    }
+
+
+def _check_learning_curve(config, path):
+    """Refuse, before any work, a [learning_curve] section the run cannot honour."""
+    settings = learning_curve_settings(config)
+    if settings is None:
+        return
+    if config.get("task", "response") != "response":
+        raise TxpredictError(
+            f"{path}: [learning_curve] applies to task = 'response' only."
+        )
+    fractions = settings["fractions"]
+    if (
+        not isinstance(fractions, list)
+        or len(fractions) < 3
+        or not all(isinstance(f, int | float) and 0 < f <= 1 for f in fractions)
+    ):
+        raise TxpredictError(
+            f"{path}: [learning_curve] fractions must be at least three shares of "
+            f"the cohort in (0, 1], e.g. [0.5, 0.75, 1.0]; got {fractions!r}."
+        )
+    for key, least in (("n_subsamples", 2), ("n_repeats", 1)):
+        n = settings[key]
+        if not isinstance(n, int) or isinstance(n, bool) or n < least:
+            raise TxpredictError(
+                f"{path}: [learning_curve] {key} must be an integer >= {least}; "
+                f"got {n!r}."
+            )
+    width = settings["half_width"]
+    if not isinstance(width, int | float) or not 0 < width < 0.5:
+        raise TxpredictError(
+            f"{path}: [learning_curve] half_width is the AUC interval asked for "
+            f"(+-half_width), in (0, 0.5); got {width!r}."
         )
 
 

@@ -53,6 +53,8 @@ OUTPUTS: dict[str, dict[str, str]] = {
         },
         "fold_weights.csv": "each ROI's weight in every outer-fold model",
         "permutation_importance.csv": "each feature's AUC drop on the test folds",
+        "learning_curve.csv": "nested CV on each subsample of the learning curve",
+        "learning_curve_extrapolated.csv": "the learning curves, extrapolated",
         "summaries.csv": "the summary of each model (model, baselines)",
         "comparison.csv": "each model against the demographics-only baseline",
         "model.skops": "the final model, fitted on every patient",

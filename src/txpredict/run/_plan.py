@@ -38,6 +38,7 @@ from txpredict.report import PLAN_CHECK
 from txpredict.run._config import (
     DEFAULT_IMPORTANCE_PERMUTATIONS,
     cv_settings,
+    learning_curve_settings,
     model_settings,
     outcome_rule,
 )
@@ -417,6 +418,8 @@ def _resolved_configuration(config, data, task, table, baseline) -> dict:
         "primary_metric": PRIMARY_METRIC[task],
         "comparisons": _comparisons(task, model["features"], cv),
     }
+    if learning_curve_settings(config) is not None:
+        configuration["learning_curve"] = learning_curve_settings(config)
     if config.get("importance"):
         importance = config["importance"]
         configuration["importance"] = {

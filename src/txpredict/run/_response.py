@@ -9,6 +9,7 @@ from sklearn.base import clone
 
 from txpredict.evaluation import (
     compare,
+    learning_curve,
     permutation_importance,
     scan_permutation_test,
 )
@@ -16,7 +17,12 @@ from txpredict.features import default_rois
 from txpredict.model_selection import nested_cross_validate
 from txpredict.models import ResponseClassifier
 from txpredict.report import render_report
-from txpredict.run._config import DEFAULT_IMPORTANCE_PERMUTATIONS, as_toml
+from txpredict.run._config import (
+    DEFAULT_IMPORTANCE_PERMUTATIONS,
+    as_toml,
+    cv_settings,
+    learning_curve_settings,
+)
 from txpredict.run._outputs import outputs_of
 from txpredict.run._prepare import checks_text, prepare, write_checks
 from txpredict.run._steps import (
@@ -168,6 +174,17 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
             out.table("permutation_importance.csv", importance)
         out.text("config.toml", as_toml(config))
         # After the analysis: a failure here keeps the results above.
+        curve = None
+        if learning_curve_settings(config) is not None:
+            curve = out.attempt(
+                "the learning curve (learning_curve.csv)",
+                write_learning_curve,
+                out,
+                config,
+                models,
+                (X, y, groups),
+                progress,
+            )
         checklist = attempt_checklist(
             out,
             prepared,
@@ -186,6 +203,7 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
             rois=rois,
             importance=importance,
             checklist=checklist,
+            learning_curve=curve,
         )
         final = clone(model).set_params(memory=output.get("cache"))
         write_final_model(out, final, X, y, main, progress)
@@ -193,6 +211,50 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
     progress(final_tables(results["model"], comparisons))
     progress(checks_text(cohort.checks))
     return folder
+
+
+#: learning_curve_extrapolated.csv: the curves at these multiples of the cohort.
+EXTRAPOLATED_TO = (1, 1.5, 2, 3, 4, 6, 8)
+
+
+def write_learning_curve(outputs, config, models, data, progress):
+    """[learning_curve]: nested CV on subsamples, extrapolated, and its tables.
+
+    The curve of model + demographics where the run fits it (what a clinic
+    would use, and what the added-value test compares), else of the model;
+    the gain and the power question against demographics alone. ``data``:
+    (X, y, groups).
+    """
+    X, y, groups = data
+    settings = learning_curve_settings(config)
+    cv = cv_settings(config)
+    name = "model + demographics" if "model + demographics" in models else "model"
+    progress(
+        f"Learning curve of {name} ({settings['n_subsamples']} subsamples at each "
+        f"of {len(settings['fractions'])} sizes) ..."
+    )
+    # One line for all the subsamples' grid-edge notes: the model's own notes
+    # above already say where its grid's edge was hit.
+    with grid_notes(f"learning curve, {name}", progress, count_only=True):
+        curve = learning_curve(
+            models[name],
+            X,
+            y,
+            baseline=models["demographics only"],
+            fractions=settings["fractions"],
+            n_subsamples=settings["n_subsamples"],
+            outer_cv=cv["outer_cv"],
+            inner_cv=cv["inner_cv"],
+            n_repeats=settings["n_repeats"],
+            groups=groups,
+            n_jobs=config["output"].get("n_jobs"),
+            random_state=cv["random_state"],
+            half_width=settings["half_width"],
+        )
+    outputs.table("learning_curve.csv", curve.points, index=False)
+    sizes = [round(f * len(y)) for f in EXTRAPOLATED_TO]
+    outputs.table("learning_curve_extrapolated.csv", curve.extrapolate(sizes))
+    return curve
 
 
 def adds_combined_model(features) -> bool:

@@ -85,14 +85,24 @@ def _write_report(outputs, render, **content):
 
 
 @contextlib.contextmanager
-def grid_notes(name, progress):
-    """Print the nested CV's grid-edge warnings as notes naming the model."""
+def grid_notes(name, progress, *, count_only=False):
+    """Print the nested CV's grid-edge warnings as notes naming the model.
+
+    ``count_only``: one line counting them (many nested CVs of one model).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GridEdgeWarning)
         yield
+    edges = [w for w in caught if issubclass(w.category, GridEdgeWarning)]
+    if count_only and edges:
+        progress(
+            f"  Note ({name}): the inner CV chose an end of its grid in "
+            f"{len(edges)} of the nested CVs (see the model's own notes)."
+        )
     for warning in caught:
         if issubclass(warning.category, GridEdgeWarning):
-            progress(f"  Note ({name}): {warning.message}")
+            if not count_only:
+                progress(f"  Note ({name}): {warning.message}")
         else:  # not ours to swallow
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
