@@ -326,6 +326,8 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
             "report.html",
             "config.toml",
             "leakage_checks.csv",
+            "tripod_ai.csv",
+            "tripod_ai.md",
         }
     )
     # Every file it wrote is declared before the run, so that a user's file of
@@ -343,6 +345,20 @@ def test_modality_task_writes_selection_results_and_report(tmp_path):
     assert html.index("In short") < html.index("Recommending each patient the arm")
     assert html.index("Recommending each patient the arm") < html.index("<table")
     assert "Calibration of each arm" in html and "PAI vs each ROI" in html
+    # The TRIPOD+AI checklist of a selection study: its own measures and counts.
+    checklist = pd.read_csv(folder / "tripod_ai.csv", index_col="item", dtype=str)
+    gain = summary.loc["policy_gain"]
+    assert (
+        f"policy_gain {gain['estimate']:.3f} (95% CI {gain['ci_low']:.3f} to "
+        f"{gain['ci_high']:.3f})" in checklist.at["23a", "text"]
+    )
+    arms = pd.read_csv(dataset / "participants.tsv", sep="\t")["treatment"]
+    assert f"CBT: {(arms == 'CBT').sum()} (" in checklist.at["10", "text"]
+    assert checklist.at["22", "text"].startswith("The final model") and (
+        "selector.skops" in checklist.at["22", "text"]
+    )
+    assert "dACC" in checklist.at["9b", "text"]  # the ROIs, defined
+    assert "TRIPOD+AI checklist</h2>" in html
     assert 'alt="PAI intervals"' in html
     intervals = pd.read_csv(folder / "pai_intervals.csv", index_col=0)
     assert (intervals["ci_low"] < intervals["ci_high"]).all()
@@ -432,6 +448,15 @@ def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):
     assert "balanced_accuracy" in responders.index
     html = (folder / "report.html").read_text()
     assert "Predicted vs observed" in html and "change &ge; 50" in html
+    assert "TRIPOD+AI checklist</h2>" in html
+    checklist = pd.read_csv(folder / "tripod_ai.csv", index_col="item", dtype=str)
+    mae = summary.loc["mae"]
+    assert (
+        f"mae {mae['estimate']:.3f} (95% CI {mae['ci_low']:.3f} to "
+        f"{mae['ci_high']:.3f})" in checklist.at["23a", "text"]
+    )
+    assert "a responder where it reaches 50" in checklist.at["15", "text"]
+    assert "60 analysed" in checklist.at["20a", "text"]
     result = tp.RegressionCVResult.load(folder / "result.json")
     assert summary.at["r", "estimate"] == pytest.approx(
         result.summary().at["r", "estimate"]

@@ -166,13 +166,18 @@ def render_report(
             "figure": _figures.learning_curve_figure(learning_curve),
             "sentences": learning_curve.sentences(),
         },
-        checklist=None
-        if checklist is None
-        else table_cells(checklist[["topic", "filled_by", "text"]]),
-        checklist_filled=None
-        if checklist is None
-        else int((checklist["filled_by"] == "txpredict").sum()),
+        **checklist_cells(checklist),
     )
+
+
+def checklist_cells(checklist) -> dict:
+    """The TRIPOD+AI checklist for the reports' shared section (None: absent)."""
+    if checklist is None:
+        return {"checklist": None, "checklist_filled": None}
+    return {
+        "checklist": table_cells(checklist[["topic", "filled_by", "text"]]),
+        "checklist_filled": int((checklist["filled_by"] == "txpredict").sum()),
+    }
 
 
 #: The summary's columns shown first: the numbers a reader quotes.

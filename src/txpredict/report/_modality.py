@@ -6,7 +6,12 @@ import numpy as np
 
 from txpredict.modality import qini_curve
 from txpredict.report._figures import _png, glass_brain_figure, subplots
-from txpredict.report._html import page_header, table_cells, template
+from txpredict.report._html import (
+    checklist_cells,
+    page_header,
+    table_cells,
+    template,
+)
 from txpredict.report._summary import modality_summary
 
 
@@ -164,11 +169,13 @@ def render_modality_report(
     cv_text,
     roi_features=None,
     pai_intervals=None,
+    checklist=None,
 ) -> str:
     """HTML text of the modality report.
 
     ``pai_intervals``: :meth:`ModalitySelector.pai_interval` of the final
-    selector for the cohort's patients, or None.
+    selector for the cohort's patients, or None. ``checklist``: TRIPOD+AI's,
+    or None.
     """
     moderation = _moderation_figure(selector, result)
     intervals = None
@@ -218,4 +225,5 @@ def render_modality_report(
             "qini": _qini_figure(result),
             "features": _features_figure(result, roi_features),
         },
+        **checklist_cells(checklist),
     )

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from txpredict.report._figures import _png, subplots
-from txpredict.report._html import describe_model, page_header, table_cells, template
+from txpredict.report._html import (
+    checklist_cells,
+    describe_model,
+    page_header,
+    table_cells,
+    template,
+)
 
 
 def _scatter_figure(result):
@@ -21,9 +27,18 @@ def _scatter_figure(result):
 
 
 def render_regression_report(
-    *, title, result, comparison, cohort, model, cv_text, threshold, n_permutations
+    *,
+    title,
+    result,
+    comparison,
+    cohort,
+    model,
+    cv_text,
+    threshold,
+    n_permutations,
+    checklist=None,
 ) -> str:
-    """HTML text of the regression report."""
+    """HTML text of the regression report (``checklist``: TRIPOD+AI's, or None)."""
     columns, rows = table_cells(result.summary())
     responder_columns, responder_rows = table_cells(result.responders(threshold))
     comparison_columns, comparison_rows = table_cells(comparison.table)
@@ -39,4 +54,5 @@ def render_regression_report(
         threshold=threshold,
         n_permutations=n_permutations,
         figures={"scatter": _scatter_figure(result)},
+        **checklist_cells(checklist),
     )

@@ -260,21 +260,25 @@ ITEMS = (
 FOR_THE_AUTHOR = "for the author"
 
 
-def tripod_ai_checklist(
-    *, cohort, results, comparisons, model, cv_text, rois=()
-) -> pd.DataFrame:
-    """The checklist of a ``txpredict run`` response analysis.
+def tripod_ai_checklist(*, cohort, cv_text, task="response", rois=(), **content):
+    """The checklist of a ``txpredict run``: what the run filled, what is left.
 
     Parameters
     ----------
     cohort : Cohort
-    results : dict of str to NestedCVResult
-        The model first, then the baselines.
-    comparisons : dict of str to Comparison
-    model : ResponseClassifier
     cv_text : str
         The cross-validation scheme in words.
+    task : {"response", "regression", "modality"}, default="response"
     rois : sequence of Roi
+        The ROIs of an ROI model (their definitions fill item 9b).
+    **content
+        What the task's run made. response: ``results`` (dict of str to
+        NestedCVResult, the model first, then the baselines),
+        ``comparisons`` (dict of str to Comparison), ``model``
+        (ResponseClassifier). regression: ``result``, ``comparison``,
+        ``model`` (ResponseRegressor), ``threshold``. modality: ``result``
+        (SelectionResult), ``comparison`` (its table against the
+        demographics-only selector), ``selector`` (ModalitySelector).
 
     Returns
     -------
@@ -283,7 +287,7 @@ def tripod_ai_checklist(
         ("txpredict" or "author") and ``text`` (the filled text with the
         run's numbers, or "for the author").
     """
-    filled = _filled(cohort, results, comparisons, model, cv_text, rois)
+    filled = _FILLED[task](cohort=cohort, cv_text=cv_text, rois=rois, **content)
     rows = [
         {
             "item": item,
@@ -318,25 +322,59 @@ def checklist_markdown(checklist: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _filled(cohort, results, comparisons, model, cv_text, rois) -> dict:
-    """The items this run can answer, with its numbers."""
+def _shared(cohort, cv_text, features, demographic_columns, model_file) -> dict:
+    """The items every task answers the same way."""
+    n = len(cohort.y)
+    filled = {
+        "5a": f"{cohort!r}.",
+        "8a": f"Outcome: {cohort.outcome_rule or cohort.outcome}.",
+        "9a": _candidate_predictors(cohort, features, demographic_columns),
+        "11": _missing(cohort, demographic_columns),
+        "12a": (
+            f"Nested cross-validation on all {n} participants ({cv_text}): every "
+            "step that learns from data (imputation, scaling, feature selection, "
+            "the model and its hyperparameter search) was fitted inside the "
+            "training part of each outer fold; no separate test set."
+        ),
+        "18f": (
+            f"txpredict {_version()}, open source; the configuration as run is "
+            "config.toml in the output folder."
+        ),
+        "22": (
+            f"The final model, fitted on every participant, is {model_file} "
+            "(txpredict.load_model; txpredict predict for new scans)."
+        ),
+    }
+    plan = next((c for c in cohort.checks if c.name == PLAN_CHECK), None)
+    if plan is not None:
+        filled["18c"] = (
+            "The analysis plan was fixed before the run (txpredict plan; plan.json "
+            f"in the output folder): {plan.finding}"
+            + (": " + "; ".join(plan.items) if plan.items else "")
+            + ". Where it was deposited: for the author."
+        )
+    if cohort.treatment is not None:
+        counts = cohort.treatment.value_counts().sort_index()
+        filled["6c"] = (
+            "Treatment arms: "
+            + ", ".join(f"{arm} {count}" for arm, count in counts.items())
+            + "."
+        )
+    return filled
+
+
+def _response_items(*, cohort, cv_text, rois, results, comparisons, model) -> dict:
+    """A response run's items, with its numbers."""
     main = results["model"]
     y = cohort.y
     n, events = len(y), int(y.sum())
     summary = main.summary()
-    filled = {
-        "5a": f"{cohort!r}.",
-        "8a": f"Outcome: {cohort.outcome_rule or cohort.outcome}.",
-        "9a": _candidate_predictors(cohort, model),
-        "9b": _predictor_definitions(model, rois),
+    filled = _shared(
+        cohort, cv_text, model.features, model.demographic_columns, "model.skops"
+    )
+    filled |= {
+        "9b": _predictor_definitions(model.demographic_columns, rois),
         "10": _sample_size(model, rois, n, events),
-        "11": _missing(cohort, model),
-        "12a": (
-            f"Nested cross-validation on all {n} participants ({cv_text}): every "
-            "step that learns from data (imputation, scaling, feature selection, "
-            "the classifier and its hyperparameter search) was fitted inside the "
-            "training part of each outer fold; no separate test set."
-        ),
         "12b": (
             "Image features extracted per participant from the pre-treatment "
             "scans (no learning); imputation and scaling fitted in the training "
@@ -363,20 +401,12 @@ def _filled(cohort, results, comparisons, model, cv_text, rois) -> dict:
             "probability exceeds the training response rate "
             f"({events / n:.2f} in the whole cohort)."
         ),
-        "18f": (
-            f"txpredict {_version()}, open source; the configuration as run is "
-            "config.toml in the output folder."
-        ),
         "20a": _flow(cohort, n, events),
-        "20b": _characteristics(cohort, model),
+        "20b": _characteristics(cohort, model.demographic_columns),
         "21": (
             f"{n} participants, {events} responders, in every analysis (the model "
             "and each baseline on identical splits); each outer training part "
             f"holds about {_training_share(main):.0%} of them."
-        ),
-        "22": (
-            "The final model, fitted on every participant, is model.skops "
-            "(txpredict.load_model; txpredict predict for new scans)."
         ),
         "23a": _performance(summary, comparisons),
     }
@@ -389,21 +419,6 @@ def _filled(cohort, results, comparisons, model, cv_text, rois) -> dict:
             + "."
         )
         filled["23b"] = _heterogeneity(main)
-    plan = next((c for c in cohort.checks if c.name == PLAN_CHECK), None)
-    if plan is not None:
-        filled["18c"] = (
-            "The analysis plan was fixed before the run (txpredict plan; plan.json "
-            f"in the output folder): {plan.finding}"
-            + (": " + "; ".join(plan.items) if plan.items else "")
-            + ". Where it was deposited: for the author."
-        )
-    if cohort.treatment is not None:
-        counts = cohort.treatment.value_counts().sort_index()
-        filled["6c"] = (
-            "Treatment arms: "
-            + ", ".join(f"{arm} {count}" for arm, count in counts.items())
-            + "."
-        )
     return filled
 
 
@@ -413,7 +428,7 @@ def _version() -> str:
     return version("txpredict")
 
 
-def _candidate_predictors(cohort, model) -> str:
+def _candidate_predictors(cohort, features, demographic_columns) -> str:
     excluded = ", ".join(cohort.excluded_columns) or "none"
     found = [c.name for c in cohort.checks if c.status == "found"]
     checks = (
@@ -422,14 +437,14 @@ def _candidate_predictors(cohort, model) -> str:
         else "none found a problem"
     )
     return (
-        f"Model features: {model.features}; the demographics-only baseline uses "
-        f"{', '.join(model.demographic_columns)}. Columns kept out of every model "
+        f"Model features: {features}; the demographics-only baseline uses "
+        f"{', '.join(demographic_columns)}. Columns kept out of every model "
         f"(measured after treatment or declared so): {excluded}. Leakage checks "
         f"run before any analysis: {len(cohort.checks)}, {checks}."
     )
 
 
-def _predictor_definitions(model, rois) -> str:
+def _predictor_definitions(demographic_columns, rois) -> str:
     spheres = [r for r in rois if hasattr(r, "center")]
     regions = "; ".join(
         f"{r.name} sphere of {r.radius:g} mm at MNI {tuple(r.center)}" for r in spheres
@@ -437,7 +452,7 @@ def _predictor_definitions(model, rois) -> str:
     return (
         "Pre-treatment scans"
         + (f", mean signal in: {regions}" if regions else "")
-        + f"; demographic columns {', '.join(model.demographic_columns)}, measured "
+        + f"; demographic columns {', '.join(demographic_columns)}, measured "
         "at baseline (for the author: when and how each was measured)."
     )
 
@@ -469,8 +484,8 @@ def _sample_size(model, rois, n, events) -> str:
     )
 
 
-def _missing(cohort, model) -> str:
-    columns = [c for c in model.demographic_columns if c in cohort.X]
+def _missing(cohort, demographic_columns) -> str:
+    columns = [c for c in demographic_columns if c in cohort.X]
     missing = cohort.X[columns].isna().sum()
     missing = missing[missing > 0]
     dropped = [str(pid) for pid in cohort.info.get("dropped_missing_images", [])]
@@ -487,11 +502,11 @@ def _missing(cohort, model) -> str:
     )
 
 
-def _characteristics(cohort, model) -> str:
+def _characteristics(cohort, demographic_columns) -> str:
     """Each demographic column by outcome: mean (SD), or counts of each value."""
     y = cohort.y
     parts = []
-    for column in (c for c in model.demographic_columns if c in cohort.X):
+    for column in (c for c in demographic_columns if c in cohort.X):
         values = cohort.X[column]
         by_outcome = []
         for label, flag in (("responders", 1), ("non-responders", 0)):
@@ -557,3 +572,144 @@ def _heterogeneity(main) -> str:
         f"{row['random_ci_high']:.3f}), prediction interval for a new site "
         f"{row['prediction_low']:.3f} to {row['prediction_high']:.3f}."
     )
+
+
+def _regression_items(*, cohort, cv_text, rois, result, comparison, model, threshold):
+    """A regression run's items (a continuous symptom change), with its numbers."""
+    n = len(cohort.y)
+    filled = _shared(
+        cohort, cv_text, model.features, model.demographic_columns, "model.skops"
+    )
+    parameters = _n_candidate_parameters(model, rois)
+    change = cohort.y
+    dropped = len(cohort.info.get("dropped_missing_images", []))
+    filled |= {
+        "9b": _predictor_definitions(model.demographic_columns, rois),
+        "10": f"{n} participants"
+        + (
+            f"; {n / parameters:.1f} per candidate predictor ({parameters})"
+            if parameters
+            else ""
+        )
+        + ". For the author: how the size was arrived at.",
+        "12c": (
+            f"{describe_model(model)}; hyperparameters tuned by the inner CV "
+            f"({cv_text}); internal validation by the outer CV. Baseline on the "
+            "same splits: demographics only."
+        ),
+        "12e": (
+            "Correlation r of predicted and observed change (pooled out of fold, "
+            "and its fold mean), R^2 and mean absolute error, with the intervals "
+            "whose coverage txpredict measured; responders read off the predicted "
+            f"change at {threshold:g}; the comparison with demographics alone on "
+            "the same splits."
+        ),
+        "15": (
+            f"The predicted symptom change; a responder where it reaches {threshold:g}."
+        ),
+        "20a": (
+            f"{n + dropped} participants in the table, {dropped} excluded for a "
+            f"missing image, {n} analysed."
+        ),
+        "20b": (
+            f"Outcome: mean {change.mean():.1f} (SD {change.std():.1f}), range "
+            f"{change.min():.1f} to {change.max():.1f}."
+        ),
+        "21": (
+            f"{n} participants in every analysis (the model and the baseline on "
+            f"identical splits); each outer training part holds about "
+            f"{_training_share(result):.0%} of them."
+        ),
+        "23a": _regression_performance(result.summary(), comparison),
+    }
+    return filled
+
+
+def _modality_items(*, cohort, cv_text, rois, result, comparison, selector):
+    """A modality run's items (treatment selection), with its numbers."""
+    y, arms = cohort.y, cohort.treatment
+    n = len(y)
+    columns = list(selector.demographic_columns)
+    filled = _shared(cohort, cv_text, selector.features, columns, "selector.skops")
+    by_arm = ", ".join(
+        f"{arm}: {int((arms == arm).sum())} ({int(y[arms == arm].sum())} responders)"
+        for arm in result.arms
+    )
+    dropped = len(cohort.info.get("dropped_missing_images", []))
+    filled |= {
+        "9b": _predictor_definitions(columns, rois),
+        "10": (
+            f"{n} participants, by arm {by_arm}; each arm's response model is "
+            "fitted on that arm's patients only. For the author: how the size was "
+            "arrived at."
+        ),
+        "12c": (
+            f"ModalitySelector ({selector.strategy}): features {selector.features}, "
+            f"classifier {selector.classifier}, tuned by the inner CV ({cv_text}); "
+            "evaluated by the outer CV, stratified on arm x outcome. Baseline on "
+            "the same splits: a selector from demographics alone."
+        ),
+        "12e": (
+            "Response rate of patients whose received arm matched the "
+            "recommendation against those whose did not; the policy value "
+            "(inverse probability weighted) and its gain over the better single "
+            "arm; per arm, the prognostic AUC, sensitivity and specificity; the "
+            "comparison with the demographics-only selector."
+        ),
+        "15": (
+            "Each arm's probability of response; the recommended arm is the one "
+            "with the higher probability (the PAI is their difference; the final "
+            "selector gives it with an interval, no preference where it includes 0)."
+        ),
+        "20a": (
+            f"{n + dropped} participants in the table, {dropped} excluded for a "
+            f"missing image, {n} analysed; by arm {by_arm}."
+        ),
+        "21": f"{n} participants in every analysis (identical splits).",
+        "23a": _selection_performance(result.summary(), comparison),
+    }
+    return filled
+
+
+def _interval(row) -> str:
+    if pd.isna(row.get("ci_low")):
+        return f"{row['estimate']:.3f}"
+    return f"{row['estimate']:.3f} (95% CI {row['ci_low']:.3f} to {row['ci_high']:.3f})"
+
+
+def _regression_performance(summary, comparison) -> str:
+    parts = [
+        f"{metric} {_interval(row)}"
+        for metric, row in summary.iterrows()
+        if metric in ("r", "r2", "mae")
+    ]
+    row = comparison.table.iloc[0]
+    return (
+        "Nested CV: " + "; ".join(parts) + ". Model vs demographics only: "
+        f"{comparison.table.index[0]} difference {row['difference']:+.3f} (95% CI "
+        f"{row['ci_low']:+.3f} to {row['ci_high']:+.3f}), p = {row['p_value']:.3f}."
+    )
+
+
+def _selection_performance(summary, comparison) -> str:
+    parts = [
+        f"{measure} {_interval(summary.loc[measure])}"
+        for measure in ("matched_minus_unmatched", "policy_value_ipw", "policy_gain")
+        if measure in summary.index
+    ]
+    text = "Nested CV: " + "; ".join(parts) + "."
+    if "policy_value_ipw" in comparison.index:
+        row = comparison.loc["policy_value_ipw"]
+        text += (
+            f" Scan vs demographics-only selection: policy value difference "
+            f"{row['difference']:+.3f}, p = {row['p_value']:.3f}."
+        )
+    return text
+
+
+#: Each task's items.
+_FILLED = {
+    "response": _response_items,
+    "regression": _regression_items,
+    "modality": _modality_items,
+}

@@ -18,7 +18,12 @@ from txpredict.report import render_modality_report
 from txpredict.run._config import as_toml
 from txpredict.run._outputs import FOLD_MODERATION_FILES, outputs_of
 from txpredict.run._prepare import checks_text, prepare, write_checks
-from txpredict.run._steps import attempt_report, save_fitted
+from txpredict.run._steps import (
+    attempt_checklist,
+    attempt_report,
+    rois_of,
+    save_fitted,
+)
 
 
 def run_modality(config: dict, *, progress=print, cache=None, plan=None) -> Path:
@@ -105,6 +110,15 @@ def run_modality(config: dict, *, progress=print, cache=None, plan=None) -> Path
                 X,
             )
             save_fitted(out, "selector.skops", final)
+        checklist = attempt_checklist(
+            out,
+            prepared,
+            task="modality",
+            rois=rois_of(model_options),
+            result=result,
+            comparison=comparison,
+            selector=selector,
+        )
         attempt_report(
             out,
             render_modality_report,
@@ -114,6 +128,7 @@ def run_modality(config: dict, *, progress=print, cache=None, plan=None) -> Path
             selector=final,
             roi_features=roi,
             pai_intervals=pai_intervals,
+            checklist=checklist,
         )
     progress(f"Wrote {folder}")
     progress(_selection_tables(result, comparison))

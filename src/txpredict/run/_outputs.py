@@ -36,6 +36,8 @@ _COMMON = {
     "config.toml": "the configuration, as run",
     "leakage_checks.csv": "each leakage and confounding check, and what it found",
     "plan.json": "the preregistered plan the run was checked against (--plan)",
+    "tripod_ai.csv": "the TRIPOD+AI checklist: what the run filled, what is left",
+    "tripod_ai.md": "the TRIPOD+AI checklist, as a Markdown table",
 }
 
 #: Every file each task may write into its output folder, and what it holds.
@@ -58,8 +60,6 @@ OUTPUTS: dict[str, dict[str, str]] = {
         "summaries.csv": "the summary of each model (model, baselines)",
         "comparison.csv": "each model against the demographics-only baseline",
         "model.skops": "the final model, fitted on every patient",
-        "tripod_ai.csv": "the TRIPOD+AI checklist: what the run filled, what is left",
-        "tripod_ai.md": "the TRIPOD+AI checklist, as a Markdown table",
         **_COMMON,
     },
     "regression": {

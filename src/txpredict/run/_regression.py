@@ -14,10 +14,12 @@ from txpredict.run._config import as_toml
 from txpredict.run._outputs import outputs_of
 from txpredict.run._prepare import checks_text, prepare, write_checks
 from txpredict.run._steps import (
+    attempt_checklist,
     attempt_report,
     cv_options,
     final_tables,
     grid_notes,
+    rois_of,
     write_final_model,
 )
 
@@ -78,6 +80,16 @@ def run_regression(config: dict, *, progress=print, cache=None, plan=None) -> Pa
         result.save(out.path("result.json"))
         out.text("config.toml", as_toml(config))
         # After the analysis: a failure here keeps the results above.
+        checklist = attempt_checklist(
+            out,
+            prepared,
+            task="regression",
+            rois=rois_of(model_options),
+            result=result,
+            comparison=comparison,
+            model=model,
+            threshold=threshold,
+        )
         attempt_report(
             out,
             render_regression_report,
@@ -87,6 +99,7 @@ def run_regression(config: dict, *, progress=print, cache=None, plan=None) -> Pa
             model=model,
             threshold=threshold,
             n_permutations=cv["n_permutations"],
+            checklist=checklist,
         )
         final = clone(model).set_params(memory=output.get("cache"))
         write_final_model(out, final, X, y, result, progress)

@@ -13,7 +13,6 @@ from txpredict.evaluation import (
     permutation_importance,
     scan_permutation_test,
 )
-from txpredict.features import default_rois
 from txpredict.model_selection import nested_cross_validate
 from txpredict.models import ResponseClassifier
 from txpredict.report import render_report
@@ -31,6 +30,7 @@ from txpredict.run._steps import (
     cv_options,
     final_tables,
     grid_notes,
+    rois_of,
     write_final_model,
 )
 from txpredict.stats import detectable_auc_gain
@@ -138,12 +138,7 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
             combined = combined.with_permutation(tests)
         comparisons["model + demographics vs demographics only"] = combined
     importance = permutation_importance_of(config, model, X, y, cv, groups, progress)
-    custom = model_options.get("feature_options", {}).get("rois", "default")
-    rois = (
-        (default_rois() if custom == "default" else custom)
-        if isinstance(features, str) and features.startswith("roi")
-        else ()
-    )
+    rois = rois_of(model_options)
     with outputs_of(
         "response", folder, overwrite=bool(output.get("overwrite")), report=progress
     ) as out:

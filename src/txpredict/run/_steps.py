@@ -12,10 +12,20 @@ from pathlib import Path
 
 from sklearn.base import clone
 
+from txpredict.features import default_rois
 from txpredict.model_selection import GridEdgeWarning, is_leave_site_out
 from txpredict.persistence import save_model
 from txpredict.report import checklist_markdown, tripod_ai_checklist
 from txpredict.run._outputs import MAP_FILES
+
+
+def rois_of(model_options) -> tuple:
+    """The ROIs of an ROI model (the run's own, or the default ones); () else."""
+    features = model_options["features"]
+    if not (isinstance(features, str) and features.startswith("roi")):
+        return ()
+    custom = (model_options.get("feature_options") or {}).get("rois", "default")
+    return tuple(default_rois() if custom == "default" else custom)
 
 
 def save_fitted(outputs, name, fitted) -> None:
