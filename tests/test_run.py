@@ -449,8 +449,13 @@ def test_regression_task_predicts_the_symptom_change(tmp_path, capsys):
     html = (folder / "report.html").read_text()
     assert "Predicted vs observed" in html and "change &ge; 50" in html
     assert "TRIPOD+AI checklist</h2>" in html
-    checklist = pd.read_csv(folder / "tripod_ai.csv", index_col="item", dtype=str)
+    # The answer first: r, the error in the outcome's units, the comparison.
+    opening = html[html.index("In short") : html.index("<table")]
     mae = summary.loc["mae"]
+    assert f"r = {summary.at['r', 'estimate']:.2f}" in opening
+    assert f"miss it by {mae['estimate']:.1f} on average" in opening
+    assert "Model against demographics" in opening
+    checklist = pd.read_csv(folder / "tripod_ai.csv", index_col="item", dtype=str)
     assert (
         f"mae {mae['estimate']:.3f} (95% CI {mae['ci_low']:.3f} to "
         f"{mae['ci_high']:.3f})" in checklist.at["23a", "text"]

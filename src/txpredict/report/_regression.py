@@ -10,6 +10,7 @@ from txpredict.report._html import (
     table_cells,
     template,
 )
+from txpredict.report._summary import regression_summary
 
 
 def _scatter_figure(result):
@@ -39,11 +40,20 @@ def render_regression_report(
     checklist=None,
 ) -> str:
     """HTML text of the regression report (``checklist``: TRIPOD+AI's, or None)."""
-    columns, rows = table_cells(result.summary())
+    summary = result.summary()
+    columns, rows = table_cells(summary)
     responder_columns, responder_rows = table_cells(result.responders(threshold))
     comparison_columns, comparison_rows = table_cells(comparison.table)
     return template("regression.html.j2").render(
         **page_header(title, cohort, cv_text),
+        answers=regression_summary(
+            n=result.predictions["participant_id"].nunique(),
+            summary=summary,
+            comparison=comparison,
+            responders=result.responders(threshold),
+            threshold=threshold,
+            checks=[c.as_dict() for c in getattr(cohort, "checks", [])],
+        ),
         model=describe_model(model),
         summary_columns=columns,
         summary_rows=rows,

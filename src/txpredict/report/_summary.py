@@ -197,6 +197,62 @@ def checks_sentence(checks: list[dict]) -> str:
     return f"Leakage checks: none of the {len(checks)} run found a problem{handled}."
 
 
+def regression_summary(
+    *, n, summary, comparison, responders, threshold, checks
+) -> list[str]:
+    """The regression report's opening sentences (a continuous symptom change).
+
+    Parameters
+    ----------
+    n : int
+        Patients analysed.
+    summary : DataFrame
+        :meth:`RegressionCVResult.summary` (r, r2, mae; r has no calibrated
+        interval).
+    comparison : Comparison
+        The model against demographics alone.
+    responders : DataFrame
+        :meth:`RegressionCVResult.responders` at ``threshold``.
+    threshold : float
+    checks : list of dict
+    """
+    r, mae = summary.loc["r"], summary.loc["mae"]
+    r2 = summary.loc["r2"]
+    sentences = [
+        f"On the next patient like these {n}, the predicted symptom change is "
+        f"expected to correlate with the observed one at r = {r['estimate']:.2f} "
+        "(no interval: the cross-validated r is biased low at this size, and no "
+        "interval method reached its coverage) and to miss it by "
+        f"{mae['estimate']:.1f} on average (mean absolute error, 95% interval "
+        f"{mae['ci_low']:.1f} to {mae['ci_high']:.1f}); R^2 {r2['estimate']:.2f}"
+        + (f" ({_interval(r2)})" if math.isfinite(r2.get("ci_low", math.nan)) else "")
+        + ", where 0 is no better than predicting everyone the mean change."
+    ]
+    p = r.get("p_value", math.nan)
+    if math.isfinite(p):
+        verdict = (
+            "Better than chance" if p <= 0.05 else "Not shown to be better than chance"
+        )
+        sentences.append(
+            f"{verdict}: the permutation test of the whole nested procedure gives "
+            f"r p = {p:.3f}."
+        )
+    sentences.append(comparison_sentence(comparison, n))
+    if "balanced_accuracy" in responders.index:
+        ba = responders.loc["balanced_accuracy"]
+        sentences.append(
+            f"Read as responders (a predicted change of at least {threshold:g}), "
+            f"the predictions reach a balanced accuracy of {ba['estimate']:.2f}"
+            + (
+                f" (95% interval {_interval(ba)})."
+                if math.isfinite(ba["ci_low"])
+                else "."
+            )
+        )
+    sentences.append(checks_sentence(checks))
+    return sentences
+
+
 def modality_summary(*, summary, comparison, arms, checks) -> list[str]:
     """The modality report's opening sentences.
 
