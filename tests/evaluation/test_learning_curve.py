@@ -54,8 +54,11 @@ def test_the_fits_recover_the_curves_the_points_lie_on():
     table = curve.extrapolate([400, 1600])
     np.testing.assert_allclose(table["auc"], [0.75, 0.775])
     np.testing.assert_allclose(table["half_width"], [0.1, 0.05])
-    # Identical subsamples: nothing to resample, the interval is the estimate.
-    np.testing.assert_allclose(table["auc_low"], table["auc_high"])
+    # Identical subsamples on an exact power law: the half-width's interval is
+    # the estimate; the AUC's is the pilot's own error (its interval, +-0.2).
+    np.testing.assert_allclose(table["half_width_low"], table["half_width_high"])
+    np.testing.assert_allclose(table["auc_low"], table["auc"] - 0.2, atol=0.02)
+    np.testing.assert_allclose(table["auc_high"], table["auc"] + 0.2, atol=0.02)
     n, low, high = curve.n_for_half_width(0.05)
     assert n == pytest.approx(1600) and low == pytest.approx(high)
     assert not curve.has_gain
@@ -100,6 +103,8 @@ def test_learning_curve_reruns_the_nested_procedure_on_stratified_subsamples():
     points = curve.points
     assert points.groupby("n").size().to_dict() == {54: 2, 72: 2, 90: 1}
     np.testing.assert_allclose(points["gain"], points["auc"] - points["baseline_auc"])
+    assert (points["gain_ci_low"] < points["gain"]).all()
+    assert (points["gain"] < points["gain_ci_high"]).all()
     np.testing.assert_allclose(
         points["half_width"], (points["ci_high"] - points["ci_low"]) / 2
     )
