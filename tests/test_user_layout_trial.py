@@ -578,3 +578,30 @@ def test_the_forest_legend_and_the_map_titles_cover_nothing(trial, monkeypatch):
         monkeypatch, _figures, _figures.glass_brain_figure, [(image, "a long title")]
     )
     assert [t.get_text() for t in fig.texts] == ["a long title"]
+
+
+def test_a_plan_and_a_learning_curve_on_the_trial(trial_study_dir, tmp_path):
+    """The trial's own names: HAMD_week12 is blinded, sites stay whole."""
+    config = trial_config(
+        tmp_path, trial_study_dir, cv='groups = "site"\ninner_groups = false'
+    )
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n[learning_curve]\nfractions = [0.6, 0.8, 1.0]\nn_subsamples = 2\n"
+        "n_repeats = 1\n",
+        encoding="utf-8",
+    )
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", str(config), "--out", str(plan_file)]) == 0
+    plan = pd.read_json(plan_file, typ="series")
+    assert plan["data"]["blinded"] == {
+        "HAMD_week12": "the outcome rule's post-treatment score"
+    }
+    assert plan["data"]["columns"] == ["Age", "HAMD_baseline", "Sex", "arm", "site"]
+    assert plan["data"]["participants_json"] is not None  # the Levels are planned
+    assert main(["run", str(config), "--plan", str(plan_file)]) == 0
+    out = tmp_path / "out"
+    checks = pd.read_csv(out / "leakage_checks.csv", index_col="name")
+    assert checks.loc["preregistered plan", "status"] == "ok"
+    points = pd.read_csv(out / "learning_curve.csv")
+    assert points.groupby("n").size().to_dict() == {72: 2, 96: 2, 120: 1}

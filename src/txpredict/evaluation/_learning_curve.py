@@ -229,6 +229,7 @@ def learning_curve(
     inner_cv=5,
     n_repeats=2,
     groups=None,
+    inner_groups=True,
     n_jobs=None,
     random_state=0,
     half_width=0.05,
@@ -249,7 +250,7 @@ def learning_curve(
         once). At least three sizes.
     n_subsamples : int, default=5
         Stratified subsamples drawn at each size below the pilot's.
-    outer_cv, inner_cv, n_repeats, groups, n_jobs
+    outer_cv, inner_cv, n_repeats, groups, inner_groups, n_jobs
         As in :func:`nested_cross_validate`, for every subsample.
     random_state : int, default=0
         Seeds the subsamples, their splits and the bootstrap.
@@ -327,6 +328,7 @@ def learning_curve(
                         "outer_cv": outer_cv,
                         "inner_cv": inner_cv,
                         "n_repeats": n_repeats,
+                        "inner_groups": inner_groups,
                         "n_jobs": n_jobs,
                         "random_state": seed,
                     },

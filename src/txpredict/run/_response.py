@@ -242,6 +242,7 @@ def write_learning_curve(outputs, config, models, data, progress):
             inner_cv=cv["inner_cv"],
             n_repeats=settings["n_repeats"],
             groups=groups,
+            inner_groups=cv.get("inner_groups", True),
             n_jobs=config["output"].get("n_jobs"),
             random_state=cv["random_state"],
             half_width=settings["half_width"],
