@@ -218,3 +218,23 @@ def test_every_task_has_a_plan_with_its_learner(study):
     assert list(configuration["learner"]["tuning_grid"]) == ["alpha"]  # the default
     assert configuration["model"] == {"threshold": 40}
     assert configuration["primary_metric"] == "r"
+
+
+def test_the_plan_writes_out_the_default_rois_and_fingerprints_a_mask(study):
+    image = study.parent / "study" / PATTERN.format(participant_id="sub-01")
+    reference = nib.load(image)
+    mask = study.parent / "mask.nii.gz"
+    ones = np.ones(reference.shape[:3], dtype=np.uint8)
+    nib.Nifti1Image(ones, reference.affine).to_filename(mask)
+    study.write_text(CONFIG + '\n[features]\nmask = "mask.nii.gz"\n')
+    plan = make_plan(read_config(study))
+    extractor = plan["configuration"]["extractor"]["parameters"]
+    assert extractor["rois"][1] == {
+        "name": "dACC_R",
+        "center": [5.0, 19.0, 24.0],
+        "radius": 8.0,
+    }
+    ones[0, 0, 0] = 0  # the mask edited after the plan
+    nib.Nifti1Image(ones, reference.affine).to_filename(mask)
+    with pytest.raises(TxpredictError, match="extractor.parameters.mask_sha256"):
+        check_plan(plan, read_config(study))

@@ -31,9 +31,14 @@ from txpredict._io import write_text_atomic
 from txpredict._participants import read_participants
 from txpredict.cohort import DEFAULT_IMAGE_PATTERN, holds_image_paths, image_path
 from txpredict.errors import TxpredictError
+from txpredict.features import default_rois
 from txpredict.leakage import Check, screen_names
 from txpredict.modality import ModalitySelector
-from txpredict.models import ResponseClassifier, ResponseRegressor
+from txpredict.models import (
+    ResponseClassifier,
+    ResponseRegressor,
+    make_image_extractor,
+)
 from txpredict.report import PLAN_CHECK
 from txpredict.run._config import (
     DEFAULT_IMPORTANCE_PERMUTATIONS,
@@ -418,6 +423,9 @@ def _resolved_configuration(config, data, task, table, baseline) -> dict:
         "primary_metric": PRIMARY_METRIC[task],
         "comparisons": _comparisons(task, model["features"], cv),
     }
+    extractor = _extractor(model)
+    if extractor is not None:
+        configuration["extractor"] = extractor
     if learning_curve_settings(config) is not None:
         configuration["learning_curve"] = learning_curve_settings(config)
     if config.get("importance"):
@@ -439,6 +447,34 @@ def _comparisons(task, features, cv) -> dict[str, str]:
     if task == "modality":
         return {"scan vs demographics-only selection": paired}
     return {"model vs demographics only": paired}
+
+
+def _extractor(model) -> dict | None:
+    """The image extractor's settings, its ROIs and mask made explicit (or None).
+
+    The default ROIs are written out (a later txpredict could move them), a
+    mask file is fingerprinted like the images.
+    """
+    extractor = make_image_extractor(
+        model["features"],
+        image_column="image",
+        n_jobs=None,
+        memory=None,
+        options=model.get("feature_options"),
+    )
+    if extractor is None:
+        return None
+    parameters = {
+        key: value
+        for key, value in extractor.get_params(deep=False).items()
+        if key not in ("memory", "n_jobs", "verbose")
+    }
+    if parameters.get("rois") == "default":
+        parameters["rois"] = list(default_rois())
+    mask = parameters.get("mask")
+    if isinstance(mask, str) and mask != "mni":
+        parameters["mask_sha256"] = _file_digest(Path(mask))
+    return {"class": type(extractor).__name__, "parameters": parameters}
 
 
 def _learner(config, task, model, cv, data) -> dict:
