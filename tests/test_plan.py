@@ -188,6 +188,8 @@ def test_a_deviation_is_listed_in_the_report(study, capsys):
     assert "[0.1, 1.0, 10.0] now" in listed and "the pilot&#39;s tuning" in listed
     checks = pd.read_csv(study.parent / "results" / "leakage_checks.csv")
     assert (checks["name"] == "preregistered plan").sum() == 1
+    # A deviation is no leakage check handled as declared.
+    assert "Leakage checks: none of the 3 run found a problem." in report
 
 
 def test_the_cli_keeps_a_plan_and_wants_a_plan_for_a_deviation(study, capsys):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from txpredict.model_selection import LEAVE_SITE_OUT_NOTE, grid_edge_warnings
 from txpredict.report import _figures
-from txpredict.report._summary import plain_summary
+from txpredict.report._summary import PLAN_CHECK, plain_summary
 from txpredict.stats import (
     DESCRIPTIONS,
     coverage_note,
@@ -36,12 +36,6 @@ def template(name: str) -> jinja2.Template:
         autoescape=True,
     )
     return environment.get_template(name)
-
-
-#: The check a run made with ``--plan`` adds to its cohort's checks: its
-#: finding and items (each difference, then each reason given) are what the
-#: reports and the TRIPOD+AI checklist say of the preregistration.
-PLAN_CHECK = "preregistered plan"
 
 
 def page_header(title, cohort, cv_text) -> dict:

@@ -13,6 +13,11 @@ import pandas as pd
 
 from txpredict.stats import detectable_auc_gain, patients_to_detect
 
+#: The check a run made with ``--plan`` adds to its cohort's checks: its
+#: finding and items (each difference, then each reason given) are what the
+#: reports and the TRIPOD+AI checklist say of the preregistration. It is no
+#: leakage check, and is not counted among them.
+PLAN_CHECK = "preregistered plan"
 #: A calibration slope in this range is called "about right" (issue 26's target).
 SLOPE_ABOUT_RIGHT = (0.8, 1.2)
 
@@ -180,7 +185,8 @@ def calibration_sentence(calibration: pd.DataFrame) -> str:
 
 
 def checks_sentence(checks: list[dict]) -> str:
-    """The leakage and confounding checks in one line."""
+    """The leakage and confounding checks in one line (the plan's is not one)."""
+    checks = [c for c in checks if c["name"] != PLAN_CHECK]
     if not checks:
         return (
             "No leakage checks were recorded (the cohort was not read by load_cohort)."

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from txpredict.report._html import PLAN_CHECK, describe_model
+from txpredict.report._html import describe_model
+from txpredict.report._summary import PLAN_CHECK
 
 #: (item, section, topic, what it asks), paraphrased from Collins et al. 2024.
 ITEMS = (
@@ -430,7 +431,8 @@ def _version() -> str:
 
 def _candidate_predictors(cohort, features, demographic_columns) -> str:
     excluded = ", ".join(cohort.excluded_columns) or "none"
-    found = [c.name for c in cohort.checks if c.status == "found"]
+    leakage = [c for c in cohort.checks if c.name != PLAN_CHECK]
+    found = [c.name for c in leakage if c.status == "found"]
     checks = (
         f"of which found something: {', '.join(found)}"
         if found
@@ -440,7 +442,7 @@ def _candidate_predictors(cohort, features, demographic_columns) -> str:
         f"Model features: {features}; the demographics-only baseline uses "
         f"{', '.join(demographic_columns)}. Columns kept out of every model "
         f"(measured after treatment or declared so): {excluded}. Leakage checks "
-        f"run before any analysis: {len(cohort.checks)}, {checks}."
+        f"run before any analysis: {len(leakage)}, {checks}."
     )
 
 
