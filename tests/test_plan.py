@@ -93,6 +93,17 @@ def test_outcomes_and_post_treatment_columns_are_not_fingerprinted(study):
     config = read_config(study)
     plan = make_plan(config)
     assert plan["data"]["outcome_when_planned"] == "present"
+    original = (study.parent / "study" / "participants.tsv").read_text()
+
+    def empty(table):
+        table["lsas_post"] = "n/a"  # the column is there, not filled in yet
+        return table
+
+    edit_table(study, empty)
+    blind = make_plan(read_config(study))
+    assert blind["data"]["outcome_when_planned"] == "empty"
+    assert blind["data"]["rows_sha256"] == plan["data"]["rows_sha256"]
+    (study.parent / "study" / "participants.tsv").write_text(original)
 
     def unblind(table):
         table["lsas_post"] = "1"  # every outcome changed
