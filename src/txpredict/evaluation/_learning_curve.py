@@ -3,8 +3,9 @@
 The whole nested procedure is rerun on stratified subsamples of the pilot
 (by default 50% to 100% of it, five subsamples per size): the AUC and the
 width of its 95% interval at each size, and, with a baseline, the AUC gain
-over it. Two curves are fitted to them and extrapolated, each with a
-bootstrap interval over the subsamples:
+over it. The curves are fitted to them and extrapolated, each with an
+interval that combines a bootstrap of the subsamples (the curve's shape)
+with the pilot's own sampling error (its level):
 
 - the AUC as ``a - b / sqrt(n)``, the inverse-square-root learning curve
   (the gain over a baseline the same way, the difference of two such
@@ -73,7 +74,7 @@ class LearningCurve:
     n_pilot: int
     random_state: int = 0
     half_width: float = 0.05
-    _boot: dict = field(default_factory=dict, repr=False)
+    _boot: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         rng = np.random.default_rng(self.random_state)
@@ -126,7 +127,7 @@ class LearningCurve:
         return "gain" in self._boot
 
     def extrapolate(self, sizes) -> pd.DataFrame:
-        """Each curve at ``sizes``, with its 95% bootstrap interval.
+        """Each curve at ``sizes``, with its 95% interval.
 
         Returns
         -------

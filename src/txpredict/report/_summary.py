@@ -229,8 +229,13 @@ def regression_summary(
         f"expected to correlate with the observed one at r = {r['estimate']:.2f} "
         "(no interval: the cross-validated r is biased low at this size, and no "
         "interval method reached its coverage) and to miss it by "
-        f"{mae['estimate']:.1f} on average (mean absolute error, 95% interval "
-        f"{mae['ci_low']:.1f} to {mae['ci_high']:.1f}); R^2 {r2['estimate']:.2f}"
+        f"{mae['estimate']:.1f} on average (mean absolute error"
+        + (
+            f", 95% interval {mae['ci_low']:.1f} to {mae['ci_high']:.1f}"
+            if math.isfinite(mae.get("ci_low", math.nan))
+            else ""
+        )
+        + f"); R^2 {r2['estimate']:.2f}"
         + (f" ({_interval(r2)})" if math.isfinite(r2.get("ci_low", math.nan)) else "")
         + ", where 0 is no better than predicting everyone the mean change."
     ]

@@ -261,7 +261,9 @@ ITEMS = (
 FOR_THE_AUTHOR = "for the author"
 
 
-def tripod_ai_checklist(*, cohort, cv_text, task="response", rois=(), **content):
+def tripod_ai_checklist(
+    *, cohort, cv_text, task="response", rois=(), **content
+) -> pd.DataFrame:
     """The checklist of a ``txpredict run``: what the run filled, what is left.
 
     Parameters
