@@ -389,9 +389,12 @@ def glass_brain_figure(images_and_titles, slices_of_first=False) -> str:
     return _png(fig)
 
 
-def learning_curve_figure(curve, half_width=0.05) -> str:
-    """The AUC and its interval's half-width against n: subsamples, fits, bands."""
-    points = curve.points
+def learning_curve_figure(curve) -> str:
+    """The AUC and its interval's half-width against n: subsamples, fits, bands.
+
+    The half-width asked for (``curve.half_width``) is drawn as a line.
+    """
+    points, half_width = curve.points, curve.half_width
     needed = curve.n_for_half_width(half_width)[0]
     # Out to where the interval is narrow enough, within 4 to 20 times this n.
     reach = needed if np.isfinite(needed) else 0
