@@ -6,9 +6,10 @@ and the page template (``template``, ``table_cells``).
 """
 
 from txpredict.report._figures import png_bytes, subplots
-from txpredict.report._html import PLAN_CHECK, render_report, table_cells, template
+from txpredict.report._html import render_report, table_cells, template
 from txpredict.report._modality import render_modality_report
 from txpredict.report._regression import render_regression_report
+from txpredict.report._summary import PLAN_CHECK
 from txpredict.report._tripod import checklist_markdown, tripod_ai_checklist
 
 __all__ = [

@@ -12,7 +12,7 @@ import pandas as pd
 
 from txpredict.model_selection import LEAVE_SITE_OUT_NOTE, grid_edge_warnings
 from txpredict.report import _figures
-from txpredict.report._summary import PLAN_CHECK, plain_summary
+from txpredict.report._summary import plain_summary, plan_check
 from txpredict.stats import (
     DESCRIPTIONS,
     coverage_note,
@@ -45,7 +45,7 @@ def page_header(title, cohort, cv_text) -> dict:
     """
     checks = list(getattr(cohort, "checks", []))
     return {
-        "plan": next((c for c in checks if c.name == PLAN_CHECK), None),
+        "plan": plan_check(checks),
         "title": title,
         "version": version("txpredict"),
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -18,6 +18,13 @@ from txpredict.stats import detectable_auc_gain, patients_to_detect
 #: reports and the TRIPOD+AI checklist say of the preregistration. It is no
 #: leakage check, and is not counted among them.
 PLAN_CHECK = "preregistered plan"
+
+
+def plan_check(checks):
+    """The run's preregistered-plan check among its checks, or None."""
+    return next((c for c in checks if c.name == PLAN_CHECK), None)
+
+
 #: A calibration slope in this range is called "about right" (issue 26's target).
 SLOPE_ABOUT_RIGHT = (0.8, 1.2)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from txpredict.report._html import describe_model
-from txpredict.report._summary import PLAN_CHECK
+from txpredict.report._summary import PLAN_CHECK, plan_check
 
 #: (item, section, topic, what it asks), paraphrased from Collins et al. 2024.
 ITEMS = (
@@ -348,7 +348,7 @@ def _shared(cohort, cv_text, features, demographic_columns, model_file) -> dict:
             "(txpredict.load_model; txpredict predict for new scans)."
         ),
     }
-    plan = next((c for c in cohort.checks if c.name == PLAN_CHECK), None)
+    plan = plan_check(cohort.checks)
     if plan is not None:
         filled["18c"] = (
             "The analysis plan was fixed before the run (txpredict plan; plan.json "

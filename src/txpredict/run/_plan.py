@@ -34,11 +34,7 @@ from txpredict.errors import TxpredictError
 from txpredict.features import default_rois
 from txpredict.leakage import Check, screen_names
 from txpredict.modality import ModalitySelector
-from txpredict.models import (
-    ResponseClassifier,
-    ResponseRegressor,
-    make_image_extractor,
-)
+from txpredict.models import make_image_extractor
 from txpredict.report import PLAN_CHECK
 from txpredict.run._config import (
     DEFAULT_IMPORTANCE_PERMUTATIONS,
@@ -49,6 +45,7 @@ from txpredict.run._config import (
 )
 from txpredict.run._modality import selector_options
 from txpredict.run._response import planned_comparisons
+from txpredict.run._steps import learner_of
 
 #: The format of plan.json (a later txpredict reads the plans of earlier ones).
 PLAN_FORMAT = 1
@@ -238,8 +235,8 @@ def check_plan(plan: dict, config: dict, deviations=()) -> Check:
         listed = "\n".join(f"  - {d}" for d in differences)
         planned_software = [
             f"{package}=={was}"
-            for package, was in plan["software"].items()
-            if package != "python" and was != current["software"].get(package)
+            for package, was, _ in _software_differences(plan, current)
+            if package != "python"
         ]
         install = (
             f" For the planned software: pip install {' '.join(planned_software)}."
@@ -270,13 +267,10 @@ def check_plan(plan: dict, config: dict, deviations=()) -> Check:
 
 def plan_differences(planned: dict, current: dict) -> list[str]:
     """Each way ``current`` (a run's state) differs from ``planned``, in words."""
-    found = []
-    for package, was in planned["software"].items():
-        now = current["software"].get(package)
-        if package == "python":
-            was, now = _minor(was), _minor(now)
-        if was != now:
-            found.append(f"{package} {was} in the plan, {now} now")
+    found = [
+        f"{package} {was} in the plan, {now} now"
+        for package, was, now in _software_differences(planned, current)
+    ]
     settings = list(_changed(planned["configuration"], current["configuration"]))
     if any(".param_grid" in where for where, _, _ in settings):
         # The tuning grid is the param_grid given (or the default): one change.
@@ -286,6 +280,21 @@ def plan_differences(planned: dict, current: dict) -> list[str]:
         for where, was, now in settings
     ]
     return found + _data_differences(planned["data"], current["data"])
+
+
+def _software_differences(planned, current) -> list[tuple[str, str, str]]:
+    """(package, planned version, current version) of each that differs.
+
+    Python is compared at major.minor: a patch release does not change results.
+    """
+    found = []
+    for package, was in planned["software"].items():
+        now = current["software"].get(package)
+        if package == "python":
+            was, now = _minor(was), _minor(now)
+        if was != now:
+            found.append((package, was, now))
+    return found
 
 
 def describe_plan(plan: dict) -> str:
@@ -485,11 +494,7 @@ def _learner(config, task, model, cv, data) -> dict:
         )
         grid = estimator.base_model().tuning_grid()
     else:
-        learner = ResponseRegressor if task == "regression" else ResponseClassifier
-        settings = {k: v for k, v in model.items() if k != "threshold"}
-        estimator = learner(
-            **settings, inner_cv=cv["inner_cv"], random_state=cv["random_state"]
-        )
+        estimator = learner_of(task, model, cv)
         grid = estimator.tuning_grid()
     # Where the run caches and how many cores it uses do not change its numbers.
     parameters = {

@@ -19,6 +19,7 @@ from txpredict.run._steps import (
     cv_options,
     final_tables,
     grid_notes,
+    learner_of,
     rois_of,
     write_final_model,
 )
@@ -34,16 +35,16 @@ def run_regression(config: dict, *, progress=print, cache=None, plan=None) -> Pa
     """
     prepared = prepare(config, progress, cache, plan)
     _, output, cv, model_options, folder, cohort, *_ = prepared
-    threshold = model_options.pop("threshold", 50.0)
+    threshold = model_options.get("threshold", 50.0)
     X, y = cohort.X, cohort.y
     groups = X[cv["groups"]] if cv.get("groups") else None
     n_jobs = output.get("n_jobs")
-    model = ResponseRegressor(
-        **model_options,
-        inner_cv=cv["inner_cv"],
+    model = learner_of(
+        "regression",
+        model_options,
+        cv,
         memory=cache or output.get("cache"),
         n_jobs=n_jobs,
-        random_state=cv["random_state"],
     )
     baseline = ResponseRegressor(
         "demographics",

@@ -19,7 +19,6 @@ from txpredict.report import render_report
 from txpredict.run._config import (
     DEFAULT_IMPORTANCE_PERMUTATIONS,
     as_toml,
-    cv_settings,
     learning_curve_settings,
 )
 from txpredict.run._outputs import outputs_of
@@ -30,6 +29,7 @@ from txpredict.run._steps import (
     cv_options,
     final_tables,
     grid_notes,
+    learner_of,
     rois_of,
     write_final_model,
 )
@@ -60,13 +60,7 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
     n_jobs = output.get("n_jobs")
     cache = cache or output.get("cache")
     # Built once: the nested CV, the combined model and the final fit all use it.
-    model = ResponseClassifier(
-        **model_options,
-        inner_cv=cv["inner_cv"],
-        memory=cache,
-        n_jobs=n_jobs,
-        random_state=cv["random_state"],
-    )
+    model = learner_of("response", model_options, cv, memory=cache, n_jobs=n_jobs)
     demographic_columns = model_options["demographic_columns"]
     baseline = ResponseClassifier(
         "demographics",
@@ -178,6 +172,7 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
                 config,
                 models,
                 (X, y, groups),
+                cv,
                 progress,
             )
         checklist = attempt_checklist(
@@ -212,17 +207,16 @@ def run_response(config: dict, *, progress=print, cache=None, plan=None) -> Path
 EXTRAPOLATED_TO = (1, 1.5, 2, 3, 4, 6, 8)
 
 
-def write_learning_curve(outputs, config, models, data, progress):
+def write_learning_curve(outputs, config, models, data, cv, progress):
     """[learning_curve]: nested CV on subsamples, extrapolated, and its tables.
 
     The curve of model + demographics where the run fits it (what a clinic
     would use, and what the added-value test compares), else of the model;
     the gain and the power question against demographics alone. ``data``:
-    (X, y, groups).
+    (X, y, groups); ``cv``: the run's [cv] settings with their defaults.
     """
     X, y, groups = data
     settings = learning_curve_settings(config)
-    cv = cv_settings(config)
     name = "model + demographics" if "model + demographics" in models else "model"
     progress(
         f"Learning curve of {name} ({settings['n_subsamples']} subsamples at each "

@@ -14,9 +14,27 @@ from sklearn.base import clone
 
 from txpredict.features import default_rois
 from txpredict.model_selection import GridEdgeWarning, is_leave_site_out
+from txpredict.models import ResponseClassifier, ResponseRegressor
 from txpredict.persistence import save_model
 from txpredict.report import checklist_markdown, tripod_ai_checklist
 from txpredict.run._outputs import MAP_FILES
+
+
+def learner_of(task, model_options, cv, **runtime):
+    """The estimator a response or regression run evaluates (and its plan records).
+
+    ``runtime``: where it caches and how many cores it uses (``memory``,
+    ``n_jobs``), which do not change its numbers. A regression's
+    ``threshold`` reads the predictions; it is no parameter of the model.
+    """
+    learner = ResponseRegressor if task == "regression" else ResponseClassifier
+    settings = {k: v for k, v in model_options.items() if k != "threshold"}
+    return learner(
+        **settings,
+        inner_cv=cv["inner_cv"],
+        random_state=cv["random_state"],
+        **runtime,
+    )
 
 
 def rois_of(model_options) -> tuple:
