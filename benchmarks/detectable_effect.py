@@ -100,9 +100,8 @@ def population_gain(fit_pool, test_pool, strength, seed) -> dict:
     }
 
 
-def replicate(pool, n, strength, seed, n_permutations):
-    """One cohort of n, analysed with tp.added_value as users call it."""
-    rng = np.random.default_rng(seed)
+def draw(pool, n, strength, rng):
+    """A cohort of n from the pool: (demographics + ROI means, outcome)."""
     rows = rng.choice(len(pool), n, replace=False)
     table = pool.iloc[rows].reset_index(drop=True)
     table.index = pd.Index([f"sub-{i:03d}" for i in range(n)], name="participant_id")
@@ -111,7 +110,13 @@ def replicate(pool, n, strength, seed, n_permutations):
         index=table.index,
         name="response",
     )
-    X = table[DEMOGRAPHICS + ROI]
+    return table[DEMOGRAPHICS + ROI], y
+
+
+def replicate(pool, n, strength, seed, n_permutations):
+    """One cohort of n, analysed with tp.added_value as users call it."""
+    rng = np.random.default_rng(seed)
+    X, y = draw(pool, n, strength, rng)
     model = tp.ResponseClassifier(
         tp.PrecomputedFeatures(ROI), confounds=DEMOGRAPHICS, deconfound="augment"
     )

@@ -38,7 +38,7 @@ import txpredict as tp
 from _common import RESULTS, machine
 from calibration import DEMOGRAPHICS, ROI
 from calibration import population as calibration_population
-from detectable_effect import outcome_probability
+from detectable_effect import draw
 from txpredict._io import atomic_directory
 from txpredict.errors import TxpredictError
 
@@ -78,17 +78,6 @@ def _distinct(analysis, pool, n, strength, seed) -> dict:
     raise RuntimeError(f"no distinct draw of {n} patients in {MAX_REDRAWS}")
 
 
-def _cohort(pool, n, strength, rng):
-    rows = rng.choice(len(pool), n, replace=False)
-    table = pool.iloc[rows].reset_index(drop=True)
-    table.index = pd.Index([f"sub-{i:03d}" for i in range(n)], name="participant_id")
-    y = pd.Series(
-        (rng.random(n) < outcome_probability(table, strength)).astype(int),
-        index=table.index,
-    )
-    return table[DEMOGRAPHICS + ROI], y
-
-
 def _models():
     scan = tp.ResponseClassifier(
         tp.PrecomputedFeatures(ROI), confounds=DEMOGRAPHICS, deconfound="augment"
@@ -101,7 +90,7 @@ def _models():
 
 def _pilot(pool, n, strength, rng) -> dict:
     """One pilot's extrapolations, as tp.learning_curve gives them."""
-    X, y = _cohort(pool, n, strength, rng)
+    X, y = draw(pool, n, strength, rng)
     scan, demographics = _models()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", tp.GridEdgeWarning)
@@ -129,7 +118,7 @@ def _pilot(pool, n, strength, rng) -> dict:
 
 def _study(pool, n, strength, rng) -> dict:
     """One study of size n: the nested-CV AUC, its half-width and the gain."""
-    X, y = _cohort(pool, n, strength, rng)
+    X, y = draw(pool, n, strength, rng)
     scan, demographics = _models()
     options = {"n_repeats": N_REPEATS, "random_state": int(rng.integers(2**31))}
     with warnings.catch_warnings():
