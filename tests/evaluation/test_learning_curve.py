@@ -139,3 +139,13 @@ def test_learning_curve_refuses_what_it_cannot_fit():
     )
     with pytest.raises(TxpredictError, match="half_width"):
         curve.n_for_half_width(0.7)
+
+
+def test_the_curve_does_not_depend_on_n_jobs():
+    X, y = _pilot(60, 2)
+    scan, baseline = _models()
+    options = {"fractions": (0.6, 0.8, 1.0), "n_subsamples": 2, "n_repeats": 1}
+    one = tp.learning_curve(scan, X, y, baseline=baseline, n_jobs=1, **options)
+    two = tp.learning_curve(scan, X, y, baseline=baseline, n_jobs=2, **options)
+    pd.testing.assert_frame_equal(one.points, two.points)
+    pd.testing.assert_frame_equal(one.extrapolate([120]), two.extrapolate([120]))
