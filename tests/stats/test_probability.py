@@ -7,7 +7,16 @@ from sklearn.linear_model import LogisticRegression
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
-from txpredict.stats import calibration_measures, decision_curve, prior_shift
+from scipy import optimize
+from scipy.special import expit
+
+from txpredict.stats import (
+    calibration_measures,
+    decision_curve,
+    fit_recalibration,
+    prior_shift,
+    recalibrated,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +46,59 @@ def test_prior_shift_of_a_balanced_fit_is_the_unweighted_fit(imbalanced):
 def test_prior_shift_refuses_a_single_class():
     with pytest.raises(TxpredictError, match="single class"):
         prior_shift([0.3], 1.0)
+
+
+def _log_likelihood(decision, y, recalibration):
+    p = recalibrated(decision, recalibration)
+    return np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def test_recalibration_is_scikit_learns_unpenalised_fit_clipped_to_0_1(rng):
+    """Interior slopes: the maximum-likelihood fit; outside [0, 1]: the bound,
+    intercept refitted, and no (slope, intercept) in the box does better."""
+    clipped = 0
+    for _ in range(60):
+        n = int(rng.integers(20, 150))
+        truth = rng.normal(size=n)
+        y = (rng.random(n) < expit(truth + rng.normal(scale=0.5))).astype(int)
+        if y.min() == y.max():
+            continue
+        decision = truth * rng.uniform(-1.0, 5.0) + rng.normal()
+        slope, intercept = fit_recalibration(decision, y)
+        assert 0.0 <= slope <= 1.0
+        reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000)
+        reference.fit(decision[:, None], y)
+        best = reference.coef_[0, 0]
+        if 0.0 <= best <= 1.0:
+            assert slope == pytest.approx(best, abs=1e-6)
+            assert intercept == pytest.approx(reference.intercept_[0], abs=1e-6)
+            continue
+        clipped += 1
+        assert slope == np.clip(best, 0.0, 1.0)
+        # The intercept makes the mean probability the observed rate.
+        assert recalibrated(decision, (slope, intercept)).mean() == pytest.approx(
+            y.mean(), abs=1e-9
+        )
+        for other in np.linspace(0, 1, 11):
+            refit = optimize.brentq(
+                lambda c, s=other: np.sum(y - expit(c + s * decision)), -50, 50
+            )
+            assert _log_likelihood(decision, y, (slope, intercept)) >= (
+                _log_likelihood(decision, y, (other, refit)) - 1e-9
+            )
+    assert clipped >= 10  # both cases were exercised
+
+
+def test_recalibration_of_separated_or_constant_decisions():
+    decision = np.arange(-5.0, 5.0)
+    y = (decision > 0).astype(int)  # separated: the unclipped slope is infinite
+    slope, intercept = fit_recalibration(decision, y)
+    assert slope == 1.0
+    assert recalibrated(decision, (slope, intercept)).mean() == pytest.approx(0.4)
+    # Constant decisions carry no ranking: every patient gets the observed rate.
+    assert fit_recalibration(np.zeros(10), y) == (0.0, pytest.approx(np.log(4 / 6)))
+    with pytest.raises(TxpredictError, match="0 of 10 responders"):
+        fit_recalibration(decision, np.zeros(10))
 
 
 def test_calibration_measures_by_hand():

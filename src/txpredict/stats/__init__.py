@@ -53,7 +53,9 @@ from txpredict.stats._probability import (
     calibration_measures,
     calibration_over_repeats,
     decision_curve,
+    fit_recalibration,
     prior_shift,
+    recalibrated,
 )
 from txpredict.stats._regression import (
     DEFAULT_REGRESSION_METHODS,
@@ -125,6 +127,7 @@ __all__ = [
     "fast_auc",
     "fast_balanced_accuracy",
     "firth_logistic",
+    "fit_recalibration",
     "hajek",
     "heterogeneity",
     "logit_interval",
@@ -139,6 +142,7 @@ __all__ = [
     "policy_intervals",
     "policy_measures",
     "prior_shift",
+    "recalibrated",
     "regression_intervals",
     "regression_metrics",
     "regression_paired_test",
