@@ -19,7 +19,11 @@ def study():
 
 @pytest.fixture(scope="module")
 def leave_site_out(study):
-    model = tp.ResponseClassifier("roi", harmonize="combat", param_grid={"C": [0.1]})
+    # Three sites in each training part: an inner CV of three folds keeps
+    # them whole (it recalibrates the probabilities).
+    model = tp.ResponseClassifier(
+        "roi", harmonize="combat", param_grid={"C": [0.1]}, inner_cv=3
+    )
     return tp.nested_cross_validate(
         model, study.X, study.y, outer_cv="leave-site-out", groups="site"
     )
@@ -221,3 +225,15 @@ def test_sites_that_agree_get_the_fixed_effect_with_a_t_interval():
     assert h["random_ci_high"] - h["random"] == pytest.approx(
         stats.t.ppf(0.975, 3) * dl
     )
+
+
+def test_recalibration_needs_an_inner_cv_that_keeps_sites_whole(study):
+    """One candidate still runs an inner CV, for the probabilities: refused
+    with too few sites per training part, unless they are prior-shifted."""
+    model = tp.ResponseClassifier("roi", param_grid={"C": [0.1]})
+    options = {"outer_cv": "leave-site-out", "groups": "site"}
+    with pytest.raises(TxpredictError, match='calibration="prior_shift" runs none'):
+        tp.nested_cross_validate(model, study.X, study.y, **options)
+    shifted = model.set_params(calibration="prior_shift")
+    result = tp.nested_cross_validate(shifted, study.X, study.y, **options)
+    assert result.predictions["probability"].notna().all()

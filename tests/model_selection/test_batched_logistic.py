@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
@@ -17,7 +18,7 @@ from txpredict.model_selection._batched_logistic import (
 )
 from txpredict.model_selection._runner import Runner
 from txpredict.model_selection._tuning import best_candidate
-from txpredict.stats import prior_shift
+from txpredict.stats import fit_recalibration, recalibrated
 
 EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
 
@@ -140,9 +141,19 @@ def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
         np.testing.assert_allclose(
             fold["score"], search.decision_function(design[test]), atol=1e-7
         )
-        # Class-balanced probabilities, shifted to the training prevalence.
+        # Recalibrated on the chosen C's inner out-of-fold decision values.
+        inner = cross_val_predict(
+            clone(search.best_estimator_),
+            design[train],
+            y[train],
+            cv=model.inner_splitter(),
+            method="decision_function",
+        )
+        recalibration = fit_recalibration(inner, y[train])
         np.testing.assert_allclose(
-            fold["probability"], prior_shift(expit(fold["score"]), y[train].mean())
+            fold["probability"],
+            recalibrated(fold["score"], recalibration),
+            atol=1e-6,
         )
         np.testing.assert_array_equal(fold["y_pred"], search.predict(design[test]))
     assert n_ties <= 2

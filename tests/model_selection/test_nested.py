@@ -45,14 +45,19 @@ def test_no_outer_test_subject_ever_reaches_a_fit(cohort):
         features=FitRecorder(), param_grid={"C": [0.1, 1.0]}, inner_cv=3
     )
     result = tp.nested_cross_validate(model, cohort.X, cohort.y, n_repeats=2, n_jobs=1)
-    per_fold = 2 * 3 + 1  # candidates x inner folds, then the refit
+    # Candidates x inner folds, the refit, then the chosen candidate on the
+    # inner folds again (its out-of-fold decisions recalibrate the probabilities).
+    per_fold = 2 * 3 + 1 + 3
     assert len(FitRecorder.fits) == len(result.folds) * per_fold
     for k, (_, fold) in enumerate(result.predictions.groupby(["repeat", "fold"])):
         test = set(fold["participant_id"])
         fits = FitRecorder.fits[k * per_fold : (k + 1) * per_fold]
         assert all(not (f & test) for f in fits)
-        assert fits[-1] == frozenset(cohort.X.index) - test  # refit on all training
-        assert all(len(f) < len(fits[-1]) for f in fits[:-1])  # inner fits: a part
+        refit = fits[6]
+        assert refit == frozenset(cohort.X.index) - test  # refit on all training
+        inner = fits[:6] + fits[7:]
+        assert all(len(f) < len(refit) for f in inner)  # inner fits: a part
+        assert set(fits[7:]) == set(fits[:3])  # the search's inner training parts
 
 
 def test_each_subject_predicted_once_per_repeat(cohort):

@@ -3,13 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 import txpredict as tp
 from txpredict.errors import TxpredictError
-from scipy import optimize
-from scipy.special import expit
-
 from txpredict.stats import (
     calibration_measures,
     decision_curve,
@@ -81,7 +80,9 @@ def test_recalibration_is_scikit_learns_unpenalised_fit_clipped_to_0_1(rng):
         )
         for other in np.linspace(0, 1, 11):
             refit = optimize.brentq(
-                lambda c, s=other: np.sum(y - expit(c + s * decision)), -50, 50
+                lambda c, s=other, d=decision, y=y: np.sum(y - expit(c + s * d)),
+                -50,
+                50,
             )
             assert _log_likelihood(decision, y, (slope, intercept)) >= (
                 _log_likelihood(decision, y, (other, refit)) - 1e-9
@@ -131,25 +132,70 @@ def skewed_cohort():
     return cohort.X.loc[keep], cohort.y.loc[keep]
 
 
-def test_probabilities_estimate_the_response_rate(skewed_cohort):
+@pytest.mark.parametrize("calibration", ["inner_platt", "prior_shift"])
+def test_probabilities_estimate_the_response_rate(skewed_cohort, calibration):
     X, y = skewed_cohort
-    model = tp.ResponseClassifier("roi").fit(X, y)
+    model = tp.ResponseClassifier("roi", calibration=calibration).fit(X, y)
     probability = model.predict_proba(X)[:, 1]
     assert abs(probability.mean() - y.mean()) < 0.03
-    # The decision stays the balanced one: responder iff p > training prevalence.
-    np.testing.assert_array_equal(
-        model.predict(X), (probability > model.training_prevalence_).astype(int)
-    )
+    # The decision stays the balanced one, and the probabilities rank as it does.
+    decision = model.decision_function(X)
+    np.testing.assert_array_equal(model.predict(X), (decision > 0).astype(int))
+    order = np.argsort(decision)
+    assert np.all(np.diff(probability[order]) >= 0)
+    if calibration == "prior_shift":  # responder iff p > training prevalence
+        np.testing.assert_array_equal(
+            model.predict(X), (probability > model.training_prevalence_).astype(int)
+        )
+        assert model.recalibration_ is None
+    else:
+        slope, _ = model.recalibration_
+        assert 0.0 < slope <= 1.0
 
 
-@pytest.mark.parametrize("fast_path", ["auto", False], ids=["batched", "generic"])
-def test_out_of_fold_probabilities_are_each_fold_models(skewed_cohort, fast_path):
-    """Each fold's probability is the fitted training model's predict_proba."""
+def test_recalibration_is_fitted_on_the_inner_out_of_fold_decisions(skewed_cohort):
+    """The chosen C's decision values on the inner splits, each patient scored
+    by a model that did not see them; nothing else."""
     X, y = skewed_cohort
-    model = tp.ResponseClassifier("roi", param_grid={"C": [0.1]})
+    model = tp.ResponseClassifier("roi", param_grid={"C": [0.01, 1.0]}).fit(X, y)
+    design = tp.RoiFeatures(verbose=0).fit_transform(X)
+    inner = np.empty(len(y))
+    for train, test in model.inner_splitter().split(design, y):
+        part = tp.ResponseClassifier(
+            "roi", param_grid={"C": [model.best_params_["C"]]}
+        ).fit(X.iloc[train], y.iloc[train])
+        inner[test] = part.decision_function(X.iloc[test])
+    expected = fit_recalibration(inner, y.to_numpy())
+    np.testing.assert_allclose(model.recalibration_, expected, rtol=1e-5)
+
+
+def test_calibration_must_be_named(skewed_cohort):
+    X, y = skewed_cohort
+    with pytest.raises(TxpredictError, match="'calibration' parameter"):
+        tp.ResponseClassifier("roi", calibration="isotonic").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("features", "grid", "fast_path", "route"),
+    [
+        ("roi", [0.1], "auto", "batched"),
+        ("roi", [0.01, 1.0], "auto", "batched"),
+        ("roi", [0.1], False, "fold_by_fold"),
+        ("wholebrain", [1e-4, 1e-2], "auto", "gram"),
+        ("roi+demographics", [0.1], "auto", "batched"),
+    ],
+)
+def test_out_of_fold_probabilities_are_each_fold_models(
+    skewed_cohort, features, grid, fast_path, route
+):
+    """Each fold's probability is the fitted training model's predict_proba,
+    recalibrated on its own inner CV, whatever the route."""
+    X, y = skewed_cohort
+    model = tp.ResponseClassifier(features, param_grid={"C": grid})
     result = tp.nested_cross_validate(
         model, X, y, n_repeats=1, outer_cv=3, fast_path=fast_path
     )
+    assert result.info["route"] == route
     for _, fold in result.predictions.groupby("fold"):
         test = X.index.isin(fold["participant_id"])
         fitted = tp.ResponseClassifier(**model.get_params()).fit(X[~test], y[~test])

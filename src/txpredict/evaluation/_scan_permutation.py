@@ -153,13 +153,16 @@ def scan_permutation_test(
         stratify=stratify,
         random_state=random_state,
     )
-    inner = inner_groups_of(model, groups, splits, inner_groups)
-    inner_groups_of(baseline, groups, splits, inner_groups)  # its inner CV too
+    # Decisions only (no probabilities): an inner CV only where one tunes.
+    inner = inner_groups_of(model, groups, splits, inner_groups, probabilities=False)
+    inner_groups_of(baseline, groups, splits, inner_groups, probabilities=False)
     # In memory: each permutation builds a design with other scan features.
-    runner = Runner(model, X, fast_path=fast_path, on_disk=False)
+    runner = Runner(model, X, fast_path=fast_path, on_disk=False, probabilities=False)
     scan, rebuild = _scan_block(runner.design, model)
     fitted, residuals = _residualised(scan, X, list(baseline_columns))
-    base = split_scores(y, splits, Runner(baseline, X).run(y, splits, inner))
+    base = split_scores(
+        y, splits, Runner(baseline, X, probabilities=False).run(y, splits, inner)
+    )
     observed = split_scores(y, splits, runner.run(y, splits, inner))
     difference = [observed[s] - base[s] for s in STATISTICS]
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(2)[1])
@@ -243,7 +246,13 @@ def _permuted_scores(
     out = []
     for order in orders:
         design = rebuild(fitted + residuals[order])
-        runner = Runner(model, None, fast_path=fast_path, extracted=(extractor, design))
+        runner = Runner(
+            model,
+            None,
+            fast_path=fast_path,
+            extracted=(extractor, design),
+            probabilities=False,
+        )
         scores = split_scores(y, splits, runner.run(y, splits, inner))
         out.append([scores[s] - base[s] for s in STATISTICS])
     return out

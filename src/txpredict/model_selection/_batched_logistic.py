@@ -383,7 +383,7 @@ class BatchedLogisticSearch:
         scale = getattr(step, "image_scale_", None)
         return step.transform(A), step.transform(rows), scale
 
-    def _inner_scores_numeric(self, tasks) -> np.ndarray:
+    def _inner_scores_numeric(self, tasks, with_inner=False):
         """Mean inner-CV score of each candidate, per task, on a numeric design.
 
         :meth:`fit_decision`'s inner search with the scaling done in numpy for
@@ -391,6 +391,9 @@ class BatchedLogisticSearch:
         (splits, rows, features) array, its training statistics computed over
         the rows that are there. Per split in Python, it was a third of a
         permutation test of a ROI model.
+
+        Returns the scores (tasks, candidates) and, ``with_inner``, each task's
+        out-of-fold decision values (training rows, candidates); else None.
         """
         k = len(self.Cs)
         stacked = np.concatenate([np.asarray(t[0], dtype=np.float64) for t in tasks])
@@ -432,9 +435,15 @@ class BatchedLogisticSearch:
         split_scores = _padded_scores(self.scoring, labels[test], decisions, test_mask)
         scores = np.zeros((len(tasks), k))
         np.add.at(scores, np.asarray(owners), split_scores)
-        return scores / np.bincount(owners, minlength=len(tasks))[:, None]
+        scores /= np.bincount(owners, minlength=len(tasks))[:, None]
+        if not with_inner:
+            return scores, None
+        inner = [np.empty((len(task[1]), k)) for task in tasks]
+        for s, (owner, rows) in enumerate(zip(owners, tests, strict=True)):
+            inner[owner][rows - offsets[owner]] = decisions[s, : len(rows)]
+        return scores, inner
 
-    def fit_decision(self, tasks, with_maps=False):
+    def fit_decision(self, tasks, with_maps=False, with_inner=False):
         """Decision function on each task's rows after tuning on its training set.
 
         Parameters
@@ -444,40 +453,27 @@ class BatchedLogisticSearch:
         with_maps : bool, default=False
             Also each refitted model's image weights and Haufe pattern, from
             its training rows (needs :attr:`image_columns`).
+        with_inner : bool, default=False
+            Also each task's inner out-of-fold decision values of the chosen
+            candidate, one per training row (for :func:`txpredict.stats.
+            fit_recalibration`); the inner CV then runs even for a single
+            candidate.
 
         Returns
         -------
-        list of (decision, best_index) or, with maps, (decision, best_index, maps)
+        list of (decision, best_index), with maps and/or inner values appended
             ``decision`` has one value per row of ``A_rows``; ``best_index`` is the
-            chosen candidate's position in ``Cs``; ``maps`` is (weights, pattern),
-            as :func:`txpredict.models.weights_and_pattern` gives them.
+            chosen candidate's position in ``Cs``; then ``maps``, (weights,
+            pattern) as :func:`txpredict.models.weights_and_pattern` gives them,
+            then the inner decision values.
         """
-        best = [0] * len(tasks)
-        if len(self.Cs) > 1 and self.preparation is None:
-            scores = self._inner_scores_numeric(tasks)
+        best, inner = [0] * len(tasks), None
+        if (len(self.Cs) > 1 or with_inner) and self.preparation is None:
+            scores, inner = self._inner_scores_numeric(tasks, with_inner)
             best = [best_candidate(row) for row in scores]
-        elif len(self.Cs) > 1:
-            sets, evaluations = [], []
-            for t, task in enumerate(tasks):
-                A, y = task[0], np.asarray(task[1])
-                groups = task[3] if len(task) > 3 else None
-                for tr, te in split(self.splitter, y, groups):
-                    F, rows, _ = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
-                    evaluations.append((t, len(sets) * len(self.Cs), rows, y[te]))
-                    sets.append((np.asarray(F, dtype=np.float64), y[tr]))
-            coef, intercept = fit_prepared(sets, [self.Cs] * len(sets))
-            scores = np.zeros((len(tasks), len(self.Cs)))
-            counts = np.zeros(len(tasks))
-            k = len(self.Cs)
-            for t, first, rows, y_test in evaluations:
-                # Every candidate of one inner split at once: (rows, candidates).
-                decisions = (
-                    rows @ coef[first : first + k, : rows.shape[1]].T
-                    + intercept[first : first + k]
-                )
-                scores[t] += _SCORERS[self.scoring](y_test, decisions)
-                counts[t] += 1
-            best = [best_candidate(row) for row in scores / counts[:, None]]
+        elif len(self.Cs) > 1 or with_inner:
+            scores, inner = self._inner_scores_prepared(tasks, with_inner)
+            best = [best_candidate(row) for row in scores]
         sets, rows, scales = [], [], []
         for task in tasks:
             y = np.asarray(task[1])
@@ -490,17 +486,52 @@ class BatchedLogisticSearch:
             (decision_of(rows[b], coef[b], intercept[b], None), best[b])
             for b in range(len(tasks))
         ]
-        if not with_maps:
-            return out
-        image = self.image_columns
-        if image is None or any(scale is None for scale in scales):
-            raise ValueError("This preparation does not say how to form maps.")
-        maps = []
-        for (F, _), beta, scale in zip(sets, coef, scales, strict=True):
-            beta = beta[: F.shape[1]]
-            # The score's constant (intercept) does not change the pattern.
-            maps.append(weights_and_pattern(F[:, image], beta[image], F @ beta, scale))
-        return [(*o, m) for o, m in zip(out, maps, strict=True)]
+        if with_maps:
+            image = self.image_columns
+            if image is None or any(scale is None for scale in scales):
+                raise ValueError("This preparation does not say how to form maps.")
+            maps = []
+            for (F, _), beta, scale in zip(sets, coef, scales, strict=True):
+                beta = beta[: F.shape[1]]
+                # The score's constant (intercept) does not change the pattern.
+                maps.append(
+                    weights_and_pattern(F[:, image], beta[image], F @ beta, scale)
+                )
+            out = [(*o, m) for o, m in zip(out, maps, strict=True)]
+        if with_inner:
+            out = [(*o, inner[t][:, best[t]]) for t, o in enumerate(out)]
+        return out
+
+    def _inner_scores_prepared(self, tasks, with_inner=False):
+        """:meth:`_inner_scores_numeric` with the preparation fitted per inner split.
+
+        Each inner training set is prepared once, whatever the number of
+        candidates, and all its candidates are fitted in one batch.
+        """
+        k = len(self.Cs)
+        sets, evaluations = [], []
+        for t, task in enumerate(tasks):
+            A, y = task[0], np.asarray(task[1])
+            groups = task[3] if len(task) > 3 else None
+            for tr, te in split(self.splitter, y, groups):
+                F, rows, _ = self._prepare(_rows(A, tr), y[tr], _rows(A, te))
+                evaluations.append((t, len(sets) * k, rows, y[te], te))
+                sets.append((np.asarray(F, dtype=np.float64), y[tr]))
+        coef, intercept = fit_prepared(sets, [self.Cs] * len(sets))
+        scores = np.zeros((len(tasks), k))
+        counts = np.zeros(len(tasks))
+        inner = [np.empty((len(task[1]), k)) for task in tasks] if with_inner else None
+        for t, first, rows, y_test, te in evaluations:
+            # Every candidate of one inner split at once: (rows, candidates).
+            decisions = (
+                rows @ coef[first : first + k, : rows.shape[1]].T
+                + intercept[first : first + k]
+            )
+            scores[t] += _SCORERS[self.scoring](y_test, decisions)
+            counts[t] += 1
+            if with_inner:
+                inner[t][te] = decisions
+        return scores / counts[:, None], inner
 
 
 class LogisticFastPath:
@@ -523,12 +554,16 @@ class LogisticFastPath:
         """Whether the fits can give maps (numeric or FoldPreparation designs)."""
         return self.search.image_columns is not None
 
-    def fit_predict_many(self, splits, y, groups=None, with_maps=False):
+    def fit_predict_many(
+        self, splits, y, groups=None, with_maps=False, with_inner=False
+    ):
         """Tune on each split's training part, refit, predict its test part.
 
         All the fits of all ``splits`` (outer folds x inner folds x grid values)
         are solved in one batch. ``with_maps``: each output also has its
         model's ``"maps"`` (weights, pattern), from its training rows.
+        ``with_inner``: and its ``"inner_decision"``, the inner out-of-fold
+        decision values of the chosen C on the training rows.
         """
         search = self.search
         tasks = []
@@ -544,18 +579,24 @@ class LogisticFastPath:
                 search.scoring,
             )
         outputs = []
-        for decision, best, *maps in search.fit_decision(tasks, with_maps):
+        for decision, best, *extra in search.fit_decision(tasks, with_maps, with_inner):
             out = {
                 "score": decision,
                 "probability": expit(decision),
                 "y_pred": (decision > 0).astype(int),
                 "best_params": {"C": search.Cs[best]} if self.tuned else {},
             }
-            if maps:
-                out["maps"] = maps[0]
+            if with_maps:
+                out["maps"] = extra[0]
+            if with_inner:
+                out["inner_decision"] = extra[-1]
             outputs.append(out)
         return outputs
 
-    def fit_predict(self, train, test, y, groups=None, with_maps=False):
+    def fit_predict(
+        self, train, test, y, groups=None, with_maps=False, with_inner=False
+    ):
         """Tune by inner CV on ``train``, refit, and predict ``test``."""
-        return self.fit_predict_many([(train, test)], y, groups, with_maps)[0]
+        return self.fit_predict_many([(train, test)], y, groups, with_maps, with_inner)[
+            0
+        ]

@@ -233,11 +233,16 @@ class GramFastPath:
             return SVC(kernel="precomputed", **{**svm_params, **params})
         return clone(self.classifier).set_params(**params)
 
-    def fit_predict(self, train, test, y, groups=None, with_maps=False):
+    def fit_predict(
+        self, train, test, y, groups=None, with_maps=False, with_inner=False
+    ):
         """Tune by inner CV on ``train``, refit, and predict ``test``.
 
         ``with_maps``: also the refitted model's weight and pattern maps
-        (``"maps"``), from its training rows only.
+        (``"maps"``), from its training rows only. ``with_inner``: also the
+        inner out-of-fold decision values of the chosen candidate on the
+        training rows (``"inner_decision"``); the inner CV then runs even for
+        a single candidate.
         """
         y_train = y[train]
         inner = self.model.inner_splitter(groups).split(
@@ -246,18 +251,21 @@ class GramFastPath:
             None if groups is None else groups[train],
         )
         scores = []
+        decisions = np.empty((len(train), len(self.estimators))) if with_inner else None
         # A single candidate needs no inner CV (as in ResponseClassifier.fit).
-        for inner_train, inner_test in inner if len(self.estimators) > 1 else ():
+        tune = len(self.estimators) > 1 or with_inner
+        for inner_train, inner_test in inner if tune else ():
             tr, te = train[inner_train], train[inner_test]
             K_train, K_test = self.kernels(tr, te)
             embedding = _Embedding(self.family, K_train)
             rows = embedding.rows(K_test)
-            scores.append(
-                [
-                    self.score(estimator.fit(embedding.train, y[tr]), rows, y[te])
-                    for estimator in self.estimators
-                ]
-            )
+            split_scores = []
+            for c, estimator in enumerate(self.estimators):
+                estimator.fit(embedding.train, y[tr])
+                split_scores.append(self.score(estimator, rows, y[te]))
+                if with_inner:
+                    decisions[inner_test, c] = estimator.decision_function(rows)
+            scores.append(split_scores)
         mean_scores = np.mean(scores, axis=0) if scores else np.zeros(1)
         best = best_candidate(mean_scores)
         K_train, K_test, *image = self.kernels(train, test, keep_image=with_maps)
@@ -272,6 +280,8 @@ class GramFastPath:
             "y_pred": estimator.predict(rows),
             "best_params": self.candidates[best],
         }
+        if with_inner:
+            out["inner_decision"] = decisions[:, best]
         if with_maps:
             out["maps"] = self._maps(estimator, embedding, train, image[0])
         return out

@@ -229,7 +229,7 @@ def bootstrap_maps(
     (31, 37, 31)
     """
     check_n_bootstraps(n_bootstraps, minimum=1)
-    chooser = Runner(model, X, on_disk=on_disk)
+    chooser = Runner(model, X, on_disk=on_disk, probabilities=False)
     chooser.check_maps()
     return bootstrap_from(chooser, np.asarray(y), n_bootstraps, random_state, n_jobs)
 
@@ -263,7 +263,11 @@ def bootstrap_from(
     )
     # The same features: the images are read once.
     runner = Runner(
-        refit, None, fast_path=fast_path, extracted=(chooser.extractor, chooser.design)
+        refit,
+        None,
+        fast_path=fast_path,
+        extracted=(chooser.extractor, chooser.design),
+        probabilities=False,
     )
     rng = np.random.default_rng(random_state)
     samples = [_resample(rng, y) for _ in range(n_bootstraps)]

@@ -258,6 +258,7 @@ def nested_cross_validate(
             "groups": groups is not None,
             "inner_groups": inner_group_labels is not None,
             "fast_path": runner.fast is not None,
+            "route": runner.route.name,
             "param_grid": (
                 estimator.tuning_grid() if hasattr(estimator, "tuning_grid") else None
             ),

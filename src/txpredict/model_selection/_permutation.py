@@ -367,7 +367,9 @@ def permutation_test(
     inner = groups if inner_groups else None
     if inner is not None and isinstance(getattr(estimator, "inner_cv", None), int):
         check_inner_groups(groups, outer_splits(y, **split_kwargs), estimator.inner_cv)
-    runner = Runner(estimator, X, fast_path=fast_path, on_disk=on_disk)
+    runner = Runner(
+        estimator, X, fast_path=fast_path, on_disk=on_disk, probabilities=False
+    )
     return permutation_tests(
         runner,
         y,

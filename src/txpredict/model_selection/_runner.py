@@ -33,7 +33,9 @@ from txpredict.models import (
 from txpredict.stats import (
     fast_auc,
     fast_balanced_accuracy,
+    fit_recalibration,
     prior_shift,
+    recalibrated,
     regression_metrics,
 )
 
@@ -56,11 +58,15 @@ class Runner:
         routes=FAST_ROUTES,
         same_columns=False,
         on_disk=False,
+        probabilities=True,
     ):
         # extracted: (extractor, design) of another Runner on the same cohort
         # and features, reused instead of reading the images again.
         # routes, same_columns: as choose_route's; on_disk: design_on_disk's
         # (the store goes in the model's feature cache, else a scratch folder).
+        # probabilities=False: outputs without probabilities (None), for the
+        # permutation tests, which score decisions only: the fast routes then
+        # skip the inner decision values of the recalibration.
         self.estimator = estimator
         self.is_response_model = isinstance(estimator, ResponseModel)
         self.regression = is_regressor(estimator)
@@ -87,12 +93,16 @@ class Runner:
             routes=routes,
             same_columns=same_columns,
         )
-        # Class-balanced probabilities describe a cohort of prevalence 0.5:
-        # shifted back to each training part's prevalence, as the fitted
-        # model's predict_proba does.
+        # The fast routes' probabilities made as the fitted model's
+        # predict_proba makes them: recalibrated on the inner CV's out-of-fold
+        # decision values, or (class-balanced probabilities describe a cohort
+        # of prevalence 0.5) shifted back to the training part's prevalence.
+        self.probabilities = probabilities
+        classifier = self.is_response_model and not self.regression
+        self.recalibrate = classifier and probabilities and estimator.recalibrates()
         self.shift_probabilities = (
-            self.is_response_model
-            and not self.regression
+            classifier
+            and not self.recalibrate
             and class_balanced(estimator.final_estimator()[0])
         )
 
@@ -113,12 +123,13 @@ class Runner:
         fitter = self.route.maps_fitter if maps else self.route.fitter
         if fitter is None:
             out = self._generic(train, test, y, groups, maps)
-        elif maps:
-            out = fitter.fit_predict(train, test, y, groups, with_maps=True)
         else:
-            out = fitter.fit_predict(train, test, y, groups)
+            out = fitter.fit_predict(
+                train, test, y, groups, with_maps=maps, with_inner=self.recalibrate
+            )
+            self._probability(out, y, train)
         out["fit_seconds"] = time.perf_counter() - start
-        self._finish(out, y, train, test)
+        out.update(self._dummy(y, train, test))
         return out
 
     @property
@@ -126,11 +137,16 @@ class Runner:
         """The fast route's fitter (None: fold by fold)."""
         return self.route.fitter
 
-    def _finish(self, out, y, train, test):
-        """What every route's output gets: corrected probabilities, the dummy."""
-        if self.shift_probabilities and out["probability"] is not None:
+    def _probability(self, out, y, train):
+        """A fast route's probabilities, as the fitted model's predict_proba."""
+        inner = out.pop("inner_decision", None)
+        if not self.probabilities:
+            out["probability"] = None
+        elif self.recalibrate:
+            recalibration = fit_recalibration(inner, y[train])
+            out["probability"] = recalibrated(out["score"], recalibration)
+        elif self.shift_probabilities and out["probability"] is not None:
             out["probability"] = prior_shift(out["probability"], y[train].mean())
-        out.update(self._dummy(y, train, test))
 
     def _generic(self, train, test, y, groups, maps=False):
         model = clone(self.estimator)
@@ -138,6 +154,8 @@ class Runner:
         test_design = _safe_indexing(self.design, test)
         group_train = None if groups is None else groups[train]
         if self.is_response_model:
+            if not (self.probabilities or self.regression):
+                model.set_params(calibration="prior_shift")  # no inner refits
             model.fit_design(train_design, y[train], self.extractor, groups=group_train)
             predictor = model.search_
             params = model.best_params_
@@ -146,16 +164,21 @@ class Runner:
             model.fit(train_design, y[train], **fit_params)
             predictor = model
             params = getattr(model, "best_params_", {})
-        probability = (
-            predictor.predict_proba(test_design)[:, 1]
-            if hasattr(predictor, "predict_proba")
-            else None
-        )
+        probability = None
+        if self.probabilities and hasattr(predictor, "predict_proba"):
+            # A response model's own probabilities (recalibrated or shifted).
+            probability = (
+                model.design_probabilities(test_design)[:, 1]
+                if self.is_response_model
+                else predictor.predict_proba(test_design)[:, 1]
+            )
         predicted = np.asarray(predictor.predict(test_design))
         if hasattr(predictor, "decision_function"):
             score = predictor.decision_function(test_design)
-        else:  # a probability, or for a regressor its prediction
-            score = probability if probability is not None else predicted
+        elif hasattr(predictor, "predict_proba"):  # its own, before any correction
+            score = predictor.predict_proba(test_design)[:, 1]
+        else:  # a regressor's prediction
+            score = predicted
         out = {
             "score": np.asarray(score, float),
             "probability": probability,
@@ -192,12 +215,17 @@ class Runner:
         # Batched: every fit of every split is solved at once, in one process.
         start = time.perf_counter()
         outputs = self.route.fitter.fit_predict_many(
-            [(train, test) for _, _, train, test in splits], y, groups, maps
+            [(train, test) for _, _, train, test in splits],
+            y,
+            groups,
+            maps,
+            with_inner=self.recalibrate,
         )
         seconds = (time.perf_counter() - start) / len(splits)
         for (_, _, train, test), out in zip(splits, outputs, strict=True):
             out["fit_seconds"] = seconds
-            self._finish(out, y, train, test)
+            self._probability(out, y, train)
+            out.update(self._dummy(y, train, test))
         return outputs
 
     def _dummy(self, y, train, test):

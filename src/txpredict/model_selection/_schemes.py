@@ -143,7 +143,9 @@ def check_inner_groups(groups, splits, inner_cv):
             f"An outer-training part holds only {fewest} distinct group(s), fewer than "
             f"inner_cv={inner_cv} folds for the group-aware inner CV. Use "
             f"inner_cv={max(2, fewest)} or fewer, more groups, or inner_groups=False "
-            "to keep groups whole in the outer loop only."
+            "to keep groups whole in the outer loop only. (The inner CV tunes the "
+            "hyperparameters and recalibrates a logistic model's probabilities; a "
+            'model with one candidate and calibration="prior_shift" runs none.)'
         )
 
 

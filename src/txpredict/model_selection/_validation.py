@@ -109,23 +109,31 @@ def check_sites(y, groups):
             )
 
 
-def inner_groups_of(estimator, groups, splits, inner_groups):
+def inner_groups_of(estimator, groups, splits, inner_groups, probabilities=True):
     """The groups the inner CV keeps whole (None: none), checked before any work.
 
     A group-aware inner CV needs ``inner_cv`` groups in every outer-training
-    part; an estimator that does not tune runs no inner CV and needs none.
+    part; an estimator that neither tunes nor recalibrates its probabilities
+    (``probabilities=False``: none are made, as in permutation tests) runs no
+    inner CV and needs none.
     """
     labels = groups if inner_groups else None
-    if labels is not None and _tunes(estimator):
+    if labels is not None and _runs_inner_cv(estimator, probabilities):
         check_inner_groups(groups, splits, estimator.inner_cv)
     return labels
 
 
-def _tunes(estimator) -> bool:
-    """Whether the estimator runs an inner CV (a grid of several candidates)."""
+def _runs_inner_cv(estimator, probabilities=True) -> bool:
+    """Whether the estimator runs an inner CV.
+
+    It does to tune a grid of several candidates, and to recalibrate
+    probabilities on the inner out-of-fold decision values.
+    """
     if not isinstance(getattr(estimator, "inner_cv", None), int):
         return False
     if not isinstance(estimator, ResponseModel):
+        return True
+    if probabilities and getattr(estimator, "recalibrates", lambda: False)():
         return True
     grid = estimator.param_grid
     if grid is None:

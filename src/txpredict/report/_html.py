@@ -128,7 +128,7 @@ def render_report(
         method_rows=method_rows,
         comparisons=_comparison_blocks(comparisons, n=n),
         figures=_figures_of(main, results, summaries, rois, importance),
-        probabilities=_probabilities(main),
+        probabilities=_probabilities(main, model),
         rois=[
             {"name": r.name, "center": r.center, "radius": r.radius}
             for r in rois
@@ -285,7 +285,7 @@ def _sites(main) -> dict | None:
     }
 
 
-def _probabilities(main) -> dict | None:
+def _probabilities(main, model) -> dict | None:
     """Calibration and decision curve of the out-of-fold probabilities, or None."""
     if not main.predictions["probability"].notna().any():
         return None
@@ -293,6 +293,7 @@ def _probabilities(main) -> dict | None:
     cal_columns, cal_rows = table_cells(main.calibration())
     curve_columns, curve_rows = table_cells(curve)
     return {
+        "method": describe_probabilities(model),
         "calibration_figure": _figures.calibration_figure(main),
         "curve_figure": _figures.decision_curve_figure(main.decision_curve()),
         "calibration_columns": cal_columns,
@@ -355,6 +356,30 @@ def describe_model(model) -> str:
         f"grid {{{grid_text or 'none: no tuning'}}}"
     )
     return text + (f" ({', '.join(options)})" if options else "")
+
+
+def describe_probabilities(model) -> str:
+    """How a response classifier's out-of-fold probabilities were made, in words.
+
+    Examples
+    --------
+    >>> import txpredict as tp
+    >>> describe_probabilities(tp.ResponseClassifier()).split(":")[0]
+    "Each fold's model's decision values recalibrated on its own inner CV"
+    """
+    if model.recalibrates():
+        return (
+            "Each fold's model's decision values recalibrated on its own inner CV: "
+            "a logistic fit of the outcome on the inner out-of-fold decision "
+            "values of the chosen hyperparameters, its slope clipped to [0, 1] "
+            "(it only softens a fit too confident for its sample size), so that "
+            "the probabilities describe the study's own response rate"
+        )
+    return (
+        "Each fold's model's probabilities, fitted with balanced class weights "
+        "and shifted back to that fold's training response rate (prior "
+        "correction, King and Zeng 2001)"
+    )
 
 
 #: The models ``benchmarks/calibration.py`` measured the intervals' coverage on.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from txpredict.report._html import describe_model
+from txpredict.report._html import describe_model, describe_probabilities
 from txpredict.report._summary import PLAN_CHECK, plan_check
 
 #: (item, section, topic, what it asks), paraphrased from Collins et al. 2024.
@@ -395,14 +395,13 @@ def _response_items(*, cohort, cv_text, rois, results, comparisons, model) -> di
             "benefit); the comparison with demographics alone on the same splits."
         ),
         "13": (
-            "Class-balanced weights in the classifier; its probabilities shifted "
-            "back to each training part's response rate (prior correction, King "
-            "and Zeng 2001), so they describe the study's own rate."
+            "Class-balanced weights in the classifier, so that its decisions do "
+            f"not favour the larger class. {describe_probabilities(model)}."
         ),
         "15": (
-            "The probability of response, and the class: a responder when that "
-            "probability exceeds the training response rate "
-            f"({events / n:.2f} in the whole cohort)."
+            "The probability of response, and the class: a responder when the "
+            "class-balanced decision value is positive (whatever the study's "
+            f"response rate, {events / n:.2f} in the whole cohort)."
         ),
         "20a": _flow(cohort, n, events),
         "20b": _characteristics(cohort, model.demographic_columns),

@@ -71,6 +71,7 @@ SECTIONS = {
         "protected",
         "unseen_sites",
         "threshold",
+        "calibration",
     },
     "cv": {
         "outer_cv",
@@ -99,11 +100,16 @@ SECTIONS = {
     # The learning curve (task = "response"): nested CV on subsamples.
     "learning_curve": {"fractions", "n_subsamples", "n_repeats", "half_width"},
 }
-_PREPARATION_KEYS = SECTIONS["model"] - {"classifier", "regressor", "threshold"}
+_PREPARATION_KEYS = SECTIONS["model"] - {
+    "classifier",
+    "regressor",
+    "threshold",
+    "calibration",
+}
 #: The [model] keys each task uses (a key another task uses is refused, not
 #: silently dropped).
 _MODEL_KEYS = {
-    "response": _PREPARATION_KEYS | {"classifier"},
+    "response": _PREPARATION_KEYS | {"classifier", "calibration"},
     "regression": _PREPARATION_KEYS | {"regressor", "threshold"},
     "modality": {"features", "classifier", "param_grid", "demographic_columns"},
 }
