@@ -246,6 +246,14 @@ def test_config_errors_are_explained(tmp_path, small_cohort_dir):
     )
     with pytest.raises(TxpredictError, match=r"\[cv\] added_value_permutations must"):
         read_config(negative)
+    calibration = write_config(tmp_path, small_cohort_dir)
+    calibration.write_text(
+        calibration.read_text().replace(
+            'classifier = "logistic"', 'classifier = "logistic"\ncalibration = "platt"'
+        )
+    )
+    with pytest.raises(TxpredictError, match=r"\[model\] calibration must be one of"):
+        read_config(calibration)
 
 
 def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path):

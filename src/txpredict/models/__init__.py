@@ -24,10 +24,11 @@ from txpredict.models._presets import (
     make_image_extractor,
 )
 from txpredict.models._regressor import ResponseRegressor
-from txpredict.models._response import ResponseClassifier
+from txpredict.models._response import CALIBRATIONS, ResponseClassifier
 from txpredict.models._steps import AsArray, ReplaceColumns
 
 __all__ = [
+    "CALIBRATIONS",
     "CLASSIFIER_NAMES",
     "DEFAULT_DEMOGRAPHIC_COLUMNS",
     "FEATURE_SETS",

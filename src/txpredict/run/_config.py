@@ -39,6 +39,7 @@ from txpredict.cohort import SymptomChange, SymptomReduction
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import DEFAULT_FRACTIONS
 from txpredict.features import Sphere
+from txpredict.models import CALIBRATIONS
 
 #: Each section's keys: anything else is refused, with the allowed keys listed.
 SECTIONS = {
@@ -176,6 +177,12 @@ def read_config(path) -> dict:
                 if task == "modality"
                 else ""
             )
+        )
+    calibration = config.get("model", {}).get("calibration", CALIBRATIONS[0])
+    if calibration not in CALIBRATIONS:
+        raise TxpredictError(
+            f"{path}: [model] calibration must be one of {list(CALIBRATIONS)}; got "
+            f"{calibration!r}."
         )
     data = config.get("data", {})
     if "dataset" not in data:
