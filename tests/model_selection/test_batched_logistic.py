@@ -18,7 +18,7 @@ from txpredict.model_selection._batched_logistic import (
 )
 from txpredict.model_selection._runner import Runner
 from txpredict.model_selection._tuning import best_candidate
-from txpredict.stats import fit_recalibration, recalibrated
+from txpredict.stats import apply_recalibration, fit_recalibration
 
 EXACT = {"solver": "newton-cholesky", "tol": 1e-12, "max_iter": 1000}
 
@@ -152,7 +152,7 @@ def test_nested_cv_of_roi_logistic_takes_the_batched_path_and_equals_sklearn():
         recalibration = fit_recalibration(inner, y[train])
         np.testing.assert_allclose(
             fold["probability"],
-            recalibrated(fold["score"], recalibration),
+            apply_recalibration(fold["score"], recalibration),
             atol=1e-6,
         )
         np.testing.assert_array_equal(fold["y_pred"], search.predict(design[test]))

@@ -10,11 +10,11 @@ from sklearn.linear_model import LogisticRegression
 import txpredict as tp
 from txpredict.errors import TxpredictError
 from txpredict.stats import (
+    apply_recalibration,
     calibration_measures,
     decision_curve,
     fit_recalibration,
     prior_shift,
-    recalibrated,
 )
 
 
@@ -48,7 +48,7 @@ def test_prior_shift_refuses_a_single_class():
 
 
 def _log_likelihood(decision, y, recalibration):
-    p = recalibrated(decision, recalibration)
+    p = apply_recalibration(decision, recalibration)
     return np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
 
 
@@ -63,7 +63,7 @@ def test_recalibration_is_scikit_learns_unpenalised_fit_clipped_to_0_1(rng):
         if y.min() == y.max():
             continue
         decision = truth * rng.uniform(-1.0, 5.0) + rng.normal()
-        slope, intercept = fit_recalibration(decision, y)
+        intercept, slope = fit_recalibration(decision, y)
         assert 0.0 <= slope <= 1.0
         reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000)
         reference.fit(decision[:, None], y)
@@ -75,17 +75,16 @@ def test_recalibration_is_scikit_learns_unpenalised_fit_clipped_to_0_1(rng):
         clipped += 1
         assert slope == np.clip(best, 0.0, 1.0)
         # The intercept makes the mean probability the observed rate.
-        assert recalibrated(decision, (slope, intercept)).mean() == pytest.approx(
-            y.mean(), abs=1e-9
-        )
+        fitted = apply_recalibration(decision, (intercept, slope))
+        assert fitted.mean() == pytest.approx(y.mean(), abs=1e-9)
         for other in np.linspace(0, 1, 11):
             refit = optimize.brentq(
                 lambda c, s=other, d=decision, y=y: np.sum(y - expit(c + s * d)),
                 -50,
                 50,
             )
-            assert _log_likelihood(decision, y, (slope, intercept)) >= (
-                _log_likelihood(decision, y, (other, refit)) - 1e-9
+            assert _log_likelihood(decision, y, (intercept, slope)) >= (
+                _log_likelihood(decision, y, (refit, other)) - 1e-9
             )
     assert clipped >= 10  # both cases were exercised
 
@@ -93,11 +92,13 @@ def test_recalibration_is_scikit_learns_unpenalised_fit_clipped_to_0_1(rng):
 def test_recalibration_of_separated_or_constant_decisions():
     decision = np.arange(-5.0, 5.0)
     y = (decision > 0).astype(int)  # separated: the unclipped slope is infinite
-    slope, intercept = fit_recalibration(decision, y)
+    intercept, slope = fit_recalibration(decision, y)
     assert slope == 1.0
-    assert recalibrated(decision, (slope, intercept)).mean() == pytest.approx(0.4)
+    assert apply_recalibration(decision, (intercept, slope)).mean() == pytest.approx(
+        0.4
+    )
     # Constant decisions carry no ranking: every patient gets the observed rate.
-    assert fit_recalibration(np.zeros(10), y) == (0.0, pytest.approx(np.log(4 / 6)))
+    assert fit_recalibration(np.zeros(10), y) == (pytest.approx(np.log(4 / 6)), 0.0)
     with pytest.raises(TxpredictError, match="0 of 10 responders"):
         fit_recalibration(decision, np.zeros(10))
 
@@ -149,7 +150,7 @@ def test_probabilities_estimate_the_response_rate(skewed_cohort, calibration):
         )
         assert model.recalibration_ is None
     else:
-        slope, _ = model.recalibration_
+        _, slope = model.recalibration_
         assert 0.0 < slope <= 1.0
 
 

@@ -31,11 +31,11 @@ from txpredict.models import (
     why_no_fold_maps,
 )
 from txpredict.stats import (
+    apply_recalibration,
     fast_auc,
     fast_balanced_accuracy,
     fit_recalibration,
     prior_shift,
-    recalibrated,
     regression_metrics,
 )
 
@@ -144,7 +144,7 @@ class Runner:
             out["probability"] = None
         elif self.recalibrate:
             recalibration = fit_recalibration(inner, y[train])
-            out["probability"] = recalibrated(out["score"], recalibration)
+            out["probability"] = apply_recalibration(out["score"], recalibration)
         elif self.shift_probabilities and out["probability"] is not None:
             out["probability"] = prior_shift(out["probability"], y[train].mean())
 

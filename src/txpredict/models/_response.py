@@ -19,7 +19,7 @@ from txpredict.models._presets import (
     class_balanced,
     make_classifier,
 )
-from txpredict.stats import fit_recalibration, prior_shift, recalibrated
+from txpredict.stats import apply_recalibration, fit_recalibration, prior_shift
 
 #: How a ResponseClassifier turns its decision values into probabilities.
 CALIBRATIONS = ("inner_platt", "prior_shift")
@@ -149,6 +149,13 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         categories of each table column the model reads (set by ``fit``), for
         :func:`txpredict.validate_external`.
     classes_ : ndarray
+    training_prevalence_ : float
+        The training cohort's response rate.
+    recalibration_ : tuple of float or None
+        (intercept, slope) mapping decision values to probabilities, fitted
+        on the inner CV's out-of-fold decision values
+        (``calibration="inner_platt"``); None when the probabilities are
+        prior-shifted.
     coef_img_, pattern_img_ : nibabel.Nifti1Image
         Linear models on voxel features (``features="wholebrain"``, with or
         without demographics): the weight map, in the units of the extracted
@@ -306,7 +313,7 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         """:meth:`predict_proba` of an extracted design (used by the harness)."""
         recalibration = getattr(self, "recalibration_", None)
         if recalibration is not None:
-            responder = recalibrated(
+            responder = apply_recalibration(
                 self.search_.decision_function(design), recalibration
             )
             return np.column_stack([1 - responder, responder])

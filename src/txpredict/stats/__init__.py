@@ -50,12 +50,12 @@ from txpredict.stats._policy import (
 )
 from txpredict.stats._probability import (
     CALIBRATION_MEASURES,
+    apply_recalibration,
     calibration_measures,
     calibration_over_repeats,
     decision_curve,
     fit_recalibration,
     prior_shift,
-    recalibrated,
 )
 from txpredict.stats._regression import (
     DEFAULT_REGRESSION_METHODS,
@@ -101,6 +101,7 @@ __all__ = [
     "CVPredictions",
     "DetectableGain",
     "SampleSize",
+    "apply_recalibration",
     "binary_metrics",
     "calibration_measures",
     "calibration_over_repeats",
@@ -142,7 +143,6 @@ __all__ = [
     "policy_intervals",
     "policy_measures",
     "prior_shift",
-    "recalibrated",
     "regression_intervals",
     "regression_metrics",
     "regression_paired_test",

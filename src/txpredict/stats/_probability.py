@@ -18,7 +18,7 @@ chosen hyperparameters, which the tuning computed on patients each inner
 model never saw (Platt 1999): :func:`fit_recalibration` fits
 logit P(response) = intercept + slope * decision on them, with the slope
 clipped to [0, 1] so that it only ever softens the fit, and
-:func:`recalibrated` applies it. Both corrections leave the decision the
+:func:`apply_recalibration` applies it. Both corrections leave the decision the
 balanced one: a patient is predicted a responder when the decision value
 is positive.
 
@@ -121,8 +121,9 @@ def fit_recalibration(decision, y) -> tuple[float, float]:
 
     Returns
     -------
-    (slope, intercept) : tuple of float
-        For :func:`recalibrated`.
+    (intercept, slope) : tuple of float
+        For :func:`apply_recalibration` (the order of
+        :func:`calibration_measures`' ``recalibration``).
 
     Examples
     --------
@@ -130,7 +131,7 @@ def fit_recalibration(decision, y) -> tuple[float, float]:
     >>> rng = np.random.default_rng(0)
     >>> truth = rng.normal(size=400)
     >>> y = (rng.random(400) < 1 / (1 + np.exp(-truth))).astype(int)
-    >>> slope, intercept = fit_recalibration(3 * truth, y)  # three times too sharp
+    >>> intercept, slope = fit_recalibration(3 * truth, y)  # three times too sharp
     >>> round(slope, 1)
     0.3
     """
@@ -142,7 +143,7 @@ def fit_recalibration(decision, y) -> tuple[float, float]:
             f"patients it is fitted on; got {int(y.sum())} of {len(y)} responders."
         )
     if np.ptp(d) == 0:  # constant decisions: nothing to scale
-        return 0.0, float(logit(y.mean()))
+        return float(logit(y.mean())), 0.0
     slope = 0.0
     intercept = float(logit(y.mean()))
     # Damped Newton on the (concave) log-likelihood. Separated outcomes have
@@ -156,26 +157,26 @@ def fit_recalibration(decision, y) -> tuple[float, float]:
         if np.abs(step).max() < 1e-9 * (1.0 + abs(slope)) or slope > 1e3:
             break
     if 0.0 <= slope <= 1.0:
-        return float(slope), float(intercept)
+        return float(intercept), float(slope)
     slope = float(np.clip(slope, 0.0, 1.0))
-    return slope, _intercept_given_slope(d, y, slope)
+    return _intercept_given_slope(d, y, slope), slope
 
 
-def recalibrated(decision, recalibration):
+def apply_recalibration(decision, recalibration):
     """P(response) of decision values: ``expit(intercept + slope * decision)``.
 
     Parameters
     ----------
     decision : array-like
-    recalibration : (slope, intercept)
+    recalibration : (intercept, slope)
         As :func:`fit_recalibration` returns it.
 
     Examples
     --------
-    >>> float(recalibrated(2.0, (0.5, -1.0)))
+    >>> float(apply_recalibration(2.0, (-1.0, 0.5)))
     0.5
     """
-    slope, intercept = recalibration
+    intercept, slope = recalibration
     return expit(intercept + slope * np.asarray(decision, dtype=float))
 
 
