@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHMARK_STAMP := $(VENV)/.benchmarks-installed
 
-.PHONY: demo test lint benchmarks clean
+.PHONY: demo test lint benchmarks clean docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,12 @@ demo: $(STAMP)
 	$(BIN)/txpredict demo --out txpredict_demo --overwrite
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff check src tests benchmarks notebooks examples docs
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks examples docs
+	$(BIN)/ruff format --check src tests benchmarks examples docs
 
 # Every script of benchmarks/ (tests/test_benchmarks.py checks the list is whole),
 # except calibration.py and detectable_effect.py (one and two hours) and scale.py
@@ -49,4 +49,15 @@ benchmarks: $(BENCHMARK_STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache txpredict_demo
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache txpredict_demo docs/_build docs/generated docs/auto_examples
+
+# The documentation site: docs/_build/html/index.html. Warnings are errors, and
+# every example of the gallery runs (its figures are the code's as it stands).
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated docs/auto_examples
+	JOBLIB_MULTIPROCESSING=0 MPLBACKEND=agg $(BIN)/python -m sphinx -W --keep-going -b html -q docs docs/_build/html

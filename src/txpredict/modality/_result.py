@@ -30,7 +30,7 @@ class SelectionResult:
     ----------
     predictions : DataFrame
         One row per patient and repeat: predicted response probability under
-        each arm (``p_<arm>``), received and recommended arm, outcome, |PAI|,
+        each arm (``p_<arm>``), received and recommended arm, outcome, the absolute PAI,
         and ``propensity``, the probability of the arm received (the inverse
         of the patient's weight in the policy values).
     arms : tuple of str

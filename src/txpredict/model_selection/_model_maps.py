@@ -91,7 +91,7 @@ class ModelMaps:
         repeats. "jackknife_z" is the mean map over that SD, a t statistic on
         k - 1 degrees of freedom, returned on the z scale (the normal quantile
         of its t tail probability). On null data (``benchmarks/maps.py``, 20 cohorts of
-        100 patients) 5.0% of voxels pass |z| > 1.96 at a fixed C and one
+        100 patients) 5.0% of voxels pass ``|z| > 1.96`` at a fixed C and one
         repeat (4.2% with C tuned; the CV ratio: 32-33%); with 5 repeats
         1.2% (0.8% tuned): conservative, the variance averaged over repeats
         being steadier than k - 1 degrees of freedom say. It is a
