@@ -677,6 +677,12 @@ def load_cohort(
     ignored : sequence of str, default=()
         Columns no model may read (notes, dates, ids of other studies).
 
+    Returns
+    -------
+    Cohort
+
+    Notes
+    -----
     Columns whose role is not declared are screened
     (:mod:`txpredict.leakage`): one whose name says it was measured after
     treatment, or that predicts the outcome near-perfectly (alone, or as
@@ -685,10 +691,6 @@ def load_cohort(
     :meth:`Cohort.baseline_columns` refuses to derive a baseline meanwhile.
     ``cohort.roles`` holds every column's role, ``cohort.checks`` what the
     screens found.
-
-    Returns
-    -------
-    Cohort
 
     Examples
     --------

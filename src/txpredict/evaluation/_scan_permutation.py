@@ -94,11 +94,12 @@ def scan_permutation_test(
         columns).
     baseline : ResponseClassifier
         The model of ``baseline_columns`` alone.
-    X, y, outer_cv, inner_cv, n_repeats, groups, inner_groups, stratify, fast_path,
-    n_jobs, random_state
+    X, y, outer_cv, inner_cv, n_repeats, groups, inner_groups, stratify
         As in :func:`~txpredict.nested_cross_validate`: the same splits as
         the two models' nested CVs. With ``groups``, residuals are permuted
         within groups.
+    fast_path, n_jobs, random_state
+        As in :func:`~txpredict.nested_cross_validate`.
     baseline_columns : list of str
         The columns the null hypothesis conditions on.
     n_permutations : int, default=1000

@@ -297,12 +297,13 @@ def permutation_test(
 
     Parameters
     ----------
-    estimator, X, y, outer_cv, inner_cv, groups, inner_groups, stratify, fast_path,
-    on_disk
+    estimator, X, y, outer_cv, inner_cv, groups, inner_groups, stratify
         As in :func:`nested_cross_validate`. With ``groups``, labels are
         permuted within groups (each group keeps its own outcomes) and the
         splits keep groups whole; a group of a single outcome class then cannot
         change, and too few possible arrangements is an error.
+    fast_path, on_disk
+        As in :func:`nested_cross_validate`.
     n_permutations : int, default=1000
         The most permutations the test runs.
     scoring : {"auc", "balanced_accuracy"} or {"r", "r2"}, default=None

@@ -111,7 +111,7 @@ class RegressionCVResult:
         )
 
     def summary(self, confidence=0.95) -> pd.DataFrame:
-        """r, r2 and mae: estimate, interval, permutation p-value, the dummy.
+        """Pearson r, R^2 and the MAE: estimate, interval, permutation p-value, dummy.
 
         Each metric is computed on each repeat's pooled out-of-fold
         predictions and averaged over repeats. The interval is the method

@@ -37,7 +37,7 @@ DEFAULT_REGRESSION_METHODS = {
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """r, r2 and mae of predictions of a continuous outcome.
+    """Pearson r, R^2 and the MAE of predictions of a continuous outcome.
 
     Examples
     --------

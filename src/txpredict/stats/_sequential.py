@@ -66,8 +66,8 @@ def sequential_p_value(null, observed, n_permutations, n_exceedances):
     n_permutations : int
         The most draws the test may take.
     n_exceedances : int or None
-        h: stop at the h-th draw reaching ``observed``. None: a fixed-size test
-        of ``n_permutations`` draws.
+        The h of the test: stop at the h-th draw reaching ``observed``. None: a
+        fixed-size test of ``n_permutations`` draws.
 
     Returns
     -------
