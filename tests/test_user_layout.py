@@ -1,4 +1,4 @@
-"""The README's examples on a study laid out and named the way a user's is.
+"""The README's and the user guide's examples on a study laid out the way a user's is.
 
 ``spm_study_dir`` (conftest) is an SPM layout with the user's own column names;
 every documented step must work on it with only the names changed.
@@ -49,6 +49,23 @@ def test_readme_classifier_baseline_and_comparison(cohort):
     table = tp.compare(result, baseline, names=("roi", "demographics")).table
     assert list(table.index) == ["auc", "balanced_accuracy"]
     assert result.summary()["ci_low"].notna().all()
+
+
+def test_readme_opening_example(cohort):
+    """The README's one example, as written (fewer repeats and permutations)."""
+    splits = {"n_repeats": 1, "random_state": 0}
+    roi = tp.nested_cross_validate(
+        tp.ResponseClassifier("roi", **FAST), cohort.X, cohort.y, **splits
+    )
+    assert {"auc", "balanced_accuracy", "npv"} <= set(roi.summary().index)
+    scan = tp.ResponseClassifier(
+        "roi+demographics", demographic_columns=["age", "gender", "lsas_pre"], **FAST
+    )
+    added = tp.added_value(scan, cohort.X, cohort.y, n_permutations=9, **splits)
+    # The baseline is the user's own columns, and the test was run.
+    assert added.baseline_columns == ["age", "gender", "lsas_pre"]
+    assert len(added.permutation["auc"].null_distribution) <= 9
+    assert "80% power" in added.detectable.sentence()
 
 
 def test_readme_multisite_example_with_the_users_site_column(cohort):
