@@ -100,3 +100,11 @@ def _skip_metadata_routing(app, what, name, obj, skip, options):
 def setup(app):
     """Sphinx's hook: connect the filter above."""
     app.connect("autodoc-skip-member", _skip_metadata_routing)
+
+
+# -- the configuration reference, from the run's schema (docs/config_reference.py)
+import config_reference  # noqa: E402
+
+config_reference.write(
+    Path(__file__).parent / "user_guide" / "configuration_reference.md"
+)

@@ -7,7 +7,7 @@ model (:func:`predict_images`).
 """
 
 from txpredict.run._analysis import TASK_RUNNERS, run_analysis
-from txpredict.run._config import as_toml, read_config
+from txpredict.run._config import as_toml, read_config, schema
 from txpredict.run._outputs import FOLD_MODERATION_FILES, MAP_FILES, OUTPUTS
 from txpredict.run._plan import (
     check_plan,
@@ -43,6 +43,7 @@ __all__ = [
     "read_plan",
     "roi_means",
     "run_analysis",
+    "schema",
     "selection_table",
     "selection_warning",
     "site_check",

@@ -325,6 +325,36 @@ def outcome_rule(value, task):
     return value
 
 
+def schema() -> dict:
+    """What a configuration may hold, for its reference page.
+
+    Returns
+    -------
+    dict
+        ``tasks``; ``sections``, each section's accepted keys (the table
+        :func:`read_config` checks files against); ``model_keys``, the
+        ``[model]`` keys of each task; ``defaults``, the values a run fills in
+        for ``[cv]`` and a response run's ``[model]``.
+
+    Examples
+    --------
+    >>> sorted(schema()["sections"]["cv"])[:2]
+    ['added_value_permutations', 'groups']
+    """
+    return {
+        "tasks": TASKS,
+        "sections": {name: sorted(keys) for name, keys in SECTIONS.items()},
+        "model_keys": {task: sorted(keys) for task, keys in _MODEL_KEYS.items()},
+        "defaults": {
+            "cv": cv_settings({}),
+            "model": {
+                **model_settings({"task": "response"}),
+                "calibration": CALIBRATIONS[0],
+            },
+        },
+    }
+
+
 def cv_settings(config) -> dict:
     """The [cv] section with its defaults made explicit."""
     return {
