@@ -1,23 +1,27 @@
-"""Candidate probabilities for small cohorts, measured beside the shipped ones.
+"""Candidate probabilities for small cohorts, measured side by side.
 
 ``probability_calibration.py`` measures txpredict's shipped probabilities; this
-benchmark measures the candidates issue 26 names, each fitted inside the
+benchmark measured the candidates issue 26 names, replicated with
+scikit-learn, to choose the default, each fitted inside the
 training part of every outer fold (5-fold, 2 repeats), on replicate cohorts of
 n = 100 and 200 from the prognostic population (9 ROI means), at the
 population's response rate (about 0.5) and at 0.30:
 
-- ``shipped``: txpredict's default, replicated with scikit-learn: a
-  class-balanced L2 logistic regression, C tuned on the inner 5-fold log-loss,
-  probabilities shifted back to the training prevalence (``stats.prior_shift``);
+- ``prior_shift``: txpredict's former default (``calibration="prior_shift"``):
+  a class-balanced L2 logistic regression, C tuned on the inner 5-fold
+  log-loss, probabilities shifted back to the training prevalence
+  (``stats.prior_shift``);
 - ``unweighted``: the same without class weights;
 - ``uniform_shrinkage``: van Houwelingen & le Cessie's heuristic shrinkage of an
   unpenalised logistic regression, s = (chi2 - df) / chi2 of the training
   likelihood-ratio statistic, intercept refitted;
-- ``inner_platt``: the shipped model's decision values recalibrated by a
+- ``inner_platt``: the tuned model's decision values recalibrated by a
   logistic regression on the inner out-of-fold decision values of the chosen C
   (those the inner CV computed anyway);
 - ``inner_platt_clipped``: the same with the recalibration slope clipped to
-  [0, 1] (it never makes probabilities more extreme; intercept refitted);
+  [0, 1] (it never makes probabilities more extreme; intercept refitted): the
+  best here, and txpredict's default since (``calibration="inner_platt"``,
+  ``stats.fit_recalibration``);
 - ``nested_platt``: scikit-learn's ``CalibratedClassifierCV(method="sigmoid",
   ensemble=False)`` around the whole tuned search (its 5-fold out-of-fold
   decision values, each from a search of its own).
@@ -28,7 +32,7 @@ recalibration within a fold can change the pooled ranking; txpredict's AUC, the
 mean over folds of the decision values' AUC, is unchanged by a monotone one),
 per cohort averaged over the repeats; summaries over cohorts (mean with its
 Monte-Carlo error, median, 10%-trimmed mean) and the paired difference from
-``shipped``. The mean slope of small cohorts is dominated by a few with no
+``prior_shift``. The mean slope of small cohorts is dominated by a few with no
 out-of-fold signal, whose slope is near 0 or negative whatever the method.
 
 Usage: ``python benchmarks/probability_methods.py [--quick] [--replicates 40]``
@@ -66,7 +70,7 @@ OUTER_REPEATS = 2
 #: txpredict's default grid of C for the logistic regression.
 CS = [0.001, 0.01, 0.1, 1.0, 10.0]
 METHODS = (
-    "shipped",
+    "prior_shift",
     "unweighted",
     "uniform_shrinkage",
     "inner_platt",
@@ -130,7 +134,7 @@ def fold_probabilities(X_train, y_train, X_test, seed) -> dict:
         cv=search.cv,
         method="decision_function",
     )
-    out = {"shipped": prior_shift(special.expit(decision), y_train.mean())}
+    out = {"prior_shift": prior_shift(special.expit(decision), y_train.mean())}
     for name, clip in (("inner_platt", False), ("inner_platt_clipped", True)):
         slope, intercept = recalibration(inner, y_train, clip)
         out[name] = special.expit(intercept + slope * decision)
@@ -182,13 +186,13 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             entry = {"n": n, "rate": rate, "method": m, "replicates": len(g)}
             for measure in MEASURES:
                 values = g[f"{m}_{measure}"]
-                difference = values - g[f"shipped_{measure}"]
+                difference = values - g[f"prior_shift_{measure}"]
                 entry |= {
                     f"{measure}_mean": values.mean(),
                     f"{measure}_mcse": values.std(ddof=1) / np.sqrt(len(g)),
                     f"{measure}_median": values.median(),
-                    f"{measure}_vs_shipped": difference.mean(),
-                    f"{measure}_vs_shipped_mcse": difference.std(ddof=1)
+                    f"{measure}_vs_prior_shift": difference.mean(),
+                    f"{measure}_vs_prior_shift_mcse": difference.std(ddof=1)
                     / np.sqrt(len(g)),
                 }
             entry["slope_trimmed_mean"] = stats.trim_mean(g[f"{m}_slope"], 0.1)
@@ -199,17 +203,17 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
 def markdown_table(summary: pd.DataFrame) -> str:
     lines = [
         "| n | rate | method | slope mean (MC SE) | median | 10%-trimmed | "
-        "slope vs shipped (MC SE) | intercept | Brier | AUC (pooled) | "
-        "AUC vs shipped |",
+        "slope vs prior_shift (MC SE) | intercept | Brier | AUC (pooled) | "
+        "AUC vs prior_shift |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in summary.itertuples():
         lines.append(
             f"| {r.n} | {r.rate} | {r.method} | {r.slope_mean:.2f} "
             f"({r.slope_mcse:.2f}) | {r.slope_median:.2f} | "
-            f"{r.slope_trimmed_mean:.2f} | {r.slope_vs_shipped:+.3f} "
-            f"({r.slope_vs_shipped_mcse:.3f}) | {r.intercept_mean:+.3f} | "
-            f"{r.brier_mean:.3f} | {r.auc_mean:.3f} | {r.auc_vs_shipped:+.3f} |"
+            f"{r.slope_trimmed_mean:.2f} | {r.slope_vs_prior_shift:+.3f} "
+            f"({r.slope_vs_prior_shift_mcse:.3f}) | {r.intercept_mean:+.3f} | "
+            f"{r.brier_mean:.3f} | {r.auc_mean:.3f} | {r.auc_vs_prior_shift:+.3f} |"
         )
     return "\n".join(lines)
 
