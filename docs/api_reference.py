@@ -181,12 +181,16 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def write(path) -> None:
-    """Write the page at ``path``, only if it changed (Sphinx rebuilds less)."""
+def write_if_changed(path, text) -> None:
+    """Write ``text`` at ``path`` unless it is there already (Sphinx rebuilds less)."""
     path = Path(path)
-    text = render()
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
+
+
+def write(path) -> None:
+    """Write the page at ``path``."""
+    write_if_changed(path, render())
 
 
 if __name__ == "__main__":

@@ -46,11 +46,10 @@ def render() -> str:
 
 
 def write(path) -> None:
-    """Write the page at ``path``, only if it changed."""
-    path = Path(path)
-    text = render()
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    """Write the page at ``path`` (conf.py puts this folder on the path)."""
+    from api_reference import write_if_changed
+
+    write_if_changed(path, render())
 
 
 if __name__ == "__main__":

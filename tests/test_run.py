@@ -238,22 +238,20 @@ def test_config_errors_are_explained(tmp_path, small_cohort_dir):
         read_config(tmp_path / "bad.toml")
     with pytest.raises(TxpredictError, match="No configuration file"):
         read_config(tmp_path / "missing.toml")
-    negative = write_config(tmp_path, small_cohort_dir)
-    negative.write_text(
-        negative.read_text().replace(
-            "added_value_permutations = 19", "added_value_permutations = -5"
-        )
-    )
-    with pytest.raises(TxpredictError, match=r"\[cv\] added_value_permutations must"):
-        read_config(negative)
-    calibration = write_config(tmp_path, small_cohort_dir)
-    calibration.write_text(
-        calibration.read_text().replace(
-            'classifier = "logistic"', 'classifier = "logistic"\ncalibration = "platt"'
-        )
-    )
-    with pytest.raises(TxpredictError, match=r"\[model\] calibration must be one of"):
-        read_config(calibration)
+    for (line, changed), message in {
+        (
+            "added_value_permutations = 19",
+            "added_value_permutations = -5",
+        ): r"\[cv\] added_value_permutations must",
+        (
+            'classifier = "logistic"',
+            'classifier = "logistic"\ncalibration = "platt"',
+        ): r"\[model\] calibration must be one of",
+    }.items():
+        config = write_config(tmp_path, small_cohort_dir)
+        config.write_text(config.read_text().replace(line, changed))
+        with pytest.raises(TxpredictError, match=message):
+            read_config(config)
 
 
 def test_predict_from_a_saved_model(analysis, small_cohort_dir, capsys, tmp_path):
