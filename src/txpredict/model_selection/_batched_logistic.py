@@ -597,6 +597,5 @@ class LogisticFastPath:
         self, train, test, y, groups=None, with_maps=False, with_inner=False
     ):
         """Tune by inner CV on ``train``, refit, and predict ``test``."""
-        return self.fit_predict_many([(train, test)], y, groups, with_maps, with_inner)[
-            0
-        ]
+        splits = [(train, test)]
+        return self.fit_predict_many(splits, y, groups, with_maps, with_inner)[0]

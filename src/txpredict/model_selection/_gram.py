@@ -252,7 +252,8 @@ class GramFastPath:
         )
         scores = []
         decisions = np.empty((len(train), len(self.estimators))) if with_inner else None
-        # A single candidate needs no inner CV (as in ResponseClassifier.fit).
+        # A single candidate needs no inner CV to be chosen (as in
+        # ResponseClassifier.fit), only for its inner decision values.
         tune = len(self.estimators) > 1 or with_inner
         for inner_train, inner_test in inner if tune else ():
             tr, te = train[inner_train], train[inner_test]

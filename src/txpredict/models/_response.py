@@ -78,13 +78,12 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         slope clipped to [0, 1] (:func:`txpredict.stats.fit_recalibration`):
         it softens a fit that is too confident for its sample size and
         accounts for the response rate; the inner CV runs even for a single
-        candidate. "prior_shift": the class-balanced
-        fit's probabilities shifted to the training prevalence
-        (:func:`txpredict.stats.prior_shift`), the former default; they
-        are too extreme in small cohorts (mean out-of-fold calibration slope
-        at n = 200: 0.86 against 0.96, and 0.74 against 0.88 at a 30%
-        response rate; ``benchmarks/probability_calibration.py``). Either
-        way the decision
+        candidate. "prior_shift": the class-balanced fit's probabilities
+        shifted to the training prevalence (:func:`txpredict.stats.prior_shift`),
+        the former default; they are too extreme in small cohorts (mean
+        out-of-fold calibration slope at n = 200: 0.86 against 0.96, and 0.74
+        against 0.88 at a 30% response rate;
+        ``benchmarks/probability_calibration.py``). Either way the decision
         (:meth:`predict`, balanced accuracy, AUC) is unchanged. Other
         classifiers keep the prior shift of a class-balanced fit.
     scaling : {"auto", "standard", "center", None}, default="auto"

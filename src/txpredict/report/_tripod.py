@@ -400,8 +400,8 @@ def _response_items(*, cohort, cv_text, rois, results, comparisons, model) -> di
         ),
         "15": (
             "The probability of response, and the class: a responder when the "
-            "class-balanced decision value is positive (whatever the study's "
-            f"response rate, {events / n:.2f} in the whole cohort)."
+            "class-balanced decision value is positive (the study's response "
+            f"rate, {events / n:.2f} in the whole cohort, does not move it)."
         ),
         "20a": _flow(cohort, n, events),
         "20b": _characteristics(cohort, model.demographic_columns),
