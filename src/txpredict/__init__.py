@@ -1,7 +1,8 @@
 """txpredict: predict psychotherapy response, and which treatment suits whom.
 
 From pre-treatment brain scans and demographics, with cross-validation a methods
-reviewer would accept. See the README for a tour.
+reviewer would accept. ``make docs`` builds the documentation: a user guide
+by task, the API reference and an executed gallery of examples.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -111,8 +111,9 @@ def compare(result_a, result_b, *, names=("a", "b"), alpha=0.05) -> Comparison:
     """Is model a better than model b? Tests on identical cross-validation splits.
 
     For each metric, the test whose false-positive rate stayed at or below
-    alpha on null data in ``benchmarks/calibration.py`` (see the README for
-    the measured rates; :data:`txpredict.stats.DEFAULT_COMPARISON_METHODS`):
+    alpha on null data in ``benchmarks/calibration.py`` (the documentation's
+    benchmarks page has the measured rates;
+    :data:`txpredict.stats.DEFAULT_COMPARISON_METHODS`):
 
     - AUC: the difference of the two fold-averaged AUCs, with DeLong's paired
       variance in each outer test fold times Nadeau & Bengio's design effect

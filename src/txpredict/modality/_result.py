@@ -242,7 +242,8 @@ class SelectionResult:
         ``ci_low``/``ci_high`` are given for the matched-minus-unmatched
         difference, the policy value and the policy gain, by the method
         (``ci_method``) whose coverage ``benchmarks/calibration.py`` measured
-        within 93-97% (see the README), and for ``number_needed_to_treat``
+        within 93-97% (the documentation's benchmarks page), and for
+        ``number_needed_to_treat``
         (1 / policy gain: patients treated by the recommendation instead of
         the best single arm per extra responder), the reciprocal of the gain's
         interval when that excludes 0; ``sd_across_repeats`` is the spread due

@@ -418,7 +418,8 @@ class ModalitySelector(BaseEstimator):
         difference, and an interval around them would miss the patients
         with the largest advantage.
         Measured coverage of the expected PAI (``benchmarks/pai_intervals.py``,
-        400 synthetic trials per size, 9 ROI features): see the README.
+        400 synthetic trials per size, 9 ROI features): see the
+        documentation's benchmarks page.
 
         Parameters
         ----------

@@ -459,8 +459,8 @@ class NestedCVResult:
         coverage of the true performance (of the model fitted to the cohort,
         on new patients) was at least 93% in every setting of
         ``benchmarks/calibration.py`` and at most 97% up to Monte-Carlo error
-        (``ci_method`` names it; the measured coverage is in the README and the
-        report). :meth:`intervals` shows every method.
+        (``ci_method`` names it; the measured coverage is on the documentation's
+        benchmarks page and in the report). :meth:`intervals` shows every method.
 
         ``p_value``: txpredict's answer to "better than chance" for AUC and
         balanced accuracy, the permutation test of the whole nested procedure
