@@ -84,7 +84,13 @@ class Grid:
         return (self.affine[:3, :3] @ ijk).T + self.affine[:3, 3]
 
     def nearest_voxel(self, xyz) -> tuple[int, int, int]:
-        """Voxel index nearest to the world coordinate ``xyz`` (may be outside)."""
+        """Voxel index nearest to the world coordinate ``xyz`` (may be outside).
+
+        Parameters
+        ----------
+        xyz : sequence of float
+            World (MNI) coordinates in mm.
+        """
         ijk = np.linalg.inv(self.affine) @ np.append(np.asarray(xyz, float), 1.0)
         return tuple(int(v) for v in np.round(ijk[:3]))
 

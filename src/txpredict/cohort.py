@@ -319,7 +319,13 @@ class Cohort:
         return text + (f", root={str(self.root)!r})" if self.root else ")")
 
     def subset(self, participant_ids: Sequence) -> Cohort:
-        """The cohort restricted to some participants (ground truth included)."""
+        """The cohort restricted to some participants (ground truth included).
+
+        Parameters
+        ----------
+        participant_ids : sequence of str
+            The participants to keep, in the order wanted.
+        """
         ids = list(participant_ids)
         gt = None if self.ground_truth is None else self.ground_truth.loc[ids]
         return Cohort(

@@ -373,7 +373,13 @@ class Check:
 
 
 def checks_frame(checks) -> pd.DataFrame:
-    """Checks as a table (one row each), for reports and ``run``'s summary."""
+    """Checks as a table (one row each), for reports and ``run``'s summary.
+
+    Parameters
+    ----------
+    checks : iterable of Check or dict
+        The checks, as :class:`Check` or their :meth:`Check.as_dict`.
+    """
     return pd.DataFrame(
         [c.as_dict() if isinstance(c, Check) else c for c in checks],
         columns=["name", "status", "finding", "items"],
@@ -423,6 +429,9 @@ def screen_table(
     known_baseline : sequence of str
         Columns measured before treatment (declared, or the rule's pre
         score): paired with the candidates, never blamed.
+    continuous : bool, default=False
+        A continuous outcome (symptom change): columns are screened by
+        their Spearman correlation with it instead of their AUC.
 
     Returns
     -------

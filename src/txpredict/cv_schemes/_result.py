@@ -82,7 +82,15 @@ class CVSchemesResult:
 
     # -- figures --------------------------------------------------------------
     def estimates_figure(self, effect, metric="balanced_accuracy"):
-        """Distribution of each scheme's estimates per n, with the true values."""
+        """Distribution of each scheme's estimates per n, with the true values.
+
+        Parameters
+        ----------
+        effect : str
+            The population (``"none"`` or ``"prognostic"``).
+        metric : str, default="balanced_accuracy"
+            The metric whose estimates are drawn.
+        """
         e = self.estimates[self.estimates["effect"] == effect]
         sizes = sorted(e["n"].unique())
         fig, axes = subplots(
@@ -116,7 +124,13 @@ class CVSchemesResult:
         return fig
 
     def bias_figure(self, metric="balanced_accuracy"):
-        """Bias and spread of each scheme vs sample size, per effect."""
+        """Bias and spread of each scheme vs sample size, per effect.
+
+        Parameters
+        ----------
+        metric : str, default="balanced_accuracy"
+            The metric whose bias is drawn.
+        """
         s = self.summary()
         short = _METRICS[metric]
         effects = list(dict.fromkeys(s["effect"]))
@@ -163,6 +177,13 @@ class CVSchemesResult:
     # -- output ---------------------------------------------------------------
     def save(self, out_dir, *, overwrite=False) -> Path:
         """Write CSV/JSON tables, PNG figures and ``report.html`` atomically.
+
+        Parameters
+        ----------
+        out_dir : str or pathlib.Path
+            The folder to write (tables, figures, a summary).
+        overwrite : bool, default=False
+            Replace what an earlier save wrote there.
 
         Returns
         -------

@@ -56,8 +56,11 @@ class Comparison:
     def with_permutation(self, tests) -> Comparison:
         """A copy with the permutation tests' p-values beside its own.
 
-        ``tests``: per metric of the table, a PermutationTestResult of the
-        same difference (:func:`scan_permutation_test`).
+        Parameters
+        ----------
+        tests : dict of str to PermutationTestResult
+            Per metric of the table, the permutation test of the same
+            difference (:func:`scan_permutation_test`).
         """
         table = self.table.copy()
         table["permutation_p_value"] = [tests[m].p_value for m in table.index]

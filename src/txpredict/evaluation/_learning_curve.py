@@ -129,6 +129,11 @@ class LearningCurve:
     def extrapolate(self, sizes) -> pd.DataFrame:
         """Each curve at ``sizes``, with its 95% interval.
 
+        Parameters
+        ----------
+        sizes : sequence of int
+            Cohort sizes to extrapolate to.
+
         Returns
         -------
         DataFrame
@@ -152,6 +157,12 @@ class LearningCurve:
 
         ``half_width`` defaults to the curve's. ``inf`` where the curve does
         not get there below :data:`LARGEST_N`.
+
+        Parameters
+        ----------
+        half_width : float or None, default=None
+            The AUC interval's half-width wanted; None: the curve's own
+            ``half_width``.
         """
         half_width = self.half_width if half_width is None else half_width
         if not 0 < half_width < 0.5:

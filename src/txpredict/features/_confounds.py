@@ -77,7 +77,15 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         return features, confounds
 
     def fit(self, X, y=None):
-        """Learn the confounds' encoding and each feature's coefficients."""
+        """Learn the confounds' encoding and each feature's coefficients.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The image features and the columns this step reads, by name.
+        y : None
+            Ignored (scikit-learn's signature).
+        """
         features, _ = self._check(X)
         self._fit_arrays(X[features].to_numpy(), X)
         self.n_features_in_ = X.shape[1]
@@ -85,6 +93,11 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """The features minus their confounds' part (other columns dropped).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The image features and the columns this step reads, by name.
 
         Returns
         -------
@@ -117,7 +130,16 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
     # Each feature's regression is its own: a design too large for memory (a
     # voxel store) is fitted in one pass over its column blocks, as ComBat.
     def start_columns(self, table, rows_table=None):
-        """Begin a fit on the rows of ``table`` (``rows_table`` is not needed)."""
+        """Begin a fit on the rows of ``table``.
+
+        Parameters
+        ----------
+        table : DataFrame
+            The training patients' confound columns.
+        rows_table : DataFrame or None, default=None
+            Not needed (ComBat's signature): the regression is the training
+            rows' only.
+        """
         confounds = list(self.confounds)
         present_columns(table, confounds, "ConfoundRemover")
         constant = [c for c in confounds if table[c].nunique(dropna=True) < 2]
@@ -134,7 +156,15 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         return self
 
     def column_statistics(self, data, rows_data=None) -> dict:
-        """The regression coefficients of a block of columns of the training rows."""
+        """The regression coefficients of a block of columns of the training rows.
+
+        Parameters
+        ----------
+        data : ndarray of shape (n_training_patients, n_block_features)
+            A block of the features of :meth:`start_columns`' patients.
+        rows_data : ndarray or None, default=None
+            Not needed (ComBat's signature).
+        """
         data = np.asarray(data, dtype=np.float64)
         if not np.isfinite(data).all():
             raise TxpredictError(
@@ -143,7 +173,13 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         return {"coef": self._pinv @ data}
 
     def finish_columns(self, statistics):
-        """End the fit: ``statistics`` of every block, in column order."""
+        """End the fit.
+
+        Parameters
+        ----------
+        statistics : list of dict
+            :meth:`column_statistics` of every block, in column order.
+        """
         del self._pinv
         coef = np.concatenate([block["coef"] for block in statistics], axis=1)
         self.intercept_, self.coef_ = coef[0], coef[1:]
@@ -156,8 +192,15 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
     def transform_features(self, data, table, columns=None):
         """``transform`` with the features as one array and the confounds apart.
 
-        ``columns``: the features ``data`` holds (a slice: a block of a design
-        too large for memory); None: all of them.
+        Parameters
+        ----------
+        data : ndarray of shape (n_patients, n_features)
+            The features (or ``columns`` of them).
+        table : DataFrame
+            The same patients' confound columns.
+        columns : slice or None, default=None
+            The features ``data`` holds (a block of a design too large for
+            memory); None: all of them.
 
         Returns
         -------
@@ -169,7 +212,13 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         return np.subtract(np.asarray(data, dtype=np.float64), explained, out=explained)
 
     def get_feature_names_out(self, input_features=None):
-        """The residualised features."""
+        """The residualised features.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+        """
         check_is_fitted(self, "coef_")
         return np.asarray(self.features, dtype=object)
 

@@ -170,6 +170,11 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Encode ``X`` with what ``fit`` learnt.
 
+        Parameters
+        ----------
+        X : DataFrame
+            Rows to encode, with the columns ``fit`` saw.
+
         Returns
         -------
         ndarray of shape (n_subjects, n_features)
@@ -191,7 +196,13 @@ class DemographicFeatures(TransformerMixin, BaseEstimator):
         return np.hstack(parts).astype(np.float64)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output columns (one-hot columns as ``column_value``)."""
+        """Names of the output columns (one-hot columns as ``column_value``).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+        """
         check_is_fitted(self, "numeric_transformer_")
         names = list(self.numeric_)
         if self.categorical_:

@@ -269,7 +269,15 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     # -- fit / transform -------------------------------------------------------
     def fit(self, X, y=None):
-        """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored)."""
+        """Estimate the sites' effects from the rows of ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The image features and the columns this step reads, by name.
+        y : None
+            Ignored (scikit-learn's signature).
+        """
         features, _ = self._columns(X)
         self.features_ = plain_names(features)
         self._fit_arrays(X[features].to_numpy(), X)
@@ -278,6 +286,11 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """The features with each site's effect removed (other columns dropped).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The image features and the columns this step reads, by name.
 
         Returns
         -------
@@ -317,10 +330,15 @@ class ComBat(TransformerMixin, BaseEstimator):
     def start_columns(self, table, rows_table=None):
         """Begin a fit on the rows of ``table`` (site and covariate columns).
 
-        ``rows_table``: other patients to be transformed later whose sites
-        are not among the training ones; their location and scale are
-        estimated from their own features, passed to
-        :meth:`column_statistics` as ``rows_data``.
+        Parameters
+        ----------
+        table : DataFrame
+            The training patients' site and covariate columns.
+        rows_table : DataFrame or None, default=None
+            Other patients to be transformed later whose sites are not among
+            the training ones; their location and scale are estimated from
+            their own features, passed to :meth:`column_statistics` as
+            ``rows_data``.
         """
         if self.features is not None:  # fit() names the columns it found
             self.features_ = plain_names(self.features)
@@ -360,8 +378,12 @@ class ComBat(TransformerMixin, BaseEstimator):
     def column_statistics(self, data, rows_data=None) -> dict:
         """Each feature's statistics from a block of columns of the training rows.
 
-        ``data``: the rows of :meth:`start_columns`'s ``table``;
-        ``rows_data``: the same columns of ``rows_table``'s rows.
+        Parameters
+        ----------
+        data : ndarray of shape (n_training_patients, n_block_features)
+            The rows of :meth:`start_columns`' ``table``.
+        rows_data : ndarray or None, default=None
+            The same columns of ``rows_table``'s rows.
         """
         fitting = self._fitting
         data = np.array(data, dtype=np.float64)  # a copy: overwritten below
@@ -402,7 +424,13 @@ class ComBat(TransformerMixin, BaseEstimator):
         return statistics
 
     def finish_columns(self, statistics):
-        """End the fit: ``statistics`` of every block, in column order."""
+        """End the fit.
+
+        Parameters
+        ----------
+        statistics : list of dict
+            :meth:`column_statistics` of every block, in column order.
+        """
         fitting = self.__dict__.pop("_fitting")
         whole = {
             key: np.concatenate([block[key] for block in statistics], axis=-1)
@@ -514,7 +542,13 @@ class ComBat(TransformerMixin, BaseEstimator):
         return _site_estimates(len(z), gamma_hat, sum_squares, self.empirical_bayes)
 
     def get_feature_names_out(self, input_features=None):
-        """The harmonised features."""
+        """The harmonised features.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+        """
         check_is_fitted(self, "gamma_")
         return np.asarray(self.features_, dtype=object)
 

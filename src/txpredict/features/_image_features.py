@@ -658,7 +658,15 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y=None):
-        """Fit every extractor (each reads one image header)."""
+        """Fit every extractor (each reads one image header).
+
+        Parameters
+        ----------
+        X : DataFrame, sequence of paths or images
+            The cohort table (its image column) or the images themselves.
+        y : None
+            Ignored (scikit-learn's signature).
+        """
         from sklearn.base import clone
 
         if not self.extractors:
@@ -667,7 +675,13 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Extract all features, reading each image once."""
+        """Extract all features, reading each image once.
+
+        Parameters
+        ----------
+        X : DataFrame, sequence of paths or images
+            The cohort table (its image column) or the images themselves.
+        """
         check_is_fitted(self, "extractors_")
         by_column: dict[str, list[int]] = {}
         for i, e in enumerate(self.extractors_):
@@ -700,7 +714,13 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         return np.hstack([blocks[i].astype(dtype) for i in range(len(blocks))])
 
     def get_feature_names_out(self, input_features=None):
-        """Names of all output features, extractor by extractor."""
+        """Names of all output features, extractor by extractor.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+        """
         check_is_fitted(self, "extractors_")
         names = np.concatenate([e.get_feature_names_out() for e in self.extractors_])
         if len(np.unique(names)) != len(names):

@@ -73,6 +73,13 @@ class PrecomputedFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Check that the columns exist and are numeric.
 
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table: the columns named in ``columns``.
+        y : None
+            Ignored (scikit-learn's signature).
+
         Returns
         -------
         self
@@ -83,6 +90,11 @@ class PrecomputedFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """The columns as a float64 array (missing values stay NaN).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table: the columns named in ``columns``.
 
         Returns
         -------
@@ -105,7 +117,13 @@ class PrecomputedFeatures(TransformerMixin, BaseEstimator):
         return values
 
     def get_feature_names_out(self, input_features=None):
-        """The columns used."""
+        """The columns used.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+        """
         check_is_fitted(self, "feature_names_in_")
         return self.feature_names_in_.copy()
 

@@ -62,7 +62,13 @@ class Sphere:
         object.__setattr__(self, "radius", float(self.radius))
 
     def voxel_mask(self, grid: Grid) -> np.ndarray:
-        """Boolean array of ``grid.shape``: the sphere's voxels."""
+        """Boolean array of ``grid.shape``: the sphere's voxels.
+
+        Parameters
+        ----------
+        grid : Grid
+            The image grid.
+        """
         mask = np.zeros(grid.shape, dtype=bool)
         # Only voxels in the sphere's bounding box can be inside it: searching that
         # box instead of the whole grid makes fitting ~100x cheaper on 2 mm grids.
@@ -125,7 +131,13 @@ class AtlasRegion:
         object.__setattr__(self, "label", tuple(int(v) for v in labels))
 
     def voxel_mask(self, grid: Grid) -> np.ndarray:
-        """Boolean array of ``grid.shape``: voxels carrying the region's labels."""
+        """Boolean array of ``grid.shape``: voxels carrying the region's labels.
+
+        Parameters
+        ----------
+        grid : Grid
+            The image grid.
+        """
         data = resample_mask_to_grid(
             self.atlas_img, grid, f"atlas of ROI {self.name!r}"
         )

@@ -36,6 +36,13 @@ def compare_selections(result_a, result_b, *, names=("a", "b")) -> pd.DataFrame:
     (the summaries' ``policy_value_ipw`` pools each repeat's folds). The
     matched-minus-unmatched row compares the summaries' estimates, untested.
 
+    Parameters
+    ----------
+    result_a, result_b : SelectionResult
+        Two evaluations on identical splits (the same ``splits_hash``).
+    names : tuple of str, default=("a", "b")
+        How the two are named in the table.
+
     Returns
     -------
     DataFrame

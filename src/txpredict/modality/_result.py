@@ -248,6 +248,11 @@ class SelectionResult:
         the best single arm per extra responder), the reciprocal of the gain's
         interval when that excludes 0; ``sd_across_repeats`` is the spread due
         to the fold shuffle alone, not an interval.
+
+        Parameters
+        ----------
+        confidence : float, default=0.95
+            Level of the intervals.
         """
         per_repeat = self._per_repeat()
         rows = {

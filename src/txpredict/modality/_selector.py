@@ -266,8 +266,18 @@ class ModalitySelector(BaseEstimator):
     def fit_design(self, design, y, arm, arms, extractor):
         """Fit on an already extracted design (used by :func:`evaluate_selection`).
 
-        ``arm`` holds the arm of each row (as checked by :func:`check_treatment`),
-        ``arms`` the arm names in order.
+        Parameters
+        ----------
+        design : array or DataFrame
+            The extracted design of the training patients.
+        y : array-like
+            Their outcomes.
+        arm : array of str
+            The arm each row received (as checked by :func:`check_treatment`).
+        arms : sequence of str
+            The arm names, in order.
+        extractor : transformer or None
+            The fitted stateless image extractor that made ``design``.
         """
         self.check_strategy()
         self.arms_ = tuple(arms)
@@ -321,7 +331,15 @@ class ModalitySelector(BaseEstimator):
         }
 
     def interactions(self, design, arm):
-        """Design of the interaction model for rows receiving ``arm``."""
+        """Design of the interaction model for rows receiving ``arm``.
+
+        Parameters
+        ----------
+        design : array
+            An extracted design.
+        arm : array of str
+            The arm each row is to receive.
+        """
         return interaction_design(design, arm, self.arms_)
 
     def predict_response_proba(self, X, arms=None) -> pd.DataFrame:
@@ -355,7 +373,13 @@ class ModalitySelector(BaseEstimator):
         return arms
 
     def predict_design(self, design) -> dict:
-        """Response probability under each arm, for an extracted design."""
+        """Response probability under each arm, for an extracted design.
+
+        Parameters
+        ----------
+        design : array or DataFrame
+            An extracted design (:meth:`design` of the cohort table).
+        """
         if self.strategy == "t_learner":
             stage1 = self._per_arm_probabilities(design)
             return {name: stage1[:, k] for k, name in enumerate(self.arms_)}
@@ -397,6 +421,14 @@ class ModalitySelector(BaseEstimator):
         Two arms: P(response | second arm) - P(response | first arm) (positive
         favours the second of ``arms_``, or of ``arms``). More arms: best minus
         second best (>= 0).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table (an image column and the columns the model reads),
+            indexed by participant.
+        arms : sequence of str or None, default=None
+            Two arms to compare, in order; None: the selector's ``arms_``.
         """
         p = self.predict_response_proba(X, arms)
         if p.shape[1] < 2:
@@ -471,6 +503,12 @@ class ModalitySelector(BaseEstimator):
         """The patients of ``X`` whose scan was one of the training scans.
 
         As :meth:`ResponseClassifier.training_scans_in`.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table (an image column and the columns the model reads),
+            indexed by participant.
         """
         check_is_fitted(self, "arms_")
         fingerprints = getattr(self, "scan_fingerprints_", None)
@@ -479,6 +517,15 @@ class ModalitySelector(BaseEstimator):
         return seen_scans(fingerprints, self.base_model().design(X, self.extractor_), X)
 
     def recommend(self, X, arms=None) -> pd.Series:
-        """The arm with the highest response probability (among ``arms``: all)."""
+        """The arm with the highest response probability (among ``arms``: all).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table (an image column and the columns the model reads),
+            indexed by participant.
+        arms : sequence of str or None, default=None
+            The arms a clinic offers (names checked); None: every arm.
+        """
         p = self.predict_response_proba(X, arms)
         return p.idxmax(axis=1).rename("recommended")

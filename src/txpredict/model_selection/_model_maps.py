@@ -143,7 +143,15 @@ class ModelMaps:
         return hasattr(self.extractor, "inverse_transform")
 
     def to_img(self, kind="pattern", statistic="mean"):
-        """:meth:`values` as a NIfTI image on the data grid (4D for "all")."""
+        """:meth:`values` as a NIfTI image on the data grid (4D for "all").
+
+        Parameters
+        ----------
+        kind : {"pattern", "weights"}, default="pattern"
+            As :meth:`values`.
+        statistic : str, default="mean"
+            As :meth:`values`.
+        """
         if not self.are_voxels:
             raise TxpredictError(
                 f"{type(self.extractor).__name__} features are not voxels: there is "
@@ -159,6 +167,13 @@ class ModelMaps:
         ``high``: percentiles across bootstrap models are a percentile
         interval; across fold models only their spread, which understates
         the sampling variability).
+
+        Parameters
+        ----------
+        kind : {"pattern", "weights"}, default="weights"
+            Which maps.
+        confidence : float, default=0.95
+            The central range of the models' values in ``low`` and ``high``.
         """
         maps = self.values(kind, "all").astype(np.float64)
         tail = (1 - confidence) / 2 * 100

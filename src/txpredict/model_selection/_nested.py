@@ -388,7 +388,13 @@ class NestedCVResult:
 
     # -- summaries ------------------------------------------------------------
     def cv_predictions(self, dummy=False) -> CVPredictions:
-        """The out-of-fold predictions grouped for :mod:`txpredict.stats`."""
+        """The out-of-fold predictions grouped for :mod:`txpredict.stats`.
+
+        Parameters
+        ----------
+        dummy : bool, default=False
+            The prior-only dummy's predictions instead of the model's.
+        """
         p = self.predictions
         return CVPredictions(
             p["y_true"],
@@ -469,6 +475,11 @@ class NestedCVResult:
         ``sd_across_repeats`` shows how much the estimate moves with the fold
         shuffle alone; it is not a CI. The prior-only dummy (predicts the
         training majority) and chance are shown beside the model, always.
+
+        Parameters
+        ----------
+        confidence : float, default=0.95
+            Level of the intervals.
         """
         cv = self.cv_predictions()
         by_method = {
@@ -592,6 +603,11 @@ class NestedCVResult:
         for the AUC). With grouped k-fold the rows of several repeats are
         pooled and the intervals are approximate.
 
+        Parameters
+        ----------
+        confidence : float, default=0.95
+            Level of the intervals.
+
         Returns
         -------
         DataFrame
@@ -658,6 +674,11 @@ class NestedCVResult:
         From :meth:`per_site` (balanced accuracy and AUC, inverse-variance
         weights; sites lacking a class left out). See
         :func:`txpredict.stats.heterogeneity`.
+
+        Parameters
+        ----------
+        confidence : float, default=0.95
+            Level of the intervals.
         """
         sites = self.per_site(confidence)
         return pd.DataFrame(
@@ -705,7 +726,13 @@ class NestedCVResult:
 
     # -- persistence ----------------------------------------------------------
     def save(self, path) -> None:
-        """Write the result as one JSON file (atomically)."""
+        """Write the result as one JSON file (atomically).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The JSON file to write; replaced atomically.
+        """
         save_result(self, path, _FORMAT)
 
     @classmethod

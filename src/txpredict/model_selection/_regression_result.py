@@ -96,7 +96,15 @@ class RegressionCVResult:
         return p["y_true"], p[prediction], p["repeat"], p["fold"]
 
     def intervals(self, method=None, confidence=0.95) -> pd.DataFrame:
-        """Every interval method side by side (or one) for r, r2 and mae."""
+        """Every interval method side by side (or one) for r, r2 and mae.
+
+        Parameters
+        ----------
+        method : str or None, default=None
+            One of :data:`txpredict.stats.REGRESSION_METHODS`; None: every method.
+        confidence : float, default=0.95
+            Level of the intervals.
+        """
         methods = REGRESSION_METHODS if method is None else [method]
         return (
             pd.concat(
@@ -131,6 +139,11 @@ class RegressionCVResult:
         ``r_fold_mean``: predictions that rank patients within a fold but
         shift between folds (a site held out, ComBat refitted) do not rank
         the whole cohort. Descriptive: no interval.
+
+        Parameters
+        ----------
+        confidence : float, default=0.95
+            Level of the intervals.
         """
         by_method = {
             m: regression_intervals(*self._columns(), m, confidence)
@@ -177,6 +190,14 @@ class RegressionCVResult:
         observed change does; the predicted change is the score of the AUC.
         Estimates and intervals as in :meth:`NestedCVResult.summary`.
 
+        Parameters
+        ----------
+        threshold : float
+            A patient is a predicted (and an observed) responder at an outcome
+            of at least ``threshold`` (e.g. 50 for a 50% symptom reduction).
+        confidence : float, default=0.95
+            Level of the intervals.
+
         Returns
         -------
         DataFrame
@@ -222,7 +243,13 @@ class RegressionCVResult:
         )
 
     def save(self, path) -> None:
-        """Write the result as one JSON file (atomically), permutations included."""
+        """Write the result as one JSON file (atomically), permutations included.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The JSON file to write; replaced atomically.
+        """
         save_result(self, path, _FORMAT)
 
     @classmethod

@@ -107,7 +107,13 @@ feature_options, memory, n_jobs, random_state
         return make_regressor(self.regressor, self.random_state)
 
     def inner_splitter(self, groups=None):
-        """The inner CV splitter (k-fold; group-aware when groups are given)."""
+        """The inner CV splitter (k-fold; group-aware when groups are given).
+
+        Parameters
+        ----------
+        groups : array-like or None, default=None
+            Group labels kept whole in the inner folds.
+        """
         if groups is not None:
             return GroupKFold(
                 self.inner_cv, shuffle=True, random_state=self.random_state

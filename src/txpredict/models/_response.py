@@ -245,7 +245,13 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         )
 
     def inner_splitter(self, groups=None):
-        """The inner CV splitter (stratified; group-aware when groups are given)."""
+        """The inner CV splitter (stratified; group-aware when groups are given).
+
+        Parameters
+        ----------
+        groups : array-like or None, default=None
+            Group labels kept whole in the inner folds.
+        """
         if groups is not None:
             return StratifiedGroupKFold(
                 self.inner_cv, shuffle=True, random_state=self.random_state
@@ -273,7 +279,19 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         )
 
     def fit_design(self, design, y, extractor, groups=None):
-        """Fit the learner on an already extracted design (used by the harness)."""
+        """Fit the learner on an already extracted design (used by the harness).
+
+        Parameters
+        ----------
+        design : array or DataFrame
+            The extracted design (:meth:`design`).
+        y : array-like
+            The outcome of each row.
+        extractor : transformer or None
+            The fitted stateless image extractor that made ``design``.
+        groups : array-like or None, default=None
+            Group labels kept whole in the inner CV.
+        """
         recalibrate = self.recalibrates()  # checked before any fit
         super().fit_design(design, y, extractor, groups=groups)
         self.classes_ = self.search_.classes_
@@ -305,11 +323,23 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         average to about the response rate instead of 0.5. :meth:`predict`
         keeps the balanced decision: a responder is predicted when the
         decision value is positive.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table (an image column and the columns the model reads),
+            indexed by participant.
         """
         return self.design_probabilities(self._design_for(X))
 
     def design_probabilities(self, design):
-        """:meth:`predict_proba` of an extracted design (used by the harness)."""
+        """:meth:`predict_proba` of an extracted design (used by the harness).
+
+        Parameters
+        ----------
+        design : array or DataFrame
+            An extracted design (:meth:`design`).
+        """
         recalibration = getattr(self, "recalibration_", None)
         if recalibration is not None:
             responder = apply_recalibration(
@@ -326,5 +356,12 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         return np.column_stack([1 - responder, responder])
 
     def decision_function(self, X):
-        """Signed distance to the decision boundary (positive: responder)."""
+        """Signed distance to the decision boundary (positive: responder).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The cohort table (an image column and the columns the model reads),
+            indexed by participant.
+        """
         return self.search_.decision_function(self._design_for(X))
