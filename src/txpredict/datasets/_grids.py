@@ -21,6 +21,11 @@ def fsl_grid(voxel_size: float) -> Grid:
 
     ``fsl_grid(2)`` is FSL's MNI152 2 mm grid: 91 x 109 x 91, affine
     diag(-2, 2, 2), origin (90, -126, -72).
+
+    Parameters
+    ----------
+    voxel_size : float
+        The voxel size in mm.
     """
     shape = tuple(math.ceil(extent / voxel_size) for extent in (182, 218, 182))
     return Grid(shape, _affine(voxel_size, (90, -126, -72), flip_x=True))
@@ -42,7 +47,13 @@ GRIDS: dict[str, Grid] = {
 
 
 def get_grid(grid) -> Grid:
-    """A :class:`Grid` from a name of :data:`GRIDS`, a Grid or (shape, affine)."""
+    """A :class:`Grid` from a name of :data:`GRIDS`, a Grid or (shape, affine).
+
+    Parameters
+    ----------
+    grid : str, Grid or (shape, affine)
+        A name of :data:`GRIDS`, a grid, or its shape and affine.
+    """
     if isinstance(grid, Grid):
         return grid
     if isinstance(grid, str):

@@ -54,6 +54,13 @@ def site_profile(name: str, strength: float = 1.0) -> SiteProfile:
 
     Deterministic in the name: a site keeps its scanner in every cohort.
 
+    Parameters
+    ----------
+    name : str
+        The site's name (its seed).
+    strength : float, default=1.0
+        Scales every site effect (0: none).
+
     Examples
     --------
     >>> from txpredict.datasets import site_profile

@@ -165,6 +165,15 @@ def population_prevalence(effect, n=200_000, seed=0) -> float:
 
     Estimated on ``n`` simulated patients (latents only, randomised 1:1), like
     :func:`bayes_balanced_accuracy`; exactly 0.5 for ``effect="none"``.
+
+    Parameters
+    ----------
+    effect : str
+        The population (:data:`EFFECTS`).
+    n : int, default=200000
+        Simulated patients.
+    seed : int, default=0
+        Their seed.
     """
     rng = np.random.default_rng(seed)
     latents, age, _, severity = _latent_population(rng, n)

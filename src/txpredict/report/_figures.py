@@ -22,13 +22,29 @@ _FPR = np.linspace(0, 1, 101)
 
 
 def subplots(nrows=1, ncols=1, *, figsize, **options):
-    """``pyplot.subplots`` without pyplot: a new figure and its axes."""
+    """``pyplot.subplots`` without pyplot: a new figure and its axes.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default=1
+        The grid of axes.
+    figsize : tuple of float
+        Width and height in inches.
+    **options
+        Passed to :func:`matplotlib.pyplot.subplots`.
+    """
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, **options)
 
 
 def png_bytes(fig) -> bytes:
-    """The figure as PNG (the reports' resolution)."""
+    """The figure as PNG (the reports' resolution).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (closed afterwards).
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return buffer.getvalue()

@@ -30,7 +30,13 @@ def _fmt(value):
 
 
 def template(name: str) -> jinja2.Template:
-    """A report template shipped with the package (autoescaping on)."""
+    """A report template shipped with the package (autoescaping on).
+
+    Parameters
+    ----------
+    name : str
+        The template's file name.
+    """
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("txpredict.report", "templates"),
         autoescape=True,
@@ -57,7 +63,13 @@ def page_header(title, cohort, cv_text) -> dict:
 
 
 def table_cells(frame: pd.DataFrame):
-    """(header, rows of formatted cells) of a table for the report templates."""
+    """(header, rows of formatted cells) of a table for the report templates.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table to show.
+    """
     columns = [frame.index.name or "", *frame.columns]
     rows = [
         [index, *(_fmt(v) for v in row)]
@@ -83,9 +95,20 @@ def render_report(
 
     Parameters
     ----------
+    title : str
+        The report's title.
     results : dict of str to NestedCVResult
         The model first, then baselines (same splits).
     comparisons : dict of str to Comparison
+        The model against each baseline.
+    cohort : Cohort
+        The cohort the results are of.
+    model : ResponseClassifier
+        The model evaluated.
+    cv_text : str
+        The cross-validation, in words.
+    rois : sequence of Sphere, default=()
+        The ROIs of a ROI model, for the table and the figure.
     importance : DataFrame or None
         :func:`txpredict.permutation_importance`'s table.
     checklist : DataFrame or None

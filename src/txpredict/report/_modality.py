@@ -173,9 +173,27 @@ def render_modality_report(
 ) -> str:
     """HTML text of the modality report.
 
-    ``pai_intervals``: :meth:`ModalitySelector.pai_interval` of the final
-    selector for the cohort's patients, or None. ``checklist``: TRIPOD+AI's,
-    or None.
+    Parameters
+    ----------
+    title : str
+        The report's title.
+    result : SelectionResult
+        The selector's out-of-fold evaluation.
+    comparison : DataFrame
+        :func:`compare_selections` against the demographics selector.
+    cohort : Cohort
+        The trial's cohort.
+    selector : ModalitySelector
+        The selector evaluated.
+    cv_text : str
+        The cross-validation, in words.
+    roi_features : DataFrame or None, default=None
+        The patients' ROI means, for the PAI's correlations.
+    pai_intervals : DataFrame or None, default=None
+        :meth:`ModalitySelector.pai_interval` of the final selector for the
+        cohort's patients.
+    checklist : DataFrame or None, default=None
+        TRIPOD+AI's (:func:`tripod_ai_checklist`).
     """
     moderation = _moderation_figure(selector, result)
     intervals = None

@@ -39,7 +39,30 @@ def render_regression_report(
     n_permutations,
     checklist=None,
 ) -> str:
-    """HTML text of the regression report (``checklist``: TRIPOD+AI's, or None)."""
+    """HTML text of the regression report.
+
+    Parameters
+    ----------
+    title : str
+        The report's title.
+    result : RegressionCVResult
+        The model's nested CV.
+    comparison : Comparison
+        The model against the demographics baseline on the same splits.
+    cohort : Cohort
+        The cohort the result is of.
+    model : ResponseRegressor
+        The model evaluated.
+    cv_text : str
+        The cross-validation, in words.
+    threshold : float
+        The outcome at which a patient counts as a responder (predicted and
+        observed).
+    n_permutations : int
+        The permutations of the summary's test.
+    checklist : DataFrame or None, default=None
+        TRIPOD+AI's (:func:`tripod_ai_checklist`).
+    """
     summary = result.summary()
     columns, rows = table_cells(summary)
     responder_columns, responder_rows = table_cells(result.responders(threshold))

@@ -306,7 +306,13 @@ def tripod_ai_checklist(
 
 
 def checklist_markdown(checklist: pd.DataFrame) -> str:
-    """The checklist as a Markdown table (``tripod_ai.md``)."""
+    """The checklist as a Markdown table (``tripod_ai.md``).
+
+    Parameters
+    ----------
+    checklist : DataFrame
+        :func:`tripod_ai_checklist`'s table.
+    """
     lines = [
         "# TRIPOD+AI checklist",
         "",

@@ -34,6 +34,17 @@ def run_analysis(config: dict, *, progress=print, plan=None, deviations=()) -> P
     run is checked against it (configuration, software, data) and refused
     if it differs, unless ``deviations`` says why; the report lists each
     difference and reason, and the plan is copied into the output folder.
+
+    Parameters
+    ----------
+    config : dict
+        The configuration (:func:`read_config`).
+    progress : callable, default=print
+        Receives each progress message.
+    plan : dict or None, default=None
+        A preregistered plan (:func:`read_plan`).
+    deviations : sequence of str, default=()
+        Why the run may differ from the plan.
     """
     runner = TASK_RUNNERS[config.get("task", "response")]
     checked = None

@@ -131,7 +131,13 @@ DEFAULT_ADDED_VALUE_PERMUTATIONS = 200
 
 
 def read_config(path) -> dict:
-    """Read and check a run configuration; paths become absolute."""
+    """Read and check a run configuration; paths become absolute.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+    """
     path = Path(path)
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -390,6 +396,11 @@ def as_toml(config) -> str:
     TOML has no null: a setting that is None (the default, e.g. ``n_jobs``
     of a configuration built in Python) is left out, which reads back as
     the same default.
+
+    Parameters
+    ----------
+    config : dict
+        A configuration (as :func:`read_config` returns it).
 
     Examples
     --------

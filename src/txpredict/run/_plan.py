@@ -97,6 +97,11 @@ def make_plan(config: dict) -> dict:
     measured after treatment are left out of the fingerprint, and may be
     absent or empty.
 
+    Parameters
+    ----------
+    config : dict
+        The run's configuration (:func:`read_config`).
+
     Returns
     -------
     dict
@@ -137,6 +142,15 @@ def write_plan(plan: dict, path, *, overwrite=False) -> tuple[Path, Path]:
 
     An existing file is replaced only with ``overwrite``: a deposited plan
     must not be lost to a second ``txpredict plan``.
+
+    Parameters
+    ----------
+    plan : dict
+        The plan (:func:`make_plan`).
+    path : str or pathlib.Path
+        Where ``plan.json`` goes (``plan.md`` beside it).
+    overwrite : bool, default=False
+        Replace an existing plan.
     """
     path = Path(path)
     readable = path.with_suffix(".md")
@@ -154,6 +168,11 @@ def write_plan(plan: dict, path, *, overwrite=False) -> tuple[Path, Path]:
 
 def read_plan(path) -> dict:
     """Read a plan.json and check that it is the plan ``txpredict plan`` wrote.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``plan.json`` file.
 
     Raises
     ------
@@ -298,7 +317,13 @@ def _software_differences(planned, current) -> list[tuple[str, str, str]]:
 
 
 def describe_plan(plan: dict) -> str:
-    """What a plan fixed, in one sentence, with its SHA-256."""
+    """What a plan fixed, in one sentence, with its SHA-256.
+
+    Parameters
+    ----------
+    plan : dict
+        A plan (:func:`make_plan`, :func:`read_plan`).
+    """
     data = plan["data"]
     return (
         f"a {plan['configuration']['task']} analysis of {len(data['rows'])} "

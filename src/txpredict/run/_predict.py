@@ -24,6 +24,11 @@ def subject_labels(paths) -> list[str]:
     row when there is one; otherwise the file name, if the names differ, else
     the path below the images' common folder.
 
+    Parameters
+    ----------
+    paths : sequence of str or pathlib.Path
+        Image paths.
+
     Examples
     --------
     >>> subject_labels(["spm/sub-01/con_0001.nii", "spm/sub-02/con_0001.nii"])
@@ -55,6 +60,15 @@ def predict_images(model_path, images, *, image_column="image") -> pd.DataFrame:
     uses demographics needs the participants table (use the library). A saved
     :class:`ModalitySelector` (``selector.skops`` of a modality run) gives
     :func:`selection_table`'s columns.
+
+    Parameters
+    ----------
+    model_path : str or pathlib.Path
+        The saved model (``model.skops`` of a run).
+    images : sequence of str, pathlib.Path or image
+        New patients' pre-treatment images.
+    image_column : str, default="image"
+        The column the model reads its images from.
     """
     model, provenance = load_model(model_path)
     if (
@@ -115,6 +129,13 @@ def selection_table(selector, X) -> pd.DataFrame:
     favoured arm when the patient's PAI interval excludes 0, else
     :data:`NO_PREFERENCE` (the data do not tell the arms apart for them).
     Without intervals (voxel features) the favoured arm is recommended.
+
+    Parameters
+    ----------
+    selector : ModalitySelector
+        A fitted selector.
+    X : DataFrame
+        The new patients' table.
     """
     table = selector.predict_response_proba(X).add_prefix("p_")
     favoured = selector.recommend(X)
@@ -143,6 +164,11 @@ def selection_warning(model_path) -> str | None:
     ``selection_summary.csv`` beside ``selector.skops``; when the policy
     gain's interval (the recommendation vs everyone on the best single arm)
     includes 0, the recommendations are not shown to help anyone.
+
+    Parameters
+    ----------
+    model_path : str or pathlib.Path
+        The saved model (``model.skops`` of a run).
     """
     path = Path(model_path).with_name("selection_summary.csv")
     try:
@@ -167,6 +193,11 @@ def chance_warning(model_path) -> str | None:
     ``txpredict run`` writes the nested-CV result (``result.json``) beside
     ``model.skops``; when its balanced-accuracy interval includes 0.5, the
     model's predictions for new patients are no better than chance.
+
+    Parameters
+    ----------
+    model_path : str or pathlib.Path
+        The saved model (``model.skops`` of a run).
     """
     path = Path(model_path).with_name("result.json")
     if not path.exists():

@@ -125,7 +125,17 @@ def prepare(config, progress, cache=None, plan=None) -> Prepared:
 
 
 def roi_means(X, feature_options=None, cache=None) -> pd.DataFrame:
-    """Each patient's ROI means (with the run's ROIs, mask and NaN policy)."""
+    """Each patient's ROI means (with the run's ROIs, mask and NaN policy).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The cohort table.
+    feature_options : dict or None, default=None
+        The run's ``[features]`` (ROIs, mask, NaN policy).
+    cache : str, pathlib.Path or None, default=None
+        The feature cache folder.
+    """
     chosen = feature_options or {}
     return (
         RoiFeatures(memory=cache, verbose=0)
@@ -138,7 +148,19 @@ def roi_means(X, feature_options=None, cache=None) -> pd.DataFrame:
 
 
 def site_check(cohort, features, *, configured=None, handled=None):
-    """Site confounding of a cohort, on its image ``features`` (or None)."""
+    """Site confounding of a cohort, on its image ``features`` (or None).
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The run's cohort.
+    features : ndarray or None
+        Its image features (ROI means), or None.
+    configured : str or None, default=None
+        The ``[cv] groups`` column, if any.
+    handled : str or None, default=None
+        How the model handles sites (harmonisation, confounds), if it does.
+    """
     column = site_column(cohort.X, configured)
     if column is None:
         return Check("site confounding", "skipped", "no site column in the table")
@@ -183,7 +205,13 @@ def write_checks(outputs, prepared) -> None:
 
 
 def checks_text(checks) -> str:
-    """The leakage and confounding checks, one line each, for the console."""
+    """The leakage and confounding checks, one line each, for the console.
+
+    Parameters
+    ----------
+    checks : iterable of Check
+        The leakage and confounding checks of a run.
+    """
     lines = ["Leakage and confounding checks:"]
     lines += [f"  [{c.status}] {c.name}: {c.finding}" for c in checks]
     return "\n".join(lines)

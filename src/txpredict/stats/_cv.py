@@ -147,7 +147,13 @@ class CVPredictions:
 
 
 def cv_estimates(cv: CVPredictions) -> dict[str, float]:
-    """The point estimate of every metric (see the module docstring)."""
+    """The point estimate of every metric (see the module docstring).
+
+    Parameters
+    ----------
+    cv : CVPredictions
+        Out-of-fold predictions (:meth:`NestedCVResult.cv_predictions`).
+    """
     counts = cv.per_repeat_counts
     per_repeat = pd.DataFrame(
         [metrics_from_counts(**row) for row in counts.to_dict("records")]
@@ -196,12 +202,28 @@ def design_effect(n_repeats, n_folds) -> float:
     """Nadeau & Bengio's corrected variance over the test-set variance.
 
     K (1/J + n_test/n_train) = 1/R + K/(K - 1) for R repeats of K-fold CV.
+
+    Parameters
+    ----------
+    n_repeats : int
+        R, the repeats of the cross-validation.
+    n_folds : int
+        K, its folds.
     """
     return 1.0 / n_repeats + n_folds / (n_folds - 1.0)
 
 
 def cv_intervals(cv: CVPredictions, method: str, confidence=0.95) -> pd.DataFrame:
     """Estimate and ``confidence`` interval of every metric by one ``method``.
+
+    Parameters
+    ----------
+    cv : CVPredictions
+        Out-of-fold predictions (:meth:`NestedCVResult.cv_predictions`).
+    method : {"test_set", "corrected_folds", "corrected_test_set"}
+        The interval method (module docstring).
+    confidence : float, default=0.95
+        Level of the interval.
 
     Returns
     -------

@@ -104,6 +104,17 @@ def firth_logistic(X, y) -> tuple[np.ndarray, np.ndarray]:
 def logit_interval(X, coef, covariance, confidence=0.95):
     """Probability and its Wald interval (on the log-odds scale) at rows ``X``.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+        Rows at which the probability is wanted (intercept column included).
+    coef : ndarray of shape (p,)
+        The logistic coefficients.
+    covariance : ndarray of shape (p, p)
+        Their covariance matrix.
+    confidence : float, default=0.95
+        Level of the interval.
+
     Returns
     -------
     (p, low, high) : tuple of ndarray

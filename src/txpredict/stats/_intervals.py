@@ -54,6 +54,13 @@ def delong_components(y_true, scores):
     From the placement values (DeLong et al. 1988): for each responder the
     share of non-responders it outscores (ties count half), and for each
     non-responder the share of responders that outscore it.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    scores : array-like of shape (n_models, n)
+        Each model's decision values on the same patients.
     """
     y_true = np.asarray(y_true).astype(bool)
     scores = np.atleast_2d(np.asarray(scores, dtype=float))
@@ -84,6 +91,15 @@ def delong_components(y_true, scores):
 def delong_auc_ci(y_true, scores, confidence=0.95) -> tuple[float, float, float]:
     """AUC with DeLong's confidence interval.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    scores : array-like of shape (n,)
+        Decision values (higher: responder).
+    confidence : float, default=0.95
+        Level of the interval.
+
     Returns
     -------
     (auc, low, high) : tuple of float
@@ -102,10 +118,24 @@ def delong_auc_ci(y_true, scores, confidence=0.95) -> tuple[float, float, float]
 
 
 def difference_se(pa, pb, na, nb) -> float:
-    """Standard error of a difference of two independent proportions (Wald)."""
+    """Standard error of a difference of two independent proportions (Wald).
+
+    Parameters
+    ----------
+    pa, pb : float
+        Two proportions.
+    na, nb : float
+        Their numbers of patients.
+    """
     return float(np.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb))
 
 
 def cohens_h(pa, pb) -> float:
-    """Cohen's h, the effect size of a difference of two proportions."""
+    """Cohen's h, the effect size of a difference of two proportions.
+
+    Parameters
+    ----------
+    pa, pb : float
+        Two proportions.
+    """
     return float(2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb)))

@@ -30,6 +30,8 @@ def heterogeneity(estimates, variances, confidence=0.95) -> dict:
     ----------
     estimates, variances : array-like of shape (n_sites,)
         Sites with a non-finite estimate or a non-positive variance are left out.
+    confidence : float, default=0.95
+        Level of the intervals.
 
     Returns
     -------

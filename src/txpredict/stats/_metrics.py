@@ -82,6 +82,13 @@ def fast_auc(y_true, score) -> float:
 
     Equals ``sklearn.metrics.roc_auc_score`` (tested) without its input
     validation, which cost 20x the computation in the fast paths' inner loops.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    score : array-like of shape (n,)
+        Decision values or probabilities (higher: responder).
     """
     y_true = np.asarray(y_true, dtype=bool)
     score = np.asarray(score)
@@ -97,14 +104,30 @@ def fast_auc(y_true, score) -> float:
 
 
 def fast_balanced_accuracy(y_true, y_pred) -> float:
-    """Balanced accuracy for 0/1 labels (as ``balanced_accuracy_score``)."""
+    """Balanced accuracy for 0/1 labels (as ``balanced_accuracy_score``).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    y_pred : array-like of shape (n,)
+        0/1 predictions.
+    """
     y_true = np.asarray(y_true, dtype=bool)
     y_pred = np.asarray(y_pred, dtype=bool)
     return float((y_pred[y_true].mean() + (~y_pred[~y_true]).mean()) / 2)
 
 
 def confusion_counts(y_true, y_pred) -> dict[str, int]:
-    """``tp``, ``fn``, ``tn``, ``fp`` of 0/1 labels and predictions."""
+    """``tp``, ``fn``, ``tn``, ``fp`` of 0/1 labels and predictions.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    y_pred : array-like of shape (n,)
+        0/1 predictions.
+    """
     y_true = np.asarray(y_true, dtype=bool)
     y_pred = np.asarray(y_pred, dtype=bool)
     return {
@@ -124,6 +147,12 @@ def metrics_from_counts(tp, fn, tn, fp) -> dict[str, float]:
 
     A ratio whose denominator is 0 (no responder, no positive prediction) is
     NaN: undefined, not 0.
+
+    Parameters
+    ----------
+    tp, fn, tn, fp : float
+        Confusion counts: true positives, false negatives, true negatives,
+        false positives.
     """
     sensitivity = _ratio(tp, tp + fn)
     specificity = _ratio(tn, tn + fp)
@@ -138,6 +167,15 @@ def metrics_from_counts(tp, fn, tn, fp) -> dict[str, float]:
 
 def binary_metrics(y_true, y_pred, score=None) -> dict[str, float]:
     """Every metric of :data:`METRICS` on one test set (AUC needs ``score``).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    y_pred : array-like of shape (n,)
+        0/1 predictions.
+    score : array-like or None, default=None
+        Decision values for the AUC; None: no AUC.
 
     Examples
     --------

@@ -42,7 +42,17 @@ DEFAULT_POLICY_METHODS = {
 
 
 def hajek(y, weights, mask) -> tuple[float, np.ndarray]:
-    """Weighted response rate of the ``mask`` rows and its influence values."""
+    """Weighted response rate of the ``mask`` rows and its influence values.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        0/1 outcomes.
+    weights : ndarray of shape (n,)
+        1 / P(received arm) of each patient.
+    mask : ndarray of bool, shape (n,)
+        The patients whose weighted response rate is wanted.
+    """
     w = np.where(mask, weights, 0.0)
     total = w.sum()
     if total == 0:
@@ -53,6 +63,19 @@ def hajek(y, weights, mask) -> tuple[float, np.ndarray]:
 
 def policy_measures(y, received, recommended, weights, arms) -> dict:
     """Estimate and influence values of every measure on one set of patients.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        0/1 outcomes.
+    received : ndarray of shape (n,)
+        The arm each patient received.
+    recommended : ndarray of shape (n,)
+        The arm recommended to each.
+    weights : ndarray of shape (n,)
+        1 / P(received arm) of each patient.
+    arms : sequence of str
+        The arm names, in order.
 
     Returns
     -------
@@ -93,10 +116,14 @@ def policy_intervals(
         ``received`` and ``recommended`` (``SelectionResult.predictions``).
     weights : ndarray
         1 / P(received arm) of each row.
+    arms : sequence of str
+        The arm names, in order.
     method : {"test_set", "corrected_folds", "corrected_test_set"}
         As in :func:`txpredict.stats.cv_intervals`: each patient counted once;
         Nadeau-Bengio corrected variance of the outer folds' values; the
         test-set variance times the design effect 1/R + K/(K - 1).
+    confidence : float, default=0.95
+        Level of the intervals.
 
     Returns
     -------

@@ -189,6 +189,13 @@ def calibration_measures(y, probability) -> dict:
     predictions too extreme, the overfitting signature). ``recalibration``:
     (a', b), to map the probabilities onto the observed risks. ``brier``:
     the mean squared difference between probability and outcome.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        0/1 outcomes.
+    probability : array-like of shape (n,)
+        Predicted probabilities of the outcome.
     """
     y = np.asarray(y, dtype=float)
     p = np.clip(np.asarray(probability, dtype=float), 1e-12, 1 - 1e-12)
@@ -237,6 +244,15 @@ def calibration_over_repeats(parts) -> pd.DataFrame:
 
 def decision_curve(y, probability, thresholds):
     """Net benefit at each threshold probability (Vickers & Elkin 2006).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        0/1 outcomes.
+    probability : array-like of shape (n,)
+        Predicted probabilities of the outcome.
+    thresholds : array-like
+        Threshold probabilities, each strictly between 0 and 1.
 
     Returns
     -------

@@ -39,6 +39,13 @@ DEFAULT_REGRESSION_METHODS = {
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
     """Pearson r, R^2 and the MAE of predictions of a continuous outcome.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Observed outcomes.
+    y_pred : array-like of shape (n,)
+        Predicted outcomes.
+
     Examples
     --------
     >>> m = regression_metrics([1.0, 2.0, 3.0, 4.0], [1.5, 2.0, 2.5, 4.5])
@@ -91,6 +98,10 @@ def regression_intervals(
     y_true, y_pred, repeat, fold : array-like
         One entry per patient and repeat (out-of-fold predictions).
     method : {"test_set", "corrected_folds"}
+        Each patient counted once, or the Nadeau-Bengio corrected variance
+        of the outer folds' values.
+    confidence : float, default=0.95
+        Level of the intervals.
 
     Returns
     -------
@@ -157,6 +168,14 @@ def regression_paired_test(frame_a, frame_b, metric) -> dict:
     row the same patients. The difference is the mean fold difference a - b,
     which is ``mean_a - mean_b``: each model's metric averaged over the same
     outer test folds (the folds where both are defined).
+
+    Parameters
+    ----------
+    frame_a, frame_b : DataFrame
+        Out-of-fold predictions (``y_true``, ``y_pred``, ``repeat``, ``fold``) of
+        two models on the same splits, row by row the same patients.
+    metric : {"r", "r2", "mae"}
+        The metric compared.
     """
     pairs = np.array(
         [

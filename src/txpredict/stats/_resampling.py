@@ -15,7 +15,15 @@ MIN_ARRANGEMENTS = 20
 
 
 def n_arrangements(y, groups=None) -> float:
-    """Number of distinct label vectors reachable by permuting within ``groups``."""
+    """Number of distinct label vectors reachable by permuting within ``groups``.
+
+    Parameters
+    ----------
+    y : array-like
+        The labels to permute.
+    groups : array-like or None, default=None
+        Labels are permuted within each group.
+    """
     y = np.asarray(y)
     blocks = [y] if groups is None else [y[groups == g] for g in pd.unique(groups)]
     count = 1.0
@@ -36,6 +44,13 @@ def check_permutable(y, groups=None) -> None:
     With ``groups``, labels are permuted within each group (the group is an
     exchangeability block, Winkler et al. 2014), so groups of a single outcome
     class cannot change at all.
+
+    Parameters
+    ----------
+    y : array-like
+        The labels to permute.
+    groups : array-like or None, default=None
+        Labels are permuted within each group.
     """
     count = n_arrangements(y, groups)
     if count >= MIN_ARRANGEMENTS:
@@ -56,7 +71,17 @@ def check_permutable(y, groups=None) -> None:
 
 
 def permute(y, rng, groups=None) -> np.ndarray:
-    """A random permutation of ``y``, within each group when ``groups`` is given."""
+    """A random permutation of ``y``, within each group when ``groups`` is given.
+
+    Parameters
+    ----------
+    y : array-like
+        The labels to permute.
+    rng : numpy.random.Generator
+        The source of randomness.
+    groups : array-like or None, default=None
+        Labels are permuted within each group.
+    """
     y = np.asarray(y)
     if groups is None:
         return rng.permutation(y)

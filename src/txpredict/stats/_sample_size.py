@@ -93,7 +93,13 @@ class SampleSize:
 
 
 def max_cox_snell_r2(prevalence: float) -> float:
-    """The largest Cox-Snell R^2 a model of an outcome of this prevalence reaches."""
+    """The largest Cox-Snell R^2 a model of an outcome of this prevalence reaches.
+
+    Parameters
+    ----------
+    prevalence : float
+        The outcome rate.
+    """
     phi = prevalence
     log_null = phi * math.log(phi) + (1 - phi) * math.log(1 - phi)
     return 1.0 - math.exp(2.0 * log_null)
@@ -106,6 +112,13 @@ def cox_snell_r2_from_c(c_statistic: float, prevalence: float) -> float:
     mu = sqrt(2) Phi^-1(C) (so that their AUC is C); a logistic regression of
     the outcome on them, fitted to the whole population, has the mean
     log-likelihood l1, the null model l0, and R2_cs = 1 - exp(2 (l0 - l1)).
+
+    Parameters
+    ----------
+    c_statistic : float
+        The anticipated C statistic (AUC).
+    prevalence : float
+        The anticipated outcome rate.
     """
     phi = prevalence
     mu = math.sqrt(2.0) * stats.norm.ppf(c_statistic)

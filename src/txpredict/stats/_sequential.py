@@ -30,7 +30,13 @@ DEFAULT_EXCEEDANCES = 10
 
 
 def check_n_permutations(n_permutations) -> None:
-    """Refuse an ``n_permutations`` that is not a positive integer."""
+    """Refuse an ``n_permutations`` that is not a positive integer.
+
+    Parameters
+    ----------
+    n_permutations : int
+        The most permutations a test may run.
+    """
     if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
         raise TxpredictError(
             f"n_permutations must be a positive integer; got {n_permutations!r}."
@@ -38,7 +44,13 @@ def check_n_permutations(n_permutations) -> None:
 
 
 def check_exceedances(n_exceedances) -> None:
-    """Refuse an ``n_exceedances`` that is neither None nor a positive integer."""
+    """Refuse an ``n_exceedances`` that is neither None nor a positive integer.
+
+    Parameters
+    ----------
+    n_exceedances : int or None
+        The h of Besag & Clifford's sequential test; None: a fixed-size test.
+    """
     if n_exceedances is None:
         return
     if (
@@ -102,6 +114,15 @@ def monte_carlo_error(p_value, n_used, stopped_at=None) -> float:
     A fixed-size test's count is binomial: sqrt(p (1 - p) / n). A test stopped
     at its h-th exceedance (``stopped_at=h``) estimates p by h / L with L
     negative binomial, whose relative error is about sqrt((1 - p) / h).
+
+    Parameters
+    ----------
+    p_value : float
+        The Monte-Carlo p-value.
+    n_used : int
+        The permutations it rests on.
+    stopped_at : int or None, default=None
+        h, when the test stopped at its h-th exceedance; None: a fixed-size test.
     """
     if stopped_at is not None:
         return p_value * np.sqrt((1 - p_value) / stopped_at)

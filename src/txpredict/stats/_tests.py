@@ -20,6 +20,13 @@ from txpredict.stats._intervals import delong_components
 def delong_test(y_true, scores_a, scores_b) -> dict:
     """DeLong's test of two correlated ROC curves (same subjects, two models).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 outcomes (1: responder).
+    scores_a, scores_b : array-like of shape (n,)
+        Two models' decision values on the same patients.
+
     Returns
     -------
     dict
@@ -83,6 +90,15 @@ def corrected_resampled_interval(values, n_train, n_test, confidence=0.95):
     The variance of the mean of J fold values is (1/J + n_test/n_train) s^2
     (Nadeau & Bengio 2003): the folds share training patients, so their
     spread alone understates it.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per fold (J of them).
+    n_train, n_test : int
+        Patients in a fold's training and test parts.
+    confidence : float, default=0.95
+        Level of the interval.
 
     Returns
     -------
