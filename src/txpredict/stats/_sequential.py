@@ -122,7 +122,7 @@ def monte_carlo_error(p_value, n_used, stopped_at=None) -> float:
     n_used : int
         The permutations it rests on.
     stopped_at : int or None, default=None
-        h, when the test stopped at its h-th exceedance; None: a fixed-size test.
+        The h of a test stopped at its h-th exceedance; None: a fixed-size test.
     """
     if stopped_at is not None:
         return p_value * np.sqrt((1 - p_value) / stopped_at)
