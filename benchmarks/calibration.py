@@ -539,7 +539,7 @@ def _percent_range(values) -> str:
 
 
 def markdown_tables(summary: pd.DataFrame) -> str:
-    """The README's tables: coverage of every interval method, test levels."""
+    """The benchmarks page's tables: coverage of every interval method, test levels."""
     lines = [
         "| part | quantity | method | coverage of T1, % (range over settings) | "
         "of T2, % | mean width | default |",

@@ -6,7 +6,7 @@ The competitors here are the schemes themselves (LOO, k-fold, non-nested tuning)
 against nested CV; the model is fitted with txpredict's batched logistic fits
 (tested equal to scikit-learn's). Writes ``benchmarks/results/cv_schemes/``
 (estimates.csv, summary.csv/json with the wall time, PNG figures, report.html)
-and prints the table the README quotes.
+and prints the table the benchmarks page (docs/benchmarks.md) quotes.
 
 Usage: ``python benchmarks/cv_schemes.py [--quick]``
 """

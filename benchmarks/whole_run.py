@@ -1,7 +1,7 @@
 """A whole analysis as a new user runs it: ``txpredict run`` from the shell.
 
 A synthetic study of N patients (prognostic signal, FSL MNI152 2 mm images on
-disk, BIDS-like layout), analysed with the README's ROI configuration and every
+disk, BIDS-like layout), analysed with the guide's ROI configuration and every
 default: 5 x 5-fold nested CV, 10 repeats, the default permutation test (at
 most 1,000 permutations, stopped once settled), the demographics baseline and
 model + demographics, the final model, its file and the report. Timed as the
@@ -45,7 +45,7 @@ PATTERN = "{participant_id}/func/{participant_id}_task-faces_stat-effect_statmap
 
 
 def write_config(folder: Path, dataset: Path, n_repeats, extra_cv="", n_jobs=None):
-    """The README's ROI analysis, defaults left to txpredict."""
+    """The guide's ROI analysis, defaults left to txpredict."""
     config = folder / "analysis.toml"
     config.write_text(f"""
 [data]
