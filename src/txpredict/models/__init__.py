@@ -24,7 +24,11 @@ from txpredict.models._presets import (
     make_image_extractor,
 )
 from txpredict.models._regressor import ResponseRegressor
-from txpredict.models._response import CALIBRATIONS, ResponseClassifier
+from txpredict.models._response import (
+    CALIBRATIONS,
+    ResponseClassifier,
+    check_calibration,
+)
 from txpredict.models._steps import AsArray, ReplaceColumns
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "ResponseClassifier",
     "ResponseModel",
     "ResponseRegressor",
+    "check_calibration",
     "class_balanced",
     "haufe_pattern",
     "image_scale",

@@ -25,6 +25,25 @@ from txpredict.stats import apply_recalibration, fit_recalibration, prior_shift
 CALIBRATIONS = ("inner_platt", "prior_shift")
 
 
+def check_calibration(
+    calibration, where="The 'calibration' parameter of ResponseClassifier"
+):
+    """Refuse a ``calibration`` that is not one of :data:`CALIBRATIONS`.
+
+    Parameters
+    ----------
+    calibration : object
+        The value given.
+    where : str
+        Who gave it, at the start of the message (a parameter, a
+        configuration key).
+    """
+    if calibration not in CALIBRATIONS:
+        raise TxpredictError(
+            f"{where} must be one of {list(CALIBRATIONS)}. Got {calibration!r} instead."
+        )
+
+
 class ResponseClassifier(ClassifierMixin, ResponseModel):
     """Classify treatment responders from brain features and/or demographics.
 
@@ -266,11 +285,7 @@ class ResponseClassifier(ClassifierMixin, ResponseModel):
         ``calibration="inner_platt"`` and a classifier with both decision
         values and probabilities (the logistic ones).
         """
-        if self.calibration not in CALIBRATIONS:
-            raise TxpredictError(
-                "The 'calibration' parameter of ResponseClassifier must be one of "
-                f"{list(CALIBRATIONS)}. Got {self.calibration!r} instead."
-            )
+        check_calibration(self.calibration)
         classifier = self.final_estimator()[0]
         return (
             self.calibration == "inner_platt"

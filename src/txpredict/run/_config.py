@@ -39,7 +39,7 @@ from txpredict.cohort import SymptomChange, SymptomReduction
 from txpredict.errors import TxpredictError
 from txpredict.evaluation import DEFAULT_FRACTIONS
 from txpredict.features import Sphere
-from txpredict.models import CALIBRATIONS
+from txpredict.models import ResponseClassifier, check_calibration
 
 #: Each section's keys: anything else is refused, with the allowed keys listed.
 SECTIONS = {
@@ -184,11 +184,9 @@ def read_config(path) -> dict:
                 else ""
             )
         )
-    calibration = config.get("model", {}).get("calibration", CALIBRATIONS[0])
-    if calibration not in CALIBRATIONS:
-        raise TxpredictError(
-            f"{path}: [model] calibration must be one of {list(CALIBRATIONS)}; got "
-            f"{calibration!r}."
+    if "calibration" in config.get("model", {}):  # checked before any work
+        check_calibration(
+            config["model"]["calibration"], f"{path}: [model] calibration"
         )
     data = config.get("data", {})
     if "dataset" not in data:
@@ -355,7 +353,7 @@ def schema() -> dict:
             "cv": cv_settings({}),
             "model": {
                 **model_settings({"task": "response"}),
-                "calibration": CALIBRATIONS[0],
+                "calibration": ResponseClassifier().calibration,
             },
         },
     }
